@@ -1,0 +1,38 @@
+# Quick start: `make demo` (install, build the demo scene, train, render a turntable video) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DATA := data/demo
+DEMO_OUT  := output/demo
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+# open3d 0.20 needs Debian's libusb-1.0-0 to import; torch is pinned to the CPU build on disk.
+$(STAMP): requirements.txt setup.py
+	@ldconfig -p | grep -q 'libusb-1.0.so.0' || apt-get install -y -q libusb-1.0-0 \
+		|| (apt-get update -q && apt-get install -y -q libusb-1.0-0)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: install
+	$(BIN)/python tools/make_demo_scene.py --out $(DEMO_DATA) --seed 0
+	$(BIN)/python tools/train.py --config configs/demo.yml
+	head -n 1 $(DEMO_DATA)/CamPose.inf > $(DEMO_OUT)/start_camera.inf
+	$(BIN)/python exparamgen/exgen.py --campose $(DEMO_OUT)/start_camera.inf \
+		--intrinsics $(DEMO_DATA)/Intrinsic.inf --pointcloud $(DEMO_DATA)/pointclouds/frame1.txt \
+		--frames 72 --elevation 15 --up 0 0 1 --out $(DEMO_OUT)/turntable_cameras
+	$(BIN)/python tools/render.py --output-dir $(DEMO_OUT) \
+		--cameras $(DEMO_OUT)/turntable_cameras/CamPose.inf \
+		--intrinsics $(DEMO_OUT)/turntable_cameras/Intrinsic.inf --out $(DEMO_OUT)/turntable
+	@echo "demo video: $(DEMO_OUT)/turntable/video.mp4"
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info data output

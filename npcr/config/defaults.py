@@ -1,0 +1,67 @@
+"""The one yacs defaults tree. Config files (configs/*.yml) hold only differences from it."""
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+# Where checkpoints (nr_model_<epoch>.pth, nr_optimizer_<epoch>.pth), config.yml, logs and
+# TensorBoard events go.
+_C.OUTPUT_DIR = "output/default"
+# Seed of torch, numpy and Python's random, for reproducible runs.
+_C.SEED = 0
+# "auto" (CUDA when available, else CPU), "cpu" or "cuda".
+_C.DEVICE = "auto"
+# Continue training from the latest checkpoint pair in OUTPUT_DIR.
+_C.RESUME = False
+# Epoch whose checkpoint render/evaluate loads; -1 means the latest.
+_C.LOAD_EPOCH = -1
+
+_C.DATASETS = CN()
+# Root of a scene in the NPCR native layout (datasets/README.md).
+_C.DATASETS.ROOT = ""
+# Frame (img/<frame>/, pointclouds/frame<frame+1>.txt) to train on.
+_C.DATASETS.FRAME = 0
+# Camera ids held out for validation (PSNR each epoch) and rendered by default.
+_C.DATASETS.VAL_CAMERAS = []
+
+_C.INPUT = CN()
+# Image size (height, width) the network sees; [0, 0] keeps the images' own size. Intrinsics are
+# scaled with the images.
+_C.INPUT.SIZE = [0, 0]
+
+_C.MODEL = CN()
+# Learned feature channels per point.
+_C.MODEL.FEATURE_DIM = 8
+# Depth-peeling layers gathered per pixel (nearest point first).
+_C.MODEL.NUM_LAYERS = 1
+# Splat side in pixels of a point at depth NEAR; shrinks linearly to 1 at FAR.
+_C.MODEL.MAX_SPLAT = 1
+# Depth range (camera z) kept by the projector.
+_C.MODEL.NEAR = 0.1
+_C.MODEL.FAR = 100.0
+# Channels of the U-Net levels; each further level halves the resolution (antialiased BlurPool).
+_C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
+# Projector backend: "auto", "torch", "cpu" or "cuda" (pcpr_ext.project).
+_C.MODEL.BACKEND = "auto"
+
+_C.SOLVER = CN()
+_C.SOLVER.MAX_EPOCHS = 50
+# Learning rate of the network (Adam).
+_C.SOLVER.BASE_LR = 1e-3
+# Learning rate of the per-point features and the background feature.
+_C.SOLVER.FEATURE_LR = 1e-2
+_C.SOLVER.IMS_PER_BATCH = 1
+# Save a checkpoint pair every this many epochs (and after the last epoch).
+_C.SOLVER.CHECKPOINT_PERIOD = 10
+# Weight of the alpha L1 loss beside the RGB L1 loss.
+_C.SOLVER.ALPHA_WEIGHT = 1.0
+# DataLoader worker processes.
+_C.SOLVER.NUM_WORKERS = 0
+
+_C.TEST = CN()
+# Evaluate held-out PSNR every this many epochs (and after the last epoch).
+_C.TEST.EVAL_PERIOD = 1
+
+
+def get_cfg_defaults() -> CN:
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()

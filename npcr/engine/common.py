@@ -1,0 +1,88 @@
+"""Pieces shared by the training and rendering engines: device, seeding, scene loading, checkpoints."""
+from __future__ import annotations
+
+import logging
+import random
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from yacs.config import CfgNode
+
+from ..data import NativeScene, load_native_scene, read_points
+from ..errors import NpcrError
+
+MODEL_FILE = "nr_model_{}.pth"
+OPTIMIZER_FILE = "nr_optimizer_{}.pth"
+
+
+def select_device(cfg: CfgNode) -> torch.device:
+    """``cfg.DEVICE`` as a torch device; "auto" picks CUDA when available."""
+    if cfg.DEVICE == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.DEVICE == "cuda" and not torch.cuda.is_available():
+        raise NpcrError("DEVICE cuda requested but no CUDA device is available")
+    return torch.device(cfg.DEVICE)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup_logger(output_dir: Path | None = None) -> logging.Logger:
+    """The ``npcr`` logger, to stdout and (when given) ``output_dir/log.txt``."""
+    logger = logging.getLogger("npcr")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(output_dir / "log.txt"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        logger.addHandler(h)
+    return logger
+
+
+@dataclass
+class SceneData:
+    scene: NativeScene
+    points: torch.Tensor  # (N, 3) float32
+
+
+def load_scene(cfg: CfgNode) -> SceneData:
+    """The dataset scene and the point cloud of the configured frame."""
+    if not cfg.DATASETS.ROOT:
+        raise NpcrError("DATASETS.ROOT is not set (pass --config FILE or DATASETS.ROOT PATH)")
+    scene = load_native_scene(cfg.DATASETS.ROOT)
+    if cfg.DATASETS.FRAME not in scene.frames:
+        raise NpcrError(f"DATASETS.FRAME {cfg.DATASETS.FRAME} not among the frames {scene.frames} "
+                        f"of {cfg.DATASETS.ROOT}")
+    xyz, _ = read_points(scene.points_path(cfg.DATASETS.FRAME))
+    return SceneData(scene, torch.from_numpy(xyz))
+
+
+def checkpoint_epochs(output_dir: Path, need_optimizer: bool = False) -> list[int]:
+    """Epochs with a saved model (and optimizer, if asked) in ``output_dir``, ascending."""
+    epochs = []
+    for p in Path(output_dir).glob("nr_model_*.pth"):
+        m = re.fullmatch(r"nr_model_(\d+)\.pth", p.name)
+        if m and (not need_optimizer or (p.parent / OPTIMIZER_FILE.format(m.group(1))).is_file()):
+            epochs.append(int(m.group(1)))
+    return sorted(epochs)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """``torch.load`` with ``weights_only=True``; a clear error for missing or corrupt files."""
+    if not path.is_file():
+        raise NpcrError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,171 @@
+"""Training with pytorch-ignite: a named ``train_step``, held-out PSNR each epoch, checkpoints, resume."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import ignite.distributed as idist
+import torch
+import torch.nn.functional as F
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver, ProgressBar, TensorboardLogger
+from ignite.metrics import PSNR
+from yacs.config import CfgNode
+
+from ..data import CameraImageDataset, split_cameras
+from ..fileio import write_text
+from ..modeling import PointRenderer, build_model
+from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, load_checkpoint, load_scene,
+                     seed_everything, select_device, setup_logger)
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def build_optimizer(cfg: CfgNode, model: PointRenderer) -> torch.optim.Optimizer:
+    """Adam with one learning rate for point/background features and another for the network."""
+    return torch.optim.Adam([
+        {"params": [model.features, model.background], "lr": cfg.SOLVER.FEATURE_LR},
+        {"params": model.unet.parameters(), "lr": cfg.SOLVER.BASE_LR},
+    ])
+
+
+def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Optimizer,
+                   points: torch.Tensor, device: torch.device) -> Engine:
+    """Engine whose step renders a batch of cameras and minimises L1 on RGB and alpha."""
+    alpha_weight = cfg.SOLVER.ALPHA_WEIGHT
+
+    def train_step(engine: Engine, batch: dict) -> dict:
+        model.train()
+        batch = _to(batch, device)
+        h, w = batch["image"].shape[-2:]
+        out = model(points, batch["K"], batch["cam_to_world"], h, w)
+        rgb_loss = F.l1_loss(out["rgb"], batch["image"])
+        alpha_loss = F.l1_loss(out["alpha"], batch["alpha"])
+        loss = rgb_loss + alpha_weight * alpha_loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item(), "rgb": rgb_loss.item(), "alpha": alpha_loss.item()}
+
+    return Engine(train_step)
+
+
+def create_evaluator(model: PointRenderer, points: torch.Tensor, device: torch.device) -> Engine:
+    """Engine computing the mean per-image RGB PSNR of the model on a loader."""
+
+    @torch.no_grad()
+    def eval_step(engine: Engine, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        model.eval()
+        batch = _to(batch, device)
+        h, w = batch["image"].shape[-2:]
+        out = model(points, batch["K"], batch["cam_to_world"], h, w)
+        return out["rgb"].clamp(0, 1), batch["image"]
+
+    evaluator = Engine(eval_step)
+    PSNR(data_range=1.0, device=device).attach(evaluator, "psnr")
+    return evaluator
+
+
+def mean_colour_psnr(train_set: CameraImageDataset, val_set: CameraImageDataset) -> float:
+    """PSNR on the validation images of a constant image of the training images' mean colour."""
+    mean = torch.stack([train_set[i]["image"].mean((1, 2)) for i in range(len(train_set))]).mean(0)
+    psnrs = []
+    for i in range(len(val_set)):
+        img = val_set[i]["image"]
+        mse = ((img - mean[:, None, None]) ** 2).mean().item()
+        psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+    return sum(psnrs) / len(psnrs)
+
+
+def _resume(cfg: CfgNode, out_dir: Path, model, optimizer, trainer, logger) -> None:
+    epochs = checkpoint_epochs(out_dir, need_optimizer=True)
+    if not epochs:
+        logger.info("RESUME: no checkpoint pair in %s, starting from scratch", out_dir)
+        return
+    epoch = epochs[-1]
+    Checkpoint.load_objects({"nr_model": model}, load_checkpoint(out_dir / MODEL_FILE.format(epoch)))
+    state = load_checkpoint(out_dir / OPTIMIZER_FILE.format(epoch))
+    Checkpoint.load_objects({"optimizer": optimizer, "trainer": trainer}, state)
+    logger.info("resumed from epoch %d (%s)", epoch, out_dir / MODEL_FILE.format(epoch))
+
+
+def _attach_checkpoints(cfg: CfgNode, out_dir: Path, model, optimizer, trainer) -> None:
+    saver = DiskSaver(str(out_dir), atomic=True, require_empty=False)
+    epoch_of = lambda engine, _: engine.state.epoch  # noqa: E731
+    every = Events.EPOCH_COMPLETED(every=cfg.SOLVER.CHECKPOINT_PERIOD) | Events.COMPLETED
+    for to_save, pattern in (({"nr_model": model}, "nr_model_{global_step}.pth"),
+                             ({"optimizer": optimizer, "trainer": trainer},
+                              "nr_optimizer_{global_step}.pth")):
+        handler = Checkpoint(to_save, saver, filename_pattern=pattern, n_saved=None,
+                             global_step_transform=epoch_of)
+        trainer.add_event_handler(every, handler)
+
+
+def run_training(cfg: CfgNode) -> dict:
+    """Train the model ``cfg`` describes; returns the final held-out and baseline PSNR (dB)."""
+    out_dir = Path(cfg.OUTPUT_DIR)
+    logger = setup_logger(out_dir)
+    seed_everything(cfg.SEED)
+    device = select_device(cfg)
+    data = load_scene(cfg)
+    train_ids, val_ids = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
+    size = tuple(cfg.INPUT.SIZE)
+    train_set = CameraImageDataset(data.scene, train_ids, cfg.DATASETS.FRAME, size)
+    val_set = CameraImageDataset(data.scene, val_ids or train_ids[:1], cfg.DATASETS.FRAME, size)
+    train_loader = idist.auto_dataloader(train_set, batch_size=cfg.SOLVER.IMS_PER_BATCH,
+                                         shuffle=True, num_workers=cfg.SOLVER.NUM_WORKERS,
+                                         drop_last=False)
+    val_loader = idist.auto_dataloader(val_set, batch_size=1, shuffle=False,
+                                       num_workers=cfg.SOLVER.NUM_WORKERS)
+    logger.info("%d points, %d training / %d held-out cameras, images %dx%d, device %s",
+                data.points.shape[0], len(train_set), len(val_ids), train_set.size[1],
+                train_set.size[0], device)
+
+    model = build_model(cfg, data.points.shape[0]).to(device)
+    optimizer = build_optimizer(cfg, model)
+    points = data.points.to(device)
+    trainer = create_trainer(cfg, model, optimizer, points, device)
+    evaluator = create_evaluator(model, points, device)
+    if cfg.RESUME:
+        _resume(cfg, out_dir, model, optimizer, trainer, logger)
+    _attach_checkpoints(cfg, out_dir, model, optimizer, trainer)
+
+    if sys.stderr.isatty():
+        ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
+    tb = TensorboardLogger(log_dir=str(out_dir / "tb"))
+    tb.attach_output_handler(trainer, Events.ITERATION_COMPLETED, tag="train",
+                             output_transform=lambda o: o)
+    tb.attach_output_handler(evaluator, Events.COMPLETED, tag="val", metric_names=["psnr"],
+                             global_step_transform=lambda *_: trainer.state.epoch)
+
+    history: dict = {}
+
+    def evaluate(engine: Engine) -> None:
+        psnr = evaluator.run(val_loader).metrics["psnr"]
+        history[engine.state.epoch] = psnr
+        logger.info("epoch %d: loss %.4f, held-out PSNR %.2f dB", engine.state.epoch,
+                    engine.state.output["loss"], psnr)
+
+    trainer.add_event_handler(Events.EPOCH_COMPLETED(every=cfg.TEST.EVAL_PERIOD), evaluate)
+
+    max_epochs = cfg.SOLVER.MAX_EPOCHS
+    start = trainer.state.epoch
+    if start >= max_epochs:
+        logger.info("already trained to epoch %d (SOLVER.MAX_EPOCHS %d): nothing to do",
+                    start, max_epochs)
+    else:
+        trainer.run(train_loader, max_epochs=max_epochs)
+    tb.close()
+
+    psnr = evaluator.run(val_loader).metrics["psnr"]
+    baseline = mean_colour_psnr(train_set, val_set)
+    result = {"epoch": max(start, trainer.state.epoch), "heldout_psnr": psnr,
+              "mean_colour_psnr": baseline, "val_cameras": val_ids,
+              "heldout_psnr_by_epoch": history}
+    write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+    logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)
+    return result
