@@ -31,8 +31,10 @@ demo: install
 		--intrinsics $(DEMO_OUT)/turntable_cameras/Intrinsic.inf --out $(DEMO_OUT)/turntable
 	@echo "demo video: $(DEMO_OUT)/turntable/video.mp4"
 
+# pytest's exit code 5 ("no tests collected") must fail, never pass quietly.
 test: install
-	$(BIN)/python -m pytest -q tests
+	@$(BIN)/python -m pytest -q tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf $(VENV) build *.egg-info data output

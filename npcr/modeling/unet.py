@@ -51,8 +51,10 @@ class AntialiasedUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        # Pad to a multiple of the total stride so every level halves exactly.
-        ph, pw = -h % self.multiple, -w % self.multiple
+        # Pad to a multiple of the total stride so every level halves exactly, and so the coarsest
+        # level keeps >= 4 pixels (BlurPool's reflect padding needs them).
+        ph = max(-h % self.multiple, 4 * self.multiple - h)
+        pw = max(-w % self.multiple, 4 * self.multiple - w)
         x = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
         skips = [self.inc(x)]
         for down in self.downs:

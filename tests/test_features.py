@@ -1,0 +1,39 @@
+"""pcpr_ext.gather_features: values, background, gradients."""
+import pytest
+import torch
+
+import pcpr_ext
+
+
+def test_gather_values_and_background():
+    feats = torch.arange(12, dtype=torch.float32).view(4, 3)
+    bg = torch.tensor([-1.0, -2.0, -3.0])
+    index = torch.tensor([[[[0, -1], [3, 2]]]])  # (1, 1, 2, 2)
+    out = pcpr_ext.gather_features(feats, index, bg)
+    assert out.shape == (1, 1, 3, 2, 2)
+    assert out[0, 0, :, 0, 0].tolist() == [0, 1, 2]
+    assert out[0, 0, :, 0, 1].tolist() == [-1, -2, -3]
+    assert out[0, 0, :, 1, 0].tolist() == [9, 10, 11]
+
+
+def test_gradcheck_features_and_background():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(5, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    bg = torch.randn(2, dtype=torch.float64, generator=g, requires_grad=True)
+    index = torch.randint(-1, 5, (2, 3, 4, 4), generator=g)
+    assert torch.autograd.gradcheck(lambda f, b: pcpr_ext.gather_features(f, index, b), (feats, bg))
+
+
+def test_gradient_accumulates_per_use():
+    feats = torch.zeros(3, 1, requires_grad=True)
+    bg = torch.zeros(1, requires_grad=True)
+    index = torch.tensor([[[[0, 0, 2, -1]]]])
+    pcpr_ext.gather_features(feats, index, bg).sum().backward()
+    assert feats.grad.view(-1).tolist() == [2, 0, 1] and bg.grad.tolist() == [1]
+
+
+@pytest.mark.parametrize("index", [torch.tensor([[[[5]]]]), torch.tensor([[[[-2]]]]),
+                                   torch.tensor([[[0]]]), torch.tensor([[[[0]]]], dtype=torch.int32)])
+def test_bad_index_is_refused(index):
+    with pytest.raises(ValueError):
+        pcpr_ext.gather_features(torch.zeros(5, 2), index, torch.zeros(2))
