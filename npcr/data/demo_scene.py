@@ -1,0 +1,129 @@
+"""Procedural demo scene: a textured ball covered in thin curled strands (a fur ball).
+
+Ground-truth RGB and alpha are ray traced with open3d's ``RaycastingScene`` (2x2 samples a pixel, so
+sub-pixel strands give fractional alpha); the point cloud is sampled from the same mesh with open3d.
+Everything is deterministic for a given seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import open3d as o3d
+
+from ..geometry import look_at, pinhole, pixel_rays
+
+SUBPIXEL_OFFSETS = [(-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25)]
+LIGHT_DIR = np.array([0.4, -0.3, 0.87]) / np.linalg.norm([0.4, -0.3, 0.87])
+
+
+@dataclass
+class DemoScene:
+    cam_to_world: np.ndarray  # (M, 4, 4)
+    K: np.ndarray  # (M, 3, 3)
+    images: list  # (H, W, 3) uint8 RGB, premultiplied on black
+    alphas: list  # (H, W) uint8
+    points: np.ndarray  # (N, 3) float32
+    colors: np.ndarray  # (N, 3) float32 in [0, 1]
+
+
+def _core(radius: float) -> o3d.geometry.TriangleMesh:
+    mesh = o3d.geometry.TriangleMesh.create_sphere(radius, resolution=40)
+    v = np.asarray(mesh.vertices) / radius
+    theta, phi = np.arccos(np.clip(v[:, 2], -1, 1)), np.arctan2(v[:, 1], v[:, 0])
+    t = 0.5 + 0.5 * np.sin(6 * phi) * np.sin(4 * theta)
+    colors = (1 - t)[:, None] * [0.55, 0.25, 0.10] + t[:, None] * [0.95, 0.80, 0.45]
+    mesh.vertex_colors = o3d.utility.Vector3dVector(colors)
+    return mesh
+
+
+def _strands(rng: np.random.Generator, count: int, radius: float, segments: int = 8,
+             sides: int = 4, width: float = 0.01) -> o3d.geometry.TriangleMesh:
+    """Tapered tubes growing from the core's surface, curling and drooping towards -z."""
+    roots = rng.normal(size=(count, 3))
+    roots /= np.linalg.norm(roots, axis=1, keepdims=True)
+    length = rng.uniform(0.35, 0.55, size=(count, 1))
+    curl = rng.normal(size=(count, 3)) * 0.6
+    t = np.linspace(0, 1, segments + 1)[None, :, None]  # (1, G+1, 1)
+    direction = roots[:, None] + curl[:, None] * t ** 2 + np.array([0, 0, -0.5]) * t ** 2
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    step = length[:, None] / segments
+    centre = radius * 0.98 * roots[:, None] + np.cumsum(direction * step, axis=1) - direction * step
+    # A frame around each strand point for the tube's ring of vertices.
+    side = np.cross(direction, rng.normal(size=(count, 1, 3)))
+    side /= np.linalg.norm(side, axis=-1, keepdims=True)
+    other = np.cross(direction, side)
+    angle = 2 * np.pi * np.arange(sides) / sides
+    ring = np.cos(angle)[None, None, :, None] * side[:, :, None] \
+        + np.sin(angle)[None, None, :, None] * other[:, :, None]
+    rad = width * (1.0 - 0.7 * t)[..., None]  # taper to the tip
+    verts = centre[:, :, None] + rad * ring  # (S, G+1, sides, 3)
+
+    s, g, k = np.meshgrid(np.arange(count), np.arange(segments), np.arange(sides), indexing="ij")
+    base = (s * (segments + 1) + g) * sides
+    a, b = base + k, base + (k + 1) % sides
+    c, d = a + sides, b + sides
+    tris = np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3),
+                           np.stack([a, d, c], -1).reshape(-1, 3)])
+    hue = rng.uniform(0, 1, size=(count, 1, 1))
+    root_col = np.array([0.15, 0.08, 0.05]) * (1 - hue) + np.array([0.35, 0.15, 0.45]) * hue
+    tip_col = np.array([0.95, 0.75, 0.35]) * (1 - hue) + np.array([0.55, 0.85, 0.95]) * hue
+    col = root_col + (tip_col - root_col) * t  # (S, G+1, 3)
+    colors = np.broadcast_to(col[:, :, None], verts.shape)
+
+    mesh = o3d.geometry.TriangleMesh()
+    mesh.vertices = o3d.utility.Vector3dVector(verts.reshape(-1, 3))
+    mesh.triangles = o3d.utility.Vector3iVector(tris.astype(np.int32))
+    mesh.vertex_colors = o3d.utility.Vector3dVector(colors.reshape(-1, 3))
+    return mesh
+
+
+def camera_ring(num_cameras: int, distance: float) -> np.ndarray:
+    """Cameras on a Fibonacci sphere (elevation -30..70 degrees) looking at the origin, z up."""
+    i = np.arange(num_cameras) + 0.5
+    z = np.sin(np.radians(-30)) + (np.sin(np.radians(70)) - np.sin(np.radians(-30))) * i / num_cameras
+    azimuth = np.pi * (1 + 5 ** 0.5) * i
+    r = np.sqrt(1 - z ** 2)
+    eyes = distance * np.stack([r * np.cos(azimuth), r * np.sin(azimuth), z], axis=1)
+    return np.stack([look_at(e, np.zeros(3), np.array([0, 0, 1.0])) for e in eyes])
+
+
+def _shade(mesh: o3d.geometry.TriangleMesh, hits: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per-ray premultiplied colour (..., 3) and coverage (...) from a cast_rays result."""
+    hit = np.isfinite(hits["t_hit"].numpy())
+    prim = np.where(hit, hits["primitive_ids"].numpy().astype(np.int64), 0)
+    uv = hits["primitive_uvs"].numpy()
+    tri = np.asarray(mesh.triangles)[prim]
+    vcol = np.asarray(mesh.vertex_colors)
+    w = np.stack([1 - uv[..., 0] - uv[..., 1], uv[..., 0], uv[..., 1]], axis=-1)
+    albedo = (vcol[tri] * w[..., None]).sum(-2)
+    normal = hits["primitive_normals"].numpy()
+    light = 0.35 + 0.65 * np.abs(normal @ LIGHT_DIR)
+    return albedo * light[..., None] * hit[..., None], hit.astype(np.float64)
+
+
+def make_demo_scene(seed: int = 0, size: int = 128, num_cameras: int = 48, strands: int = 600,
+                    num_points: int = 60000, fov_deg: float = 45.0,
+                    distance: float = 3.0) -> DemoScene:
+    """Build the fur-ball scene: ``num_cameras`` views of ``size``² pixels and a sampled point cloud."""
+    rng = np.random.default_rng(seed)
+    core = _core(0.45)
+    mesh = core + _strands(rng, strands, 0.45)
+    mesh.compute_triangle_normals()
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
+
+    poses = camera_ring(num_cameras, distance)
+    K = pinhole(size, size, fov_deg)
+    images, alphas = [], []
+    for c2w in poses:
+        rays = pixel_rays(K, c2w, size, size, SUBPIXEL_OFFSETS)
+        rgb, cover = _shade(mesh, scene.cast_rays(o3d.core.Tensor(rays)))
+        images.append(np.round(rgb.mean(0) * 255).clip(0, 255).astype(np.uint8))
+        alphas.append(np.round(cover.mean(0) * 255).astype(np.uint8))
+
+    o3d.utility.random.seed(seed)
+    pcd = mesh.sample_points_uniformly(number_of_points=num_points)
+    return DemoScene(poses, np.repeat(K[None], num_cameras, axis=0), images, alphas,
+                     np.asarray(pcd.points, dtype=np.float32),
+                     np.asarray(pcd.colors, dtype=np.float32))

@@ -1,0 +1,241 @@
+"""Reader and writer of the NPCR/NOPC native layout (../shared/design/data-format.md).
+
+Camera-to-world matrices are (M, 4, 4) float64 arrays with OpenCV camera axes (x right, y down, z
+forward); intrinsics are (M, 3, 3). Every parse error names the file and the line.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataFormatError
+from ..fileio import atomic_dir, atomic_path, write_image, write_text
+
+log = logging.getLogger(__name__)
+
+ORTHONORMAL_TOL = 1e-3
+
+
+def _numbers(path: Path, lineno: int, line: str, count: int | tuple[int, ...]) -> list[float]:
+    counts = (count,) if isinstance(count, int) else count
+    parts = line.split()
+    if len(parts) not in counts:
+        want = " or ".join(str(c) for c in counts)
+        raise DataFormatError(path, f"expected {want} numbers, found {len(parts)}", lineno)
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise DataFormatError(path, f"not a number in {line.strip()!r}", lineno) from None
+    if not all(np.isfinite(values)):
+        raise DataFormatError(path, f"non-finite number in {line.strip()!r}", lineno)
+    return values
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """(line number from 1, text) of the non-blank lines of ``path``."""
+    if not path.is_file():
+        raise DataFormatError(path, "file not found")
+    return [(i + 1, ln) for i, ln in enumerate(path.read_text().splitlines()) if ln.strip()]
+
+
+def _check_rotation(path: Path, lineno: int, rot: np.ndarray) -> None:
+    err = np.abs(rot.T @ rot - np.eye(3)).max()
+    if err > ORTHONORMAL_TOL:
+        raise DataFormatError(path, f"rotation is not orthonormal (max |R^T R - I| = {err:.2g})",
+                              lineno)
+    if np.linalg.det(rot) < 0:
+        log.warning("%s:%d: rotation has determinant -1 (a mirrored camera)", path, lineno)
+
+
+def read_cam_poses(path: str | Path) -> np.ndarray:
+    """Read ``CamPose.inf``: one camera a line, columns z, x, y, centre. Returns (M, 4, 4)."""
+    path = Path(path)
+    poses = []
+    for lineno, line in _lines(path):
+        v = np.asarray(_numbers(path, lineno, line, 12)).reshape(4, 3)
+        c2w = np.eye(4)
+        c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = v[1], v[2], v[0], v[3]
+        _check_rotation(path, lineno, c2w[:3, :3])
+        poses.append(c2w)
+    if not poses:
+        raise DataFormatError(path, "no cameras in file")
+    return np.stack(poses)
+
+
+def write_cam_poses(path: str | Path, cam_to_world: np.ndarray) -> None:
+    """Write (M, 4, 4) or (M, 3, 4) camera-to-world matrices as ``CamPose.inf``."""
+    rows = []
+    for c2w in np.asarray(cam_to_world, dtype=np.float64):
+        cols = (c2w[:3, 2], c2w[:3, 0], c2w[:3, 1], c2w[:3, 3])
+        rows.append(" ".join(f"{x:.9g}" for col in cols for x in col))
+    write_text(path, "\n".join(rows) + "\n")
+
+
+def read_intrinsics(path: str | Path) -> np.ndarray:
+    """Read ``Intrinsic.inf`` blocks (index line, three matrix rows). Returns (M, 3, 3)."""
+    path = Path(path)
+    lines = _lines(path)
+    if len(lines) % 4:
+        raise DataFormatError(path, "truncated block: each camera needs an index line and 3 rows",
+                              lines[-1][0] if lines else None)
+    mats = []
+    for b in range(0, len(lines), 4):
+        lineno, head = lines[b]
+        idx = _numbers(path, lineno, head, 1)[0]
+        if idx != len(mats):
+            raise DataFormatError(path, f"expected camera index {len(mats)}, found {head.strip()}",
+                                  lineno)
+        k = np.array([_numbers(path, ln, text, 3) for ln, text in lines[b + 1:b + 4]])
+        if k[0, 0] <= 0 or k[1, 1] <= 0 or np.any(k[2] != (0, 0, 1)) or k[1, 0] != 0:
+            raise DataFormatError(path, "not a pinhole matrix [fx s cx; 0 fy cy; 0 0 1] with "
+                                  "fx, fy > 0", lines[b + 1][0])
+        mats.append(k)
+    if not mats:
+        raise DataFormatError(path, "no intrinsics in file")
+    return np.stack(mats)
+
+
+def write_intrinsics(path: str | Path, K: np.ndarray) -> None:
+    """Write (M, 3, 3) intrinsics as ``Intrinsic.inf`` blocks."""
+    blocks = []
+    for i, k in enumerate(np.asarray(K, dtype=np.float64)):
+        rows = "\n".join(" ".join(f"{x:.9g}" for x in row) for row in k)
+        blocks.append(f"{i}\n{rows}\n")
+    write_text(path, "\n".join(blocks))
+
+
+def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a point cloud: ``.txt`` (x y z [r g b [nx ny nz]]) here, other formats through open3d.
+
+    Returns positions (N, 3) float32 and colours (N, 3) float32 in [0, 1] or None.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, "file not found")
+    if path.suffix.lower() != ".txt":
+        return _read_points_open3d(path)
+    try:
+        data = np.loadtxt(path, dtype=np.float64, ndmin=2)
+        ok = data.shape[1] in (3, 6, 9) and np.isfinite(data).all()
+    except ValueError:
+        ok = False
+    if not ok:  # slow path only to name the offending line
+        width = None
+        for lineno, line in _lines(path):
+            width = width or len(line.split())
+            _numbers(path, lineno, line, (width,) if width in (3, 6, 9) else (3, 6, 9))
+        raise DataFormatError(path, "could not parse point cloud")
+    if data.shape[0] == 0:
+        raise DataFormatError(path, "point cloud is empty")
+    xyz = data[:, :3].astype(np.float32)
+    colors = None
+    if data.shape[1] >= 6:
+        colors = data[:, 3:6]
+        colors = (colors / 255.0 if colors.max() > 1.0 else colors).astype(np.float32)
+    return xyz, colors
+
+
+def _read_points_open3d(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    import open3d as o3d
+
+    pcd = o3d.io.read_point_cloud(str(path))
+    xyz = np.asarray(pcd.points, dtype=np.float32)
+    if xyz.shape[0] == 0:
+        raise DataFormatError(path, "point cloud is empty or unreadable")
+    if not np.isfinite(xyz).all():
+        raise DataFormatError(path, "point cloud has non-finite coordinates")
+    colors = np.asarray(pcd.colors, dtype=np.float32) if pcd.has_colors() else None
+    return xyz, colors
+
+
+def write_points_txt(path: str | Path, xyz: np.ndarray, colors: np.ndarray | None = None) -> None:
+    """Write ``x y z [r g b]`` lines (colours as 0-255 integers)."""
+    path = Path(path)
+    data = np.asarray(xyz, dtype=np.float64)
+    fmt = ["%.7g"] * 3
+    if colors is not None:
+        data = np.concatenate([data, np.round(np.clip(colors, 0, 1) * 255)], axis=1)
+        fmt += ["%d"] * 3
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, data, fmt=fmt)
+
+
+@dataclass
+class NativeScene:
+    """Cameras and file paths of a scene in the native layout (validated on load)."""
+
+    root: Path
+    cam_to_world: np.ndarray  # (M, 4, 4)
+    K: np.ndarray  # (M, 3, 3)
+    frames: list[int]
+
+    @property
+    def num_cameras(self) -> int:
+        return self.cam_to_world.shape[0]
+
+    def image_path(self, frame: int, camera: int) -> Path:
+        return _find_image(self.root / "img" / str(frame), f"img_{camera:04d}")
+
+    def alpha_path(self, frame: int, camera: int) -> Path:
+        return _find_image(self.root / "img" / str(frame), f"img_{camera:04d}_alpha")
+
+    def points_path(self, frame: int) -> Path:
+        return self.root / "pointclouds" / f"frame{frame + 1}.txt"
+
+
+def _find_image(folder: Path, stem: str) -> Path:
+    for ext in (".png", ".jpg", ".jpeg"):
+        p = folder / (stem + ext)
+        if p.is_file():
+            return p
+    return folder / (stem + ".png")
+
+
+def load_native_scene(root: str | Path) -> NativeScene:
+    """Read and validate the cameras of a native-layout scene; check every image and alpha exists."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataFormatError(root, "dataset folder not found")
+    c2w = read_cam_poses(root / "CamPose.inf")
+    K = read_intrinsics(root / "Intrinsic.inf")
+    if K.shape[0] == 1:
+        K = np.repeat(K, c2w.shape[0], axis=0)
+    elif K.shape[0] != c2w.shape[0]:
+        raise DataFormatError(root / "Intrinsic.inf", f"{K.shape[0]} intrinsic blocks for "
+                              f"{c2w.shape[0]} cameras in CamPose.inf (need equal, or one block)")
+    img_dir = root / "img"
+    frames = sorted(int(p.name) for p in img_dir.iterdir() if re.fullmatch(r"\d+", p.name)) \
+        if img_dir.is_dir() else []
+    if not frames:
+        raise DataFormatError(img_dir, "no frame folders img/<frame>/")
+    scene = NativeScene(root, c2w, K, frames)
+    for frame in frames:
+        for cam in range(scene.num_cameras):
+            for p in (scene.image_path(frame, cam), scene.alpha_path(frame, cam)):
+                if not p.is_file():
+                    raise DataFormatError(p, "image missing")
+        if not scene.points_path(frame).is_file():
+            raise DataFormatError(scene.points_path(frame), f"point cloud of frame {frame} missing")
+    return scene
+
+
+def write_native_scene(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray,
+                       images: list[np.ndarray], alphas: list[np.ndarray], points: np.ndarray,
+                       colors: np.ndarray | None = None) -> None:
+    """Write one frame (frame 0) of a scene: images are (H, W, 3) uint8 RGB, alphas (H, W) uint8.
+
+    The scene is assembled in a temporary folder that replaces ``root`` only when complete.
+    """
+    if not len(images) == len(alphas) == len(cam_to_world):
+        raise ValueError("need one image and one alpha per camera")
+    with atomic_dir(root) as tmp:
+        write_cam_poses(tmp / "CamPose.inf", cam_to_world)
+        write_intrinsics(tmp / "Intrinsic.inf", K)
+        for cam, (img, alpha) in enumerate(zip(images, alphas)):
+            write_image(tmp / "img" / "0" / f"img_{cam:04d}.png", img)
+            write_image(tmp / "img" / "0" / f"img_{cam:04d}_alpha.png", alpha)
+        write_points_txt(tmp / "pointclouds" / "frame1.txt", points, colors)
