@@ -1,5 +1,42 @@
-"""Installs the packages npcr, pcpr_ext and exparamgen (``pip install -e . --no-build-isolation``)."""
+"""Installs npcr, pcpr_ext and exparamgen, and builds pcpr_ext's native projector.
+
+``pip install -e . --no-build-isolation`` builds ``pcpr_ext._C`` against the installed torch: the C++
+CPU kernel always, the CUDA kernel too when torch has CUDA and nvcc is found. Environment:
+``FORCE_CUDA=1`` insists on the CUDA kernel (an error if it cannot be built), ``NPCR_NO_EXT=1`` skips
+native code (pcpr_ext then uses its pure-torch reference).
+"""
+import os
+
 from setuptools import find_packages, setup
+
+CSRC = "pcpr_ext/csrc"
+
+
+def native_extensions() -> tuple[list, dict]:
+    if os.environ.get("NPCR_NO_EXT", "0") == "1":
+        return [], {}
+    import torch
+    from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+
+    sources = [f"{CSRC}/{name}" for name in ("bindings.cpp", "projection.cpp",
+                                             "projection_cpu.cpp")]
+    # No fused multiply-adds: every backend must land each point on the same pixel.
+    cxx = ["-O3", "-ffp-contract=off"]
+    force_cuda = os.environ.get("FORCE_CUDA", "0") == "1"
+    has_cuda = torch.version.cuda is not None and CUDA_HOME is not None
+    if force_cuda and not has_cuda:
+        raise RuntimeError("FORCE_CUDA=1, but the installed torch has no CUDA or nvcc was not found "
+                           f"(torch {torch.__version__}, CUDA_HOME={CUDA_HOME})")
+    if has_cuda:
+        ext = CUDAExtension("pcpr_ext._C", sources + [f"{CSRC}/projection_cuda.cu"],
+                            define_macros=[("PCPR_WITH_CUDA", None)],
+                            extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "--fmad=false"]})
+    else:
+        ext = CppExtension("pcpr_ext._C", sources, extra_compile_args={"cxx": cxx})
+    return [ext], {"build_ext": BuildExtension}
+
+
+ext_modules, cmdclass = native_extensions()
 
 setup(
     name="npcr",
@@ -11,4 +48,6 @@ setup(
     python_requires=">=3.10",
     install_requires=["torch>=2.1", "pytorch-ignite>=0.5", "yacs", "opencv-python-headless",
                       "open3d>=0.18", "antialiased-cnns", "tensorboard", "tqdm", "numpy"],
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
 )

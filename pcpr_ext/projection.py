@@ -7,12 +7,38 @@ import torch
 
 from .reference import project_reference
 
+try:
+    from . import _C
+except ImportError:  # built with NPCR_NO_EXT=1, or not built yet
+    _C = None
+
 Range = Union[float, torch.Tensor]
 
 
 def backends() -> list[str]:
     """Names of the projection backends usable in this process, the reference first."""
-    return ["torch"]
+    names = ["torch"]
+    if _C is not None:
+        names.append("cpu")
+        if _C.has_cuda() and torch.cuda.is_available():
+            names.append("cuda")
+    return names
+
+
+def _resolve_backend(backend: str, device: torch.device) -> str:
+    if backend not in ("auto", "torch", "cpu", "cuda"):
+        raise ValueError(f"unknown backend {backend!r}; choose auto, torch, cpu or cuda")
+    available = backends()
+    if backend == "auto":
+        if device.type == "cuda":
+            return "cuda" if "cuda" in available else "torch"
+        return "cpu" if "cpu" in available and device.type == "cpu" else "torch"
+    if backend not in available:
+        raise RuntimeError(f"backend {backend!r} is not built or has no device; available: "
+                           f"{available}")
+    if backend != "torch" and device.type != backend:
+        raise ValueError(f"backend {backend!r} needs tensors on {backend}, got {device}")
+    return backend
 
 
 def _as_float32(name: str, t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -77,10 +103,10 @@ def project(points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor, h
     args = check_projection_args(points, K, cam_to_world, height, width, num_layers, near, far,
                                  max_splat)
     points, K, cam_to_world, near_t, far_t = args
-    if backend not in ("auto", "torch", "cpu", "cuda"):
-        raise ValueError(f"unknown backend {backend!r}; choose auto, torch, cpu or cuda")
-    if backend not in ("auto", "torch") and backend not in backends():
-        raise RuntimeError(f"backend {backend!r} is not built; available: {backends()}")
+    chosen = _resolve_backend(backend, points.device)
     with torch.no_grad():
-        return project_reference(points, K, cam_to_world, height, width, num_layers, near_t, far_t,
-                                 max_splat)
+        if chosen == "torch":
+            return project_reference(points, K, cam_to_world, height, width, num_layers, near_t,
+                                     far_t, max_splat)
+        return _C.project(points, K, cam_to_world, height, width, num_layers, near_t, far_t,
+                          max_splat)

@@ -1,0 +1,58 @@
+// Host side of pcpr_ext.project: checks every argument, then runs the CPU or CUDA kernel.
+#include "projection.h"
+
+namespace pcpr {
+namespace {
+
+void check_float_tensor(const torch::Tensor& t, const char* name, const torch::Tensor& points) {
+  TORCH_CHECK_TYPE(t.scalar_type() == torch::kFloat32, name, " must be float32, got ",
+                   t.scalar_type());
+  TORCH_CHECK(t.device() == points.device(), name, " is on ", t.device(), " but points are on ",
+              points.device());
+  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+}  // namespace
+
+std::tuple<torch::Tensor, torch::Tensor> project(const torch::Tensor& points, const torch::Tensor& K,
+                                                 const torch::Tensor& cam_to_world, int64_t height,
+                                                 int64_t width, int64_t num_layers,
+                                                 const torch::Tensor& near, const torch::Tensor& far,
+                                                 int64_t max_splat) {
+  check_float_tensor(points, "points", points);
+  check_float_tensor(K, "K", points);
+  check_float_tensor(cam_to_world, "cam_to_world", points);
+  check_float_tensor(near, "near", points);
+  check_float_tensor(far, "far", points);
+  TORCH_CHECK_VALUE(points.dim() == 2 && points.size(1) == 3, "points must have shape (N, 3), got ",
+                    points.sizes());
+  TORCH_CHECK_VALUE(points.size(0) < (int64_t(1) << 32), "at most 2^32 - 1 points, got ",
+                    points.size(0));
+  TORCH_CHECK_VALUE(K.dim() == 3 && K.size(1) == 3 && K.size(2) == 3,
+                    "K must have shape (B, 3, 3), got ", K.sizes());
+  const int64_t B = K.size(0);
+  TORCH_CHECK_VALUE(cam_to_world.dim() == 3 && cam_to_world.size(0) == B &&
+                        cam_to_world.size(1) == 3 && cam_to_world.size(2) == 4,
+                    "cam_to_world must have shape (", B, ", 3, 4), got ", cam_to_world.sizes());
+  TORCH_CHECK_VALUE(near.dim() == 1 && near.size(0) == B && far.dim() == 1 && far.size(0) == B,
+                    "near and far must have shape (", B, ",)");
+  TORCH_CHECK_VALUE(height >= 1 && width >= 1, "height and width must be >= 1, got ", height, "x",
+                    width);
+  TORCH_CHECK_VALUE(num_layers >= 1, "num_layers must be >= 1, got ", num_layers);
+  TORCH_CHECK_VALUE(max_splat >= 1 && max_splat <= 1024, "max_splat must be in [1, 1024], got ",
+                    max_splat);
+  TORCH_CHECK_VALUE(
+      B == 0 || (near > 0).logical_and(near < far).logical_and(far.isfinite()).all().item<bool>(),
+      "need 0 < near < far < inf");
+  if (points.is_cuda()) {
+#ifdef PCPR_WITH_CUDA
+    return project_cuda(points, K, cam_to_world, height, width, num_layers, near, far, max_splat);
+#else
+    TORCH_CHECK(false, "pcpr_ext was built without CUDA");
+#endif
+  }
+  TORCH_CHECK(points.is_cpu(), "points must be on the CPU or a CUDA device, got ", points.device());
+  return project_cpu(points, K, cam_to_world, height, width, num_layers, near, far, max_splat);
+}
+
+}  // namespace pcpr

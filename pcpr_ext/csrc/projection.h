@@ -1,0 +1,67 @@
+// pcpr_ext native projector: depth-peeled z-buffer of splatted points.
+//
+// Contract: ../shared/design/projection.md (the pure-torch twin pcpr_ext/reference.py defines the
+// answer; every backend here must give the same indices and the same depth bits).
+//
+// Shapes (all float32 contiguous on one device; B cameras, N points, L layers):
+//   points        (N, 3)      world coordinates
+//   K             (B, 3, 3)   pinhole intrinsics; u = (K00 x + K01 y) / z + K02, v = K11 y / z + K12
+//   cam_to_world  (B, 3, 4)   [R | t], R's columns the camera axes in world, t its centre
+//   near, far     (B,)        depth range kept, 0 < near < far
+// Returns
+//   depth         (B, L, H, W) float32, 0 where empty
+//   index         (B, L, H, W) int64, -1 where empty
+//
+// Algorithm: per pixel, the minimum of the packed key (float32 depth bits << 32) | point index,
+// found with a 64-bit atomic minimum (no locks, nothing that spins); layer l is a further pass over
+// keys strictly greater than layer l-1's key at that pixel. All B cameras go in one pass.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <tuple>
+
+#include <torch/extension.h>
+
+#if defined(__CUDACC__)
+#define PCPR_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define PCPR_HOST_DEVICE inline
+#endif
+
+namespace pcpr {
+
+constexpr int64_t kEmptyKey = INT64_MAX;
+
+// The splat square of one point in one camera: top-left pixel, side, packed key.
+struct Splat {
+  int64_t col0, row0;
+  int side;
+  uint64_t key;
+};
+
+// Checks every argument (dtype, device, contiguity, shapes, ranges) and runs the kernel of the
+// points' device. Errors surface in Python as TypeError / ValueError / RuntimeError.
+std::tuple<torch::Tensor, torch::Tensor> project(const torch::Tensor& points, const torch::Tensor& K,
+                                                 const torch::Tensor& cam_to_world, int64_t height,
+                                                 int64_t width, int64_t num_layers,
+                                                 const torch::Tensor& near, const torch::Tensor& far,
+                                                 int64_t max_splat);
+
+std::tuple<torch::Tensor, torch::Tensor> project_cpu(const torch::Tensor& points,
+                                                     const torch::Tensor& K,
+                                                     const torch::Tensor& cam_to_world,
+                                                     int64_t height, int64_t width,
+                                                     int64_t num_layers, const torch::Tensor& near,
+                                                     const torch::Tensor& far, int64_t max_splat);
+
+#ifdef PCPR_WITH_CUDA
+std::tuple<torch::Tensor, torch::Tensor> project_cuda(const torch::Tensor& points,
+                                                      const torch::Tensor& K,
+                                                      const torch::Tensor& cam_to_world,
+                                                      int64_t height, int64_t width,
+                                                      int64_t num_layers, const torch::Tensor& near,
+                                                      const torch::Tensor& far, int64_t max_splat);
+#endif
+
+}  // namespace pcpr

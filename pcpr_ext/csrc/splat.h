@@ -1,0 +1,65 @@
+// One point's splat in one camera, shared by the CPU and CUDA kernels.
+//
+// The arithmetic follows ../shared/design/projection.md step by step, in float32 and in the same
+// order as pcpr_ext/reference.py. Both builds disable contraction into fused multiply-adds
+// (-ffp-contract=off, nvcc --fmad=false), so every backend lands each point on the same pixels.
+#pragma once
+
+#include <math.h>
+
+#include <cstring>
+
+#include "projection.h"
+
+namespace pcpr {
+
+PCPR_HOST_DEVICE bool finite3(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return isfinite(a) && isfinite(b) && isfinite(c);
+#else
+  return std::isfinite(a) && std::isfinite(b) && std::isfinite(c);
+#endif
+}
+
+PCPR_HOST_DEVICE uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+#endif
+}
+
+// p: the point (3,), k: K (3x3 row-major), T: [R | t] (3x4 row-major).
+// Returns false when the point is skipped (non-finite, outside [near, far], square off the image).
+PCPR_HOST_DEVICE bool compute_splat(const float* p, const float* k, const float* T, float near,
+                                    float far, int max_splat, int64_t height, int64_t width,
+                                    int64_t index, Splat* out) {
+  if (!finite3(p[0], p[1], p[2])) return false;
+  const float d0 = p[0] - T[3], d1 = p[1] - T[7], d2 = p[2] - T[11];
+  // Xc = R^T d: component j is column j of R dotted with d.
+  const float x = d0 * T[0] + d1 * T[4] + d2 * T[8];
+  const float y = d0 * T[1] + d1 * T[5] + d2 * T[9];
+  const float z = d0 * T[2] + d1 * T[6] + d2 * T[10];
+  if (!(z >= near && z <= far)) return false;
+  const float u = (k[0] * x + k[1] * y) / z + k[2];
+  const float v = k[4] * y / z + k[5];
+  const float col = floorf(u + 0.5f);
+  const float row = floorf(v + 0.5f);
+  float side = floorf(static_cast<float>(max_splat) * (far - z) / (far - near));
+  side = fminf(fmaxf(side, 1.0f), static_cast<float>(max_splat));
+  const float half = floorf((side - 1.0f) / 2.0f);
+  const float col0 = col - half, row0 = row - half;
+  // NaN compares false, so non-finite projections are skipped here too.
+  if (!(col0 + side > 0.0f && col0 < static_cast<float>(width) && row0 + side > 0.0f &&
+        row0 < static_cast<float>(height)))
+    return false;
+  out->col0 = static_cast<int64_t>(col0);
+  out->row0 = static_cast<int64_t>(row0);
+  out->side = static_cast<int>(side);
+  out->key = (static_cast<uint64_t>(float_bits(z)) << 32) | static_cast<uint64_t>(index);
+  return true;
+}
+
+}  // namespace pcpr
