@@ -6,6 +6,7 @@ CPU kernel always, the CUDA kernel too when torch has CUDA and nvcc is found. En
 native code (pcpr_ext then uses its pure-torch reference).
 """
 import os
+import sys
 
 from setuptools import find_packages, setup
 
@@ -22,6 +23,11 @@ def native_extensions() -> tuple[list, dict]:
                                              "projection_cpu.cpp")]
     # No fused multiply-adds: every backend must land each point on the same pixel.
     cxx = ["-O3", "-ffp-contract=off"]
+    link = []
+    if sys.platform.startswith("linux"):
+        # at::parallel_for is header code: it runs in parallel only where this build has OpenMP.
+        cxx.append("-fopenmp")
+        link.append("-fopenmp")
     force_cuda = os.environ.get("FORCE_CUDA", "0") == "1"
     has_cuda = torch.version.cuda is not None and CUDA_HOME is not None
     if force_cuda and not has_cuda:
@@ -30,9 +36,11 @@ def native_extensions() -> tuple[list, dict]:
     if has_cuda:
         ext = CUDAExtension("pcpr_ext._C", sources + [f"{CSRC}/projection_cuda.cu"],
                             define_macros=[("PCPR_WITH_CUDA", None)],
-                            extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "--fmad=false"]})
+                            extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "--fmad=false"]},
+                            extra_link_args=link)
     else:
-        ext = CppExtension("pcpr_ext._C", sources, extra_compile_args={"cxx": cxx})
+        ext = CppExtension("pcpr_ext._C", sources, extra_compile_args={"cxx": cxx},
+                           extra_link_args=link)
     return [ext], {"build_ext": BuildExtension}
 
 

@@ -1,4 +1,6 @@
 // Python bindings of pcpr_ext._C (thin: see projection.h for shapes and semantics).
+#include <torch/extension.h>
+
 #include "projection.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

@@ -4,8 +4,8 @@
 namespace pcpr {
 namespace {
 
-void check_float_tensor(const torch::Tensor& t, const char* name, const torch::Tensor& points) {
-  TORCH_CHECK_TYPE(t.scalar_type() == torch::kFloat32, name, " must be float32, got ",
+void check_float_tensor(const at::Tensor& t, const char* name, const at::Tensor& points) {
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, name, " must be float32, got ",
                    t.scalar_type());
   TORCH_CHECK(t.device() == points.device(), name, " is on ", t.device(), " but points are on ",
               points.device());
@@ -14,10 +14,10 @@ void check_float_tensor(const torch::Tensor& t, const char* name, const torch::T
 
 }  // namespace
 
-std::tuple<torch::Tensor, torch::Tensor> project(const torch::Tensor& points, const torch::Tensor& K,
-                                                 const torch::Tensor& cam_to_world, int64_t height,
+std::tuple<at::Tensor, at::Tensor> project(const at::Tensor& points, const at::Tensor& K,
+                                                 const at::Tensor& cam_to_world, int64_t height,
                                                  int64_t width, int64_t num_layers,
-                                                 const torch::Tensor& near, const torch::Tensor& far,
+                                                 const at::Tensor& near, const at::Tensor& far,
                                                  int64_t max_splat) {
   check_float_tensor(points, "points", points);
   check_float_tensor(K, "K", points);

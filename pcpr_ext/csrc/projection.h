@@ -12,16 +12,19 @@
 //   depth         (B, L, H, W) float32, 0 where empty
 //   index         (B, L, H, W) int64, -1 where empty
 //
-// Algorithm: per pixel, the minimum of the packed key (float32 depth bits << 32) | point index,
-// found with a 64-bit atomic minimum (no locks, nothing that spins); layer l is a further pass over
-// keys strictly greater than layer l-1's key at that pixel. All B cameras go in one pass.
+// Algorithm: per pixel, the minimum of the packed key (float32 depth bits << 32) | point index; for
+// positive float32 depths the bit pattern orders like the value. Layer l keeps the smallest key
+// strictly greater than layer l-1's key at that pixel (depth peeling). All B cameras in one call.
+//   CUDA: one thread per (camera, point), 64-bit atomicMin, one launch per layer.
+//   CPU:  splats binned into bands of image rows, then each band resolved by one thread with plain
+//         stores (projection_cpu.cpp). No locks anywhere, nothing that spins.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <tuple>
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #if defined(__CUDACC__)
 #define PCPR_HOST_DEVICE __host__ __device__ __forceinline__
@@ -42,26 +45,26 @@ struct Splat {
 
 // Checks every argument (dtype, device, contiguity, shapes, ranges) and runs the kernel of the
 // points' device. Errors surface in Python as TypeError / ValueError / RuntimeError.
-std::tuple<torch::Tensor, torch::Tensor> project(const torch::Tensor& points, const torch::Tensor& K,
-                                                 const torch::Tensor& cam_to_world, int64_t height,
+std::tuple<at::Tensor, at::Tensor> project(const at::Tensor& points, const at::Tensor& K,
+                                                 const at::Tensor& cam_to_world, int64_t height,
                                                  int64_t width, int64_t num_layers,
-                                                 const torch::Tensor& near, const torch::Tensor& far,
+                                                 const at::Tensor& near, const at::Tensor& far,
                                                  int64_t max_splat);
 
-std::tuple<torch::Tensor, torch::Tensor> project_cpu(const torch::Tensor& points,
-                                                     const torch::Tensor& K,
-                                                     const torch::Tensor& cam_to_world,
+std::tuple<at::Tensor, at::Tensor> project_cpu(const at::Tensor& points,
+                                                     const at::Tensor& K,
+                                                     const at::Tensor& cam_to_world,
                                                      int64_t height, int64_t width,
-                                                     int64_t num_layers, const torch::Tensor& near,
-                                                     const torch::Tensor& far, int64_t max_splat);
+                                                     int64_t num_layers, const at::Tensor& near,
+                                                     const at::Tensor& far, int64_t max_splat);
 
 #ifdef PCPR_WITH_CUDA
-std::tuple<torch::Tensor, torch::Tensor> project_cuda(const torch::Tensor& points,
-                                                      const torch::Tensor& K,
-                                                      const torch::Tensor& cam_to_world,
+std::tuple<at::Tensor, at::Tensor> project_cuda(const at::Tensor& points,
+                                                      const at::Tensor& K,
+                                                      const at::Tensor& cam_to_world,
                                                       int64_t height, int64_t width,
-                                                      int64_t num_layers, const torch::Tensor& near,
-                                                      const torch::Tensor& far, int64_t max_splat);
+                                                      int64_t num_layers, const at::Tensor& near,
+                                                      const at::Tensor& far, int64_t max_splat);
 #endif
 
 }  // namespace pcpr

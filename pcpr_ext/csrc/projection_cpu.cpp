@@ -1,70 +1,129 @@
-// CPU projector: ATen's parallel_for (OpenMP in PyTorch's CPU builds) over points, z-buffer by a
-// lock-free compare-and-swap minimum on 64-bit packed keys.
+// CPU projector. Threads come from ATen's parallel_for (OpenMP in PyTorch's CPU builds).
+//
+// Two phases, so that no two threads ever write the same pixel and no atomics are needed:
+//  1. bin:     every (camera, point) splat is computed once and recorded (key, corner, side: 16
+//              bytes) in each band of kBandRows image rows it covers; chunks of points run in
+//              parallel, each appending to lists of its own.
+//  2. resolve: threads take whole bands; a band's keys (kBandRows x W x 8 bytes a layer) stay in
+//              cache while all L depth-peeling passes stream over the band's records with a plain
+//              compare-and-store of the packed key.
+// Extra memory is 16 bytes per (splat, band) pair plus the output: no N x pixels buffers.
 #include <ATen/Parallel.h>
 
-#include <cstring>
+#include <algorithm>
+#include <vector>
 
 #include "splat.h"
 
 namespace pcpr {
 namespace {
 
-// Lowers *addr to key if key is smaller. Lock-free: a failed exchange means another thread lowered
-// the value, and the loop ends once key is no longer smaller.
-inline void atomic_min(uint64_t* addr, uint64_t key) {
-  uint64_t old = __atomic_load_n(addr, __ATOMIC_RELAXED);
-  while (key < old &&
-         !__atomic_compare_exchange_n(addr, &old, key, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+constexpr int64_t kBandRows = 16;
+constexpr int64_t kPointsPerChunk = 1 << 15;
+
+// A splat as binned: rows and columns as in Splat (rows fit 16 bits: the host limits the height).
+struct Record {
+  uint64_t key;
+  int32_t col0;
+  int16_t row0;
+  uint16_t side;
+};
+static_assert(sizeof(Record) == 16, "records are 16 bytes");
+
+struct Geometry {
+  const float* points;
+  const float* K;
+  const float* T;
+  const float* near;
+  const float* far;
+  int64_t B, N, H, W, L, bands_per_camera;
+  int max_splat;
+
+  bool splat(int64_t b, int64_t i, Splat* s) const {
+    return compute_splat(points + 3 * i, K + 9 * b, T + 12 * b, near[b], far[b], max_splat, H, W,
+                         i, s);
   }
+  // Bands [first, last] of its camera that the splat's visible rows fall in.
+  void bands(const Splat& s, int64_t* first, int64_t* last) const {
+    *first = std::max<int64_t>(s.row0, 0) / kBandRows;
+    *last = (std::min<int64_t>(s.row0 + s.side, H) - 1) / kBandRows;
+  }
+};
+
+// Phase 1: every chunk of kPointsPerChunk points of one camera appends the records of its splats to
+// its own list per band of that camera; lists[chunk * bands_per_camera + band].
+std::vector<std::vector<Record>> bin_points(const Geometry& g, int64_t chunks_per_camera) {
+  std::vector<std::vector<Record>> lists(g.B * chunks_per_camera * g.bands_per_camera);
+  at::parallel_for(0, g.B * chunks_per_camera, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      const int64_t b = chunk / chunks_per_camera;
+      const int64_t first_point = (chunk % chunks_per_camera) * kPointsPerChunk;
+      const int64_t stop = std::min(g.N, first_point + kPointsPerChunk);
+      std::vector<Record>* mine = lists.data() + chunk * g.bands_per_camera;
+      for (int64_t i = first_point; i < stop; ++i) {
+        Splat s;
+        if (!g.splat(b, i, &s)) continue;
+        const Record rec{s.key, static_cast<int32_t>(s.col0), static_cast<int16_t>(s.row0),
+                         static_cast<uint16_t>(s.side)};
+        int64_t first, last;
+        g.bands(s, &first, &last);
+        for (int64_t band = first; band <= last; ++band) mine[band].push_back(rec);
+      }
+    }
+  });
+  return lists;
 }
 
-// One depth-peeling pass: layer `layer` of every camera keeps, per pixel, the smallest key greater
-// than the previous layer's key there.
-void splat_layer(const float* points, const float* K, const float* T, const float* near,
-                 const float* far, int64_t B, int64_t N, int64_t H, int64_t W, int64_t L,
-                 int64_t layer, int max_splat, uint64_t* keys) {
-  for (int64_t b = 0; b < B; ++b) {
-    uint64_t* cur = keys + (b * L + layer) * H * W;
-    const uint64_t* prev = layer > 0 ? cur - H * W : nullptr;
-    at::parallel_for(0, N, 2048, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        Splat s;
-        if (!compute_splat(points + 3 * i, K + 9 * b, T + 12 * b, near[b], far[b], max_splat, H,
-                           W, i, &s))
-          continue;
-        for (int64_t r = s.row0; r < s.row0 + s.side; ++r) {
-          if (r < 0 || r >= H) continue;
-          for (int64_t c = s.col0; c < s.col0 + s.side; ++c) {
-            if (c < 0 || c >= W) continue;
-            const int64_t pix = r * W + c;
-            if (prev != nullptr && s.key <= prev[pix]) continue;
-            atomic_min(cur + pix, s.key);
+// Phase 2: depth peeling of one band of camera b, all layers, over the band's lists of records.
+void resolve_band(const Geometry& g, int64_t b, int64_t band, int64_t chunks_per_camera,
+                  const std::vector<std::vector<Record>>& lists, uint64_t* keys) {
+  const int64_t row_lo = band * kBandRows;
+  const int64_t row_hi = std::min(row_lo + kBandRows, g.H);
+  for (int64_t layer = 0; layer < g.L; ++layer) {
+    uint64_t* cur = keys + (b * g.L + layer) * g.H * g.W;
+    const uint64_t* prev = layer > 0 ? cur - g.H * g.W : nullptr;
+    for (int64_t chunk = b * chunks_per_camera; chunk < (b + 1) * chunks_per_camera; ++chunk) {
+      for (const Record& e : lists[chunk * g.bands_per_camera + band]) {
+        const int64_t r1 = std::min<int64_t>(e.row0 + e.side, row_hi);
+        const int64_t c0 = std::max<int64_t>(e.col0, 0);
+        const int64_t c1 = std::min<int64_t>(e.col0 + e.side, g.W);
+        for (int64_t r = std::max<int64_t>(e.row0, row_lo); r < r1; ++r) {
+          for (int64_t c = c0; c < c1; ++c) {
+            const int64_t pix = r * g.W + c;
+            if (e.key < cur[pix] && (prev == nullptr || e.key > prev[pix])) cur[pix] = e.key;
           }
         }
       }
-    });
+    }
   }
 }
 
 }  // namespace
 
-std::tuple<torch::Tensor, torch::Tensor> project_cpu(const torch::Tensor& points,
-                                                     const torch::Tensor& K,
-                                                     const torch::Tensor& cam_to_world,
-                                                     int64_t height, int64_t width,
-                                                     int64_t num_layers, const torch::Tensor& near,
-                                                     const torch::Tensor& far, int64_t max_splat) {
+std::tuple<at::Tensor, at::Tensor> project_cpu(const at::Tensor& points, const at::Tensor& K,
+                                               const at::Tensor& cam_to_world, int64_t height,
+                                               int64_t width, int64_t num_layers,
+                                               const at::Tensor& near, const at::Tensor& far,
+                                               int64_t max_splat) {
+  TORCH_CHECK_VALUE(height <= INT16_MAX && width <= INT32_MAX, "the CPU projector takes images of at "
+                    "most ", INT16_MAX, " rows, got ", height);
   const int64_t B = K.size(0), N = points.size(0);
-  auto keys = torch::full({B, num_layers, height, width}, kEmptyKey,
-                          points.options().dtype(torch::kInt64));
+  const Geometry g{points.data_ptr<float>(), K.data_ptr<float>(), cam_to_world.data_ptr<float>(),
+                   near.data_ptr<float>(), far.data_ptr<float>(), B, N, height, width, num_layers,
+                   (height + kBandRows - 1) / kBandRows, static_cast<int>(max_splat)};
+  auto keys = at::full({B, num_layers, height, width}, kEmptyKey, points.options().dtype(at::kLong));
   auto* key_ptr = reinterpret_cast<uint64_t*>(keys.data_ptr<int64_t>());
-  for (int64_t layer = 0; layer < num_layers; ++layer) {
-    splat_layer(points.data_ptr<float>(), K.data_ptr<float>(), cam_to_world.data_ptr<float>(),
-                near.data_ptr<float>(), far.data_ptr<float>(), B, N, height, width, num_layers,
-                layer, static_cast<int>(max_splat), key_ptr);
-  }
+
+  const int64_t chunks_per_camera = (N + kPointsPerChunk - 1) / kPointsPerChunk;
+  const auto lists = bin_points(g, chunks_per_camera);
+  at::parallel_for(0, B * g.bands_per_camera, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job)
+      resolve_band(g, job / g.bands_per_camera, job % g.bands_per_camera, chunks_per_camera, lists,
+                   key_ptr);
+  });
+
   // Unpack in place: the key tensor becomes the index output.
-  auto depth = torch::empty({B, num_layers, height, width}, points.options());
+  auto depth = at::empty({B, num_layers, height, width}, points.options());
   float* depth_ptr = depth.data_ptr<float>();
   int64_t* index_ptr = keys.data_ptr<int64_t>();
   at::parallel_for(0, keys.numel(), 1 << 16, [&](int64_t begin, int64_t end) {

@@ -1,7 +1,8 @@
 // CUDA projector: one thread per (camera, point) in a grid-stride loop, z-buffer by the hardware's
 // 64-bit atomicMin on packed keys; all cameras in one launch per layer.
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include "splat.h"
 
@@ -48,29 +49,31 @@ __global__ void unpack_kernel(int64_t* keys, float* depth, int64_t n) {
   }
 }
 
-int blocks_for(int64_t n) {
-  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+int blocks_for(int64_t n, int device) {
+  int sms = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((n + kThreads - 1) / kThreads,
-                                                                   sms * 32)));
+                                                                   int64_t(sms) * 32)));
 }
 
 }  // namespace
 
-std::tuple<torch::Tensor, torch::Tensor> project_cuda(const torch::Tensor& points,
-                                                      const torch::Tensor& K,
-                                                      const torch::Tensor& cam_to_world,
+std::tuple<at::Tensor, at::Tensor> project_cuda(const at::Tensor& points,
+                                                      const at::Tensor& K,
+                                                      const at::Tensor& cam_to_world,
                                                       int64_t height, int64_t width,
-                                                      int64_t num_layers, const torch::Tensor& near,
-                                                      const torch::Tensor& far, int64_t max_splat) {
+                                                      int64_t num_layers, const at::Tensor& near,
+                                                      const at::Tensor& far, int64_t max_splat) {
   const c10::cuda::CUDAGuard guard(points.device());
   const int64_t B = K.size(0), N = points.size(0);
-  auto keys = torch::full({B, num_layers, height, width}, kEmptyKey,
-                          points.options().dtype(torch::kInt64));
-  auto depth = torch::empty({B, num_layers, height, width}, points.options());
-  auto stream = at::cuda::getCurrentCUDAStream();
+  auto keys = at::full({B, num_layers, height, width}, kEmptyKey,
+                          points.options().dtype(at::kLong));
+  auto depth = at::empty({B, num_layers, height, width}, points.options());
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  const int device = points.get_device();
   if (B * N > 0) {
     for (int64_t layer = 0; layer < num_layers; ++layer) {
-      splat_layer_kernel<<<blocks_for(B * N), kThreads, 0, stream>>>(
+      splat_layer_kernel<<<blocks_for(B * N, device), kThreads, 0, stream>>>(
           points.data_ptr<float>(), K.data_ptr<float>(), cam_to_world.data_ptr<float>(),
           near.data_ptr<float>(), far.data_ptr<float>(), B, N, height, width, num_layers, layer,
           static_cast<int>(max_splat),
@@ -79,7 +82,7 @@ std::tuple<torch::Tensor, torch::Tensor> project_cuda(const torch::Tensor& point
     }
   }
   if (keys.numel() > 0) {
-    unpack_kernel<<<blocks_for(keys.numel()), kThreads, 0, stream>>>(
+    unpack_kernel<<<blocks_for(keys.numel(), device), kThreads, 0, stream>>>(
         keys.data_ptr<int64_t>(), depth.data_ptr<float>(), keys.numel());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }

@@ -5,8 +5,6 @@
 // (-ffp-contract=off, nvcc --fmad=false), so every backend lands each point on the same pixels.
 #pragma once
 
-#include <math.h>
-
 #include <cstring>
 
 #include "projection.h"
@@ -31,6 +29,12 @@ PCPR_HOST_DEVICE uint32_t float_bits(float f) {
 #endif
 }
 
+// floor(x) as an integer, exactly, for |x| < 2^30 (without a libm call on the host).
+PCPR_HOST_DEVICE int64_t floor_to_int(float x) {
+  const int64_t i = static_cast<int64_t>(x);  // truncates towards zero
+  return i - (x < static_cast<float>(i) ? 1 : 0);
+}
+
 // p: the point (3,), k: K (3x3 row-major), T: [R | t] (3x4 row-major).
 // Returns false when the point is skipped (non-finite, outside [near, far], square off the image).
 PCPR_HOST_DEVICE bool compute_splat(const float* p, const float* k, const float* T, float near,
@@ -43,20 +47,20 @@ PCPR_HOST_DEVICE bool compute_splat(const float* p, const float* k, const float*
   const float y = d0 * T[1] + d1 * T[5] + d2 * T[9];
   const float z = d0 * T[2] + d1 * T[6] + d2 * T[10];
   if (!(z >= near && z <= far)) return false;
-  const float u = (k[0] * x + k[1] * y) / z + k[2];
-  const float v = k[4] * y / z + k[5];
-  const float col = floorf(u + 0.5f);
-  const float row = floorf(v + 0.5f);
-  float side = floorf(static_cast<float>(max_splat) * (far - z) / (far - near));
-  side = fminf(fmaxf(side, 1.0f), static_cast<float>(max_splat));
-  const float half = floorf((side - 1.0f) / 2.0f);
-  const float col0 = col - half, row0 = row - half;
-  // NaN compares false, so non-finite projections are skipped here too.
-  if (!(col0 + side > 0.0f && col0 < static_cast<float>(width) && row0 + side > 0.0f &&
-        row0 < static_cast<float>(height)))
-    return false;
-  out->col0 = static_cast<int64_t>(col0);
-  out->row0 = static_cast<int64_t>(row0);
+  const float uc = (k[0] * x + k[1] * y) / z + k[2] + 0.5f;
+  const float vc = k[4] * y / z + k[5] + 0.5f;
+  // Far outside the image (or NaN): skipped. Images and splats are far smaller than 2^30 pixels,
+  // so the exact integer floor below never sees a value that could still touch the image.
+  constexpr float kLimit = 1073741824.0f;  // 2^30
+  if (!(uc > -kLimit && uc < kLimit && vc > -kLimit && vc < kLimit)) return false;
+  // z lies in [near, far], so the side before clamping lies in [0, max_splat].
+  int64_t side = floor_to_int(static_cast<float>(max_splat) * (far - z) / (far - near));
+  side = side < 1 ? 1 : (side > max_splat ? max_splat : side);
+  const int64_t half = (side - 1) / 2;
+  const int64_t col0 = floor_to_int(uc) - half, row0 = floor_to_int(vc) - half;
+  if (col0 + side <= 0 || col0 >= width || row0 + side <= 0 || row0 >= height) return false;
+  out->col0 = col0;
+  out->row0 = row0;
   out->side = static_cast<int>(side);
   out->key = (static_cast<uint64_t>(float_bits(z)) << 32) | static_cast<uint64_t>(index);
   return true;
