@@ -81,7 +81,7 @@ def mean_colour_psnr(train_set: CameraImageDataset, val_set: CameraImageDataset)
     return sum(psnrs) / len(psnrs)
 
 
-def _resume(cfg: CfgNode, out_dir: Path, model, optimizer, trainer, logger) -> None:
+def _resume(out_dir: Path, model, optimizer, trainer, logger) -> None:
     epochs = checkpoint_epochs(out_dir, need_optimizer=True)
     if not epochs:
         logger.info("RESUME: no checkpoint pair in %s, starting from scratch", out_dir)
@@ -124,6 +124,9 @@ def run_training(cfg: CfgNode) -> dict:
     logger.info("%d points, %d training / %d held-out cameras, images %dx%d, device %s",
                 data.points.shape[0], len(train_set), len(val_ids), train_set.size[1],
                 train_set.size[0], device)
+    if not val_ids:
+        logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
+                       train_ids[0])
 
     model = build_model(cfg, data.points.shape[0]).to(device)
     optimizer = build_optimizer(cfg, model)
@@ -131,7 +134,7 @@ def run_training(cfg: CfgNode) -> dict:
     trainer = create_trainer(cfg, model, optimizer, points, device)
     evaluator = create_evaluator(model, points, device)
     if cfg.RESUME:
-        _resume(cfg, out_dir, model, optimizer, trainer, logger)
+        _resume(out_dir, model, optimizer, trainer, logger)
     _attach_checkpoints(cfg, out_dir, model, optimizer, trainer)
 
     if sys.stderr.isatty():
@@ -161,9 +164,10 @@ def run_training(cfg: CfgNode) -> dict:
         trainer.run(train_loader, max_epochs=max_epochs)
     tb.close()
 
-    psnr = evaluator.run(val_loader).metrics["psnr"]
+    epoch = max(start, trainer.state.epoch)
+    psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
     baseline = mean_colour_psnr(train_set, val_set)
-    result = {"epoch": max(start, trainer.state.epoch), "heldout_psnr": psnr,
+    result = {"epoch": epoch, "heldout_psnr": psnr,
               "mean_colour_psnr": baseline, "val_cameras": val_ids,
               "heldout_psnr_by_epoch": history}
     write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
