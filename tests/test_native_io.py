@@ -103,5 +103,5 @@ def test_camera_count_mismatch_and_missing_image(tmp_path):
         load_native_scene(root)
     write_intrinsics(root / "Intrinsic.inf", K)
     (root / "img" / "0" / "img_0001_alpha.png").unlink()
-    with pytest.raises(DataFormatError, match="img_0001_alpha.png: image missing"):
+    with pytest.raises(DataFormatError, match="img_0001_alpha.png: file missing"):
         load_native_scene(root)

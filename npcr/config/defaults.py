@@ -16,8 +16,11 @@ _C.RESUME = False
 _C.LOAD_EPOCH = -1
 
 _C.DATASETS = CN()
-# Root of a scene in the NPCR native layout (datasets/README.md).
+# Root of the scene (datasets/README.md): a native-layout folder, a transforms.json (or its folder),
+# or a COLMAP project (cameras.bin/txt in it, sparse/0 or sparse; images in images/).
 _C.DATASETS.ROOT = ""
+# "auto" (detected from the files), "native", "transforms" or "colmap".
+_C.DATASETS.FORMAT = "auto"
 # Frame (img/<frame>/, pointclouds/frame<frame+1>.txt) to train on.
 _C.DATASETS.FRAME = 0
 # Camera ids held out for validation (PSNR each epoch) and rendered by default.

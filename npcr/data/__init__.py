@@ -1,8 +1,9 @@
 """Data: the native NPCR layout, datasets and the procedural demo scene."""
 from .dataset import CameraImageDataset, split_cameras
-from .native import (NativeScene, load_native_scene, read_cam_poses, read_intrinsics, read_points,
+from .scene import Scene
+from .native import (load_native_scene, read_cam_poses, read_intrinsics, read_points,
                      write_cam_poses, write_intrinsics, write_native_scene, write_points_txt)
 
-__all__ = ["CameraImageDataset", "split_cameras", "NativeScene", "load_native_scene",
+__all__ = ["CameraImageDataset", "split_cameras", "Scene", "load_native_scene",
            "read_cam_poses", "read_intrinsics", "read_points", "write_cam_poses",
            "write_intrinsics", "write_native_scene", "write_points_txt"]

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataFormatError
-from .native import NativeScene
+from .scene import Scene
 
 
 def read_image(path: Path, grey: bool = False) -> np.ndarray:
@@ -18,6 +18,22 @@ def read_image(path: Path, grey: bool = False) -> np.ndarray:
     if img is None:
         raise DataFormatError(path, "image missing or not decodable")
     return img if grey else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_image_and_alpha(image_path: Path, alpha_path: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """RGB (H, W, 3) and alpha (H, W) uint8: the separate matte, else an RGBA image's alpha, else 255."""
+    if alpha_path is not None:
+        return read_image(image_path), read_image(alpha_path, grey=True)
+    img = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DataFormatError(image_path, "image missing or not decodable")
+    if img.dtype != np.uint8:
+        img = (img / np.iinfo(img.dtype).max * 255).round().astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB), img[..., 3].copy()
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), np.full(img.shape[:2], 255, np.uint8)
 
 
 def scale_intrinsics(K: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
@@ -39,7 +55,7 @@ class CameraImageDataset(Dataset):
     the frame must share one size.
     """
 
-    def __init__(self, scene: NativeScene, camera_ids: list[int], frame: int = 0,
+    def __init__(self, scene: Scene, camera_ids: list[int], frame: int = 0,
                  size: tuple[int, int] = (0, 0)):
         self.scene, self.frame, self.camera_ids = scene, frame, list(camera_ids)
         first = read_image(scene.image_path(frame, self.camera_ids[0]))
@@ -53,8 +69,8 @@ class CameraImageDataset(Dataset):
         cam = self.camera_ids[i]
         img_path = self.scene.image_path(self.frame, cam)
         alpha_path = self.scene.alpha_path(self.frame, cam)
-        img, alpha = read_image(img_path), read_image(alpha_path, grey=True)
-        for path, im in ((img_path, img), (alpha_path, alpha)):
+        img, alpha = read_image_and_alpha(img_path, alpha_path)
+        for path, im in ((img_path, img), (alpha_path or img_path, alpha)):
             if im.shape[:2] != self.native_hw:
                 raise DataFormatError(path, f"size {im.shape[1]}x{im.shape[0]} differs from the "
                                       f"frame's {self.native_hw[1]}x{self.native_hw[0]}")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataFormatError
 from ..fileio import atomic_dir, atomic_path, write_image, write_text
+from .scene import Scene
 
 log = logging.getLogger(__name__)
 
@@ -164,29 +164,6 @@ def write_points_txt(path: str | Path, xyz: np.ndarray, colors: np.ndarray | Non
         np.savetxt(tmp, data, fmt=fmt)
 
 
-@dataclass
-class NativeScene:
-    """Cameras and file paths of a scene in the native layout (validated on load)."""
-
-    root: Path
-    cam_to_world: np.ndarray  # (M, 4, 4)
-    K: np.ndarray  # (M, 3, 3)
-    frames: list[int]
-
-    @property
-    def num_cameras(self) -> int:
-        return self.cam_to_world.shape[0]
-
-    def image_path(self, frame: int, camera: int) -> Path:
-        return _find_image(self.root / "img" / str(frame), f"img_{camera:04d}")
-
-    def alpha_path(self, frame: int, camera: int) -> Path:
-        return _find_image(self.root / "img" / str(frame), f"img_{camera:04d}_alpha")
-
-    def points_path(self, frame: int) -> Path:
-        return self.root / "pointclouds" / f"frame{frame + 1}.txt"
-
-
 def _find_image(folder: Path, stem: str) -> Path:
     for ext in (".png", ".jpg", ".jpeg"):
         p = folder / (stem + ext)
@@ -195,8 +172,8 @@ def _find_image(folder: Path, stem: str) -> Path:
     return folder / (stem + ".png")
 
 
-def load_native_scene(root: str | Path) -> NativeScene:
-    """Read and validate the cameras of a native-layout scene; check every image and alpha exists."""
+def load_native_scene(root: str | Path) -> Scene:
+    """Read and validate a native-layout scene; check every image, alpha and point file exists."""
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "dataset folder not found")
@@ -212,14 +189,14 @@ def load_native_scene(root: str | Path) -> NativeScene:
         if img_dir.is_dir() else []
     if not frames:
         raise DataFormatError(img_dir, "no frame folders img/<frame>/")
-    scene = NativeScene(root, c2w, K, frames)
+    images, alphas = {}, {}
     for frame in frames:
-        for cam in range(scene.num_cameras):
-            for p in (scene.image_path(frame, cam), scene.alpha_path(frame, cam)):
-                if not p.is_file():
-                    raise DataFormatError(p, "image missing")
-        if not scene.points_path(frame).is_file():
-            raise DataFormatError(scene.points_path(frame), f"point cloud of frame {frame} missing")
+        for cam in range(c2w.shape[0]):
+            images[frame, cam] = _find_image(img_dir / str(frame), f"img_{cam:04d}")
+            alphas[frame, cam] = _find_image(img_dir / str(frame), f"img_{cam:04d}_alpha")
+    points = {f: root / "pointclouds" / f"frame{f + 1}.txt" for f in frames}
+    scene = Scene(root, c2w, K, frames, images, alphas, points)
+    scene.check_files()
     return scene
 
 
@@ -239,3 +216,20 @@ def write_native_scene(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray
             write_image(tmp / "img" / "0" / f"img_{cam:04d}.png", img)
             write_image(tmp / "img" / "0" / f"img_{cam:04d}_alpha.png", alpha)
         write_points_txt(tmp / "pointclouds" / "frame1.txt", points, colors)
+
+
+def write_native(scene: Scene, root: str | Path) -> None:
+    """Write every frame of ``scene`` in the native layout (PNG images and mattes, text clouds)."""
+    from .dataset import read_image_and_alpha
+
+    with atomic_dir(root) as tmp:
+        write_cam_poses(tmp / "CamPose.inf", scene.cam_to_world)
+        write_intrinsics(tmp / "Intrinsic.inf", scene.K)
+        for frame in scene.frames:
+            for cam in range(scene.num_cameras):
+                rgb, alpha = read_image_and_alpha(scene.image_path(frame, cam),
+                                                  scene.alpha_path(frame, cam))
+                write_image(tmp / "img" / str(frame) / f"img_{cam:04d}.png", rgb)
+                write_image(tmp / "img" / str(frame) / f"img_{cam:04d}_alpha.png", alpha)
+            xyz, colors = scene.points(frame)
+            write_points_txt(tmp / "pointclouds" / f"frame{frame + 1}.txt", xyz, colors)

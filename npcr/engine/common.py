@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from yacs.config import CfgNode
 
-from ..data import NativeScene, load_native_scene, read_points
+from ..data import Scene
+from ..data.formats import load_scene_from
 from ..errors import NpcrError
 
 MODEL_FILE = "nr_model_{}.pth"
@@ -52,19 +53,19 @@ def setup_logger(output_dir: Path | None = None) -> logging.Logger:
 
 @dataclass
 class SceneData:
-    scene: NativeScene
+    scene: Scene
     points: torch.Tensor  # (N, 3) float32
 
 
 def load_scene(cfg: CfgNode) -> SceneData:
-    """The dataset scene and the point cloud of the configured frame."""
+    """The dataset scene (any supported format) and the point cloud of the configured frame."""
     if not cfg.DATASETS.ROOT:
         raise NpcrError("DATASETS.ROOT is not set (pass --config FILE or DATASETS.ROOT PATH)")
-    scene = load_native_scene(cfg.DATASETS.ROOT)
+    scene = load_scene_from(cfg.DATASETS.ROOT, cfg.DATASETS.FORMAT)
     if cfg.DATASETS.FRAME not in scene.frames:
         raise NpcrError(f"DATASETS.FRAME {cfg.DATASETS.FRAME} not among the frames {scene.frames} "
                         f"of {cfg.DATASETS.ROOT}")
-    xyz, _ = read_points(scene.points_path(cfg.DATASETS.FRAME))
+    xyz, _ = scene.points(cfg.DATASETS.FRAME)
     return SceneData(scene, torch.from_numpy(xyz))
 
 

@@ -1,0 +1,43 @@
+"""Scene formats by name, with detection from a folder's contents."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataFormatError
+from .colmap import find_model_dir, read_colmap
+from .native import load_native_scene, write_native
+from .scene import Scene
+from .transforms import read_transforms, write_transforms
+
+READERS = {"native": load_native_scene, "colmap": read_colmap, "transforms": read_transforms}
+WRITERS = {"native": write_native, "transforms": write_transforms}
+
+
+def detect_format(root: str | Path) -> str:
+    """"native", "transforms" or "colmap", from the files found under ``root``."""
+    root = Path(root)
+    if root.is_file() and root.suffix == ".json":
+        return "transforms"
+    if (root / "CamPose.inf").is_file():
+        return "native"
+    if (root / "transforms.json").is_file():
+        return "transforms"
+    if root.is_dir() and find_model_dir(root) is not None:
+        return "colmap"
+    raise DataFormatError(root, "unknown dataset format: expected CamPose.inf (native), "
+                          "transforms.json, or a COLMAP model (cameras.bin/txt, sparse/0)")
+
+
+def load_scene_from(root: str | Path, fmt: str = "auto") -> Scene:
+    """Read the scene at ``root`` in format ``fmt`` ("auto" detects it)."""
+    fmt = detect_format(root) if fmt == "auto" else fmt
+    if fmt not in READERS:
+        raise DataFormatError(root, f"unknown format {fmt!r}; choose auto, {', '.join(READERS)}")
+    return READERS[fmt](root)
+
+
+def write_scene(scene: Scene, out: str | Path, fmt: str) -> None:
+    """Write ``scene`` to ``out`` in format ``fmt`` (replacing ``out`` only once complete)."""
+    if fmt not in WRITERS:
+        raise DataFormatError(out, f"cannot write format {fmt!r}; choose {', '.join(WRITERS)}")
+    WRITERS[fmt](scene, out)

@@ -1,0 +1,57 @@
+"""The in-memory scene every reader produces and every writer and dataset consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataFormatError
+
+
+@dataclass
+class Scene:
+    """Cameras, frames, image files and point clouds of one capture, whatever format it came in.
+
+    Cameras use OpenCV axes (x right, y down, z forward) and pixel centres at integer coordinates.
+    """
+
+    source: Path
+    cam_to_world: np.ndarray  # (M, 4, 4)
+    K: np.ndarray  # (M, 3, 3)
+    frames: list[int]
+    images: dict[tuple[int, int], Path]  # (frame, camera) -> RGB or RGBA image
+    alphas: dict[tuple[int, int], Path] = field(default_factory=dict)  # separate mattes, if any
+    point_files: dict[int, Path] = field(default_factory=dict)  # frame -> point cloud file
+    point_arrays: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+
+    @property
+    def num_cameras(self) -> int:
+        return self.cam_to_world.shape[0]
+
+    def image_path(self, frame: int, camera: int) -> Path:
+        try:
+            return self.images[(frame, camera)]
+        except KeyError:
+            raise DataFormatError(self.source, f"no image of camera {camera} at frame {frame}") \
+                from None
+
+    def alpha_path(self, frame: int, camera: int) -> Path | None:
+        """The separate alpha matte, or None (alpha then comes from an RGBA image, else opaque)."""
+        return self.alphas.get((frame, camera))
+
+    def points(self, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Point positions (N, 3) float32 and colours (N, 3) in [0, 1] or None of ``frame``."""
+        from .native import read_points
+
+        if frame in self.point_arrays:
+            return self.point_arrays[frame]
+        if frame in self.point_files:
+            return read_points(self.point_files[frame])
+        raise DataFormatError(self.source, f"no point cloud for frame {frame}")
+
+    def check_files(self) -> None:
+        """Every referenced image, matte and point file exists (error names the missing path)."""
+        for path in [*self.images.values(), *self.alphas.values(), *self.point_files.values()]:
+            if not Path(path).is_file():
+                raise DataFormatError(path, "file missing")

@@ -1,0 +1,155 @@
+"""Scene formats: transforms.json and COLMAP (text and binary) read, convert and round-trip."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from npcr.data import CameraImageDataset, write_native_scene
+from npcr.data.demo_scene import camera_ring
+from npcr.data.formats import detect_format, load_scene_from, write_scene
+from npcr.errors import DataFormatError
+
+
+@pytest.fixture
+def native(tmp_path):
+    """A 3-camera native scene with distinct images, graded alphas and coloured points."""
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 255, (12, 16, 3), dtype=np.uint8) for _ in range(3)]
+    alphas = [rng.integers(0, 255, (12, 16), dtype=np.uint8) for _ in range(3)]
+    K = np.array([[[20.0 + i, 0, 7.5], [0, 21.0, 5.5], [0, 0, 1]] for i in range(3)])
+    pts = rng.normal(size=(30, 3)).astype(np.float32)
+    cols = rng.uniform(size=(30, 3)).astype(np.float32)
+    root = tmp_path / "native"
+    write_native_scene(root, camera_ring(3, 3.0), K, imgs, alphas, pts, cols)
+    return root, imgs, alphas, K, pts
+
+
+def _same_scene(a, b, atol=1e-6):
+    assert np.allclose(a.cam_to_world, b.cam_to_world, atol=atol)
+    assert np.allclose(a.K, b.K, atol=atol)
+    assert np.allclose(a.points(0)[0], b.points(0)[0], atol=1e-5)
+
+
+def test_native_transforms_native_round_trip(native, tmp_path):
+    root, imgs, alphas, K, pts = native
+    scene = load_scene_from(root)
+    write_scene(scene, tmp_path / "tf", "transforms")
+    assert detect_format(tmp_path / "tf") == "transforms"
+    tf = load_scene_from(tmp_path / "tf")
+    _same_scene(scene, tf)
+    rgba = cv2.imread(str(tf.image_path(0, 1)), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(rgba[..., 3], alphas[1])  # the matte travels as the alpha channel
+    meta = json.loads((tmp_path / "tf" / "transforms.json").read_text())
+    assert meta["frames"][0]["cx"] == pytest.approx(8.0)  # half-integer pixel centres there
+    # OpenGL axes: the camera looks down -z, so z points away from the object at the origin
+    gl = np.array(meta["frames"][0]["transform_matrix"])
+    assert gl[:3, 2] @ (0 - gl[:3, 3]) < 0
+
+    a, b = CameraImageDataset(scene, [2])[0], CameraImageDataset(tf, [2])[0]
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["alpha"], b["alpha"])
+    assert torch.allclose(a["K"], b["K"]) and torch.allclose(a["cam_to_world"], b["cam_to_world"])
+
+    proc = subprocess.run([sys.executable, "tools/convert_dataset.py", "--to", "native",
+                           str(tmp_path / "tf"), str(tmp_path / "back")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    back = load_scene_from(tmp_path / "back")
+    _same_scene(scene, back, atol=1e-5)
+    for cam in range(3):
+        assert np.array_equal(cv2.imread(str(back.alpha_path(0, cam)), 0), alphas[cam])
+        assert np.array_equal(cv2.imread(str(back.image_path(0, cam)))[..., ::-1], imgs[cam])
+
+
+def test_nerf_synthetic_style_transforms(tmp_path):
+    """camera_angle_x only, file paths without extension, RGBA images."""
+    img = np.zeros((8, 10, 4), np.uint8)
+    img[2:5, 3:6] = 255
+    (tmp_path / "train").mkdir()
+    cv2.imwrite(str(tmp_path / "train" / "r_0.png"), img)
+    c2w = np.eye(4)
+    c2w[2, 3] = 4.0
+    meta = {"camera_angle_x": 0.5, "frames": [{"file_path": "./train/r_0",
+                                                "transform_matrix": c2w.tolist()}]}
+    (tmp_path / "transforms.json").write_text(json.dumps(meta))
+    scene = load_scene_from(tmp_path / "transforms.json")
+    fx = 0.5 * 10 / np.tan(0.25)
+    assert np.allclose(scene.K[0], [[fx, 0, 4.5], [0, fx, 3.5], [0, 0, 1]])
+    assert np.allclose(scene.cam_to_world[0][:3, 2], [0, 0, -1])  # OpenCV z = -OpenGL z
+    assert scene.alpha_path(0, 0) is None
+
+
+@pytest.mark.parametrize("frames,message", [
+    ([{"file_path": "a.png"}], "needs file_path and transform_matrix"),
+    ([{"file_path": "a.png", "transform_matrix": [[1, 0], [0, 1]]}], "4x4"),
+    ([{"file_path": "a.png", "transform_matrix": (2 * np.eye(4)).tolist()}], "orthonormal"),
+    ([{"file_path": "missing.png", "transform_matrix": np.eye(4).tolist(), "w": 4, "h": 4}],
+     "missing.png: file missing"),
+])
+def test_bad_transforms(tmp_path, frames, message):
+    (tmp_path / "transforms.json").write_text(json.dumps({"fl_x": 10, "frames": frames}))
+    with pytest.raises(DataFormatError, match=message):
+        load_scene_from(tmp_path)
+
+
+def test_truncated_json_names_the_line(tmp_path):
+    (tmp_path / "transforms.json").write_text('{\n "frames": [\n')
+    with pytest.raises(DataFormatError, match=r"transforms.json:3: invalid JSON"):
+        load_scene_from(tmp_path)
+
+
+def _colmap_text(root, model="PINHOLE", params="20 21 8 6"):
+    sparse = root / "sparse" / "0"
+    sparse.mkdir(parents=True)
+    (root / "images").mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(root / "images" / name), np.full((12, 16, 3), 90, np.uint8))
+    (sparse / "cameras.txt").write_text(f"# cams\n1 {model} 16 12 {params}\n")
+    # image a: identity pose; image b: turned 90 degrees about y. Quaternions are w x y z.
+    (sparse / "images.txt").write_text("1 1 0 0 0 0 0 3 1 a.png\n\n"
+                                       "2 0.70710678 0 0.70710678 0 0 0 3 1 b.png\n\n")
+    (sparse / "points3D.txt").write_text("1 0.1 0.2 0.3 255 0 0 0.5\n2 0 0 0 10 20 30 0.5\n")
+    return sparse
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_colmap_text_and_binary(tmp_path, binary):
+    import pycolmap
+
+    sparse = _colmap_text(tmp_path)
+    if binary:
+        rec = pycolmap.Reconstruction(str(sparse))
+        for f in sparse.iterdir():
+            f.unlink()
+        rec.write_binary(str(sparse))
+        assert (sparse / "cameras.bin").is_file()
+    assert detect_format(tmp_path) == "colmap"
+    scene = load_scene_from(tmp_path)
+    assert scene.num_cameras == 2
+    assert np.allclose(scene.K[0], [[20, 0, 7.5], [0, 21, 5.5], [0, 0, 1]])
+    # world-to-camera translation (0, 0, 3) with R = I: the camera centre is at z = -3
+    assert np.allclose(scene.cam_to_world[0][:3, 3], [0, 0, -3])
+    xyz, colors = scene.points(0)
+    assert np.allclose(sorted(map(tuple, xyz)), [(0, 0, 0), (0.1, 0.2, 0.3)], atol=1e-6)
+    assert colors.max() == pytest.approx(1.0)
+    write_scene(scene, tmp_path / "native", "native")
+    assert load_scene_from(tmp_path / "native").num_cameras == 2
+
+
+def test_colmap_distorted_camera_is_refused(tmp_path):
+    _colmap_text(tmp_path, "OPENCV", "20 21 8 6 0.1 0 0 0")
+    with pytest.raises(DataFormatError, match="image_undistorter"):
+        load_scene_from(tmp_path)
+
+
+def test_colmap_undistorted_opencv_is_taken(tmp_path):
+    _colmap_text(tmp_path, "OPENCV", "20 21 8 6 0 0 0 0")
+    assert load_scene_from(tmp_path).num_cameras == 2
+
+
+def test_unknown_format(tmp_path):
+    with pytest.raises(DataFormatError, match="unknown dataset format"):
+        detect_format(tmp_path)
