@@ -153,3 +153,53 @@ def test_colmap_undistorted_opencv_is_taken(tmp_path):
 def test_unknown_format(tmp_path):
     with pytest.raises(DataFormatError, match="unknown dataset format"):
         detect_format(tmp_path)
+
+
+def _video_capture(root, cams=2, frames=(0, 1)):
+    from npcr.data import write_points_txt
+
+    poses = camera_ring(cams, 3.0)
+    for cam in range(cams):
+        (root / "pose").mkdir(parents=True, exist_ok=True)
+        (root / "intrinsic").mkdir(exist_ok=True)
+        np.savetxt(root / "pose" / f"{cam:04d}.txt", poses[cam][:3])  # 3x4 form
+        np.savetxt(root / "intrinsic" / f"{cam:04d}.txt", [[20, 0, 7.5], [0, 20, 5.5], [0, 0, 1]])
+    for f in frames:
+        (root / "rgb" / str(f)).mkdir(parents=True)
+        (root / "mask" / str(f)).mkdir(parents=True)
+        for cam in range(cams):
+            cv2.imwrite(str(root / "rgb" / str(f) / f"{cam:04d}.png"), np.full((12, 16, 3), 10 * f,
+                                                                            np.uint8))
+            cv2.imwrite(str(root / "mask" / str(f) / f"{cam:04d}.png"), np.full((12, 16), 200,
+                                                                             np.uint8))
+        write_points_txt(root / "pointcloud" / f"{f}.txt", np.full((5, 3), f, np.float32))
+    return poses
+
+
+def test_video_capture_to_multi_frame_native(tmp_path):
+    poses = _video_capture(tmp_path / "cap")
+    assert detect_format(tmp_path / "cap") == "video"
+    scene = load_scene_from(tmp_path / "cap")
+    assert scene.frames == [0, 1] and np.allclose(scene.cam_to_world, poses)
+    write_scene(scene, tmp_path / "native", "native")
+    back = load_scene_from(tmp_path / "native")
+    assert back.frames == [0, 1]
+    assert np.allclose(back.points(1)[0], 1.0) and np.allclose(back.points(0)[0], 0.0)
+    assert cv2.imread(str(back.image_path(1, 1)))[0, 0, 0] == 10
+    assert cv2.imread(str(back.alpha_path(1, 0)), 0)[0, 0] == 200
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda r: (r / "pose" / "0001.txt").write_text("1 0 0 0\n0 1 0 x\n0 0 1 0\n"),
+     r"0001.txt:2: not a number"),
+    (lambda r: (r / "intrinsic" / "0000.txt").write_text("20 0 7.5\n0 20 5.5\n"),
+     "expected a 3x3 matrix"),
+    (lambda r: (r / "rgb" / "1" / "0001.png").unlink(), r"rgb/1/0001.png: image missing"),
+    (lambda r: (r / "pointcloud" / "1.txt").unlink(), "point cloud missing"),
+    (lambda r: (r / "intrinsic" / "0001.txt").unlink(), "numbered 0..M-1"),
+])
+def test_bad_video_capture(tmp_path, damage, message):
+    _video_capture(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(DataFormatError, match=message):
+        load_scene_from(tmp_path)

@@ -17,9 +17,10 @@ _C.LOAD_EPOCH = -1
 
 _C.DATASETS = CN()
 # Root of the scene (datasets/README.md): a native-layout folder, a transforms.json (or its folder),
-# or a COLMAP project (cameras.bin/txt in it, sparse/0 or sparse; images in images/).
+# a COLMAP project (cameras.bin/txt in it, sparse/0 or sparse; images in images/) or a multi-camera
+# video capture (pose/, intrinsic/, rgb/<frame>/, pointcloud/).
 _C.DATASETS.ROOT = ""
-# "auto" (detected from the files), "native", "transforms" or "colmap".
+# "auto" (detected from the files), "native", "transforms", "colmap" or "video".
 _C.DATASETS.FORMAT = "auto"
 # Frame (img/<frame>/, pointclouds/frame<frame+1>.txt) to train on.
 _C.DATASETS.FRAME = 0

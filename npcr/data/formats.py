@@ -8,13 +8,15 @@ from .colmap import find_model_dir, read_colmap
 from .native import load_native_scene, write_native
 from .scene import Scene
 from .transforms import read_transforms, write_transforms
+from .video import read_video_capture
 
-READERS = {"native": load_native_scene, "colmap": read_colmap, "transforms": read_transforms}
+READERS = {"native": load_native_scene, "colmap": read_colmap, "transforms": read_transforms,
+           "video": read_video_capture}
 WRITERS = {"native": write_native, "transforms": write_transforms}
 
 
 def detect_format(root: str | Path) -> str:
-    """"native", "transforms" or "colmap", from the files found under ``root``."""
+    """"native", "transforms", "colmap" or "video", from the files found under ``root``."""
     root = Path(root)
     if root.is_file() and root.suffix == ".json":
         return "transforms"
@@ -24,8 +26,11 @@ def detect_format(root: str | Path) -> str:
         return "transforms"
     if root.is_dir() and find_model_dir(root) is not None:
         return "colmap"
+    if (root / "pose").is_dir() and (root / "intrinsic").is_dir():
+        return "video"
     raise DataFormatError(root, "unknown dataset format: expected CamPose.inf (native), "
-                          "transforms.json, or a COLMAP model (cameras.bin/txt, sparse/0)")
+                          "transforms.json, a COLMAP model (cameras.bin/txt, sparse/0) or a video "
+                          "capture (pose/, intrinsic/, rgb/)")
 
 
 def load_scene_from(root: str | Path, fmt: str = "auto") -> Scene:
