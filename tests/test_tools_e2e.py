@@ -12,7 +12,8 @@ from npcr.data.demo_scene import make_demo_scene
 TINY = ["--size", "32", "--cameras", "8", "--strands", "60", "--points", "3000"]
 TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16, 16]",
               "MODEL.NEAR", "0.5", "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2",
-              "MODEL.NUM_LAYERS", "2", "SOLVER.CHECKPOINT_PERIOD", "1"]
+              "MODEL.NUM_LAYERS", "2", "SOLVER.CHECKPOINT_PERIOD", "1",
+              "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2"]
 
 
 def run(*args, ok=True):

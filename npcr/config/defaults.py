@@ -31,6 +31,11 @@ _C.INPUT = CN()
 # Image size (height, width) the network sees; [0, 0] keeps the images' own size. Intrinsics are
 # scaled with the images.
 _C.INPUT.SIZE = [0, 0]
+# Training augmentation (NPCR trains on crops of large images): each training image is zoomed by a
+# random factor in ZOOM_RANGE, then a random CROP (height, width) window is cut; the camera follows.
+# [1.0, 1.0] and [0, 0] switch them off. Validation images are never augmented.
+_C.INPUT.ZOOM_RANGE = [1.0, 1.0]
+_C.INPUT.CROP = [0, 0]
 
 _C.MODEL = CN()
 # Learned feature channels per point.

@@ -13,7 +13,7 @@ import torch
 import pcpr_ext
 
 from ..fileio import atomic_path, write_image
-from .dataset import read_image_and_alpha
+from .images import read_image_and_alpha
 from .scene import Scene
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DataFormatError
 from ..fileio import atomic_dir, atomic_path, write_image, write_text
+from .images import read_image_and_alpha
 from .scene import Scene
 
 log = logging.getLogger(__name__)
@@ -220,8 +221,6 @@ def write_native_scene(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray
 
 def write_native(scene: Scene, root: str | Path) -> None:
     """Write every frame of ``scene`` in the native layout (PNG images and mattes, text clouds)."""
-    from .dataset import read_image_and_alpha
-
     with atomic_dir(root) as tmp:
         write_cam_poses(tmp / "CamPose.inf", scene.cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", scene.K)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .images import read_image_and_alpha
 from .scene import Scene
 
 
@@ -21,8 +22,6 @@ class PrepareOptions:
 
 def points_in_views(scene: Scene, xyz: np.ndarray, frame: int) -> np.ndarray:
     """(N,) count of cameras whose image each point projects into (in front of the camera)."""
-    from .dataset import read_image_and_alpha
-
     h, w = read_image_and_alpha(scene.image_path(frame, 0), scene.alpha_path(frame, 0))[0].shape[:2]
     counts = np.zeros(len(xyz), dtype=np.int64)
     for c2w, K in zip(scene.cam_to_world, scene.K):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DataFormatError
 from ..fileio import atomic_dir
-from .dataset import read_image_and_alpha
+from .images import read_image_and_alpha
 from .scene import Scene
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])

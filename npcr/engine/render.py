@@ -11,7 +11,7 @@ from ignite.handlers import ProgressBar
 
 from ..config import load_config
 from ..data import read_cam_poses, read_intrinsics
-from ..data.dataset import read_image, scale_intrinsics
+from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import atomic_path, write_image
 from ..modeling import build_model

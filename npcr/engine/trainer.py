@@ -15,6 +15,7 @@ from ignite.metrics import PSNR
 from yacs.config import CfgNode
 
 from ..data import CameraImageDataset, split_cameras
+from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import PointRenderer, build_model
 from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, load_checkpoint, load_scene,
@@ -72,7 +73,9 @@ def create_evaluator(model: PointRenderer, points: torch.Tensor, device: torch.d
 
 def mean_colour_psnr(train_set: CameraImageDataset, val_set: CameraImageDataset) -> float:
     """PSNR on the validation images of a constant image of the training images' mean colour."""
-    mean = torch.stack([train_set[i]["image"].mean((1, 2)) for i in range(len(train_set))]).mean(0)
+    whole = CameraImageDataset(train_set.scene, train_set.camera_ids, train_set.frame,
+                               train_set.size)
+    mean = torch.stack([whole[i]["image"].mean((1, 2)) for i in range(len(whole))]).mean(0)
     psnrs = []
     for i in range(len(val_set)):
         img = val_set[i]["image"]
@@ -114,7 +117,12 @@ def run_training(cfg: CfgNode) -> dict:
     data = load_scene(cfg)
     train_ids, val_ids = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
     size = tuple(cfg.INPUT.SIZE)
-    train_set = CameraImageDataset(data.scene, train_ids, cfg.DATASETS.FRAME, size)
+    if tuple(cfg.INPUT.ZOOM_RANGE) != (1.0, 1.0) and min(cfg.INPUT.CROP) <= 0 \
+            and cfg.SOLVER.IMS_PER_BATCH > 1:
+        raise NpcrError("INPUT.ZOOM_RANGE gives images of different sizes: set INPUT.CROP to batch "
+                        "them (SOLVER.IMS_PER_BATCH > 1)")
+    train_set = CameraImageDataset(data.scene, train_ids, cfg.DATASETS.FRAME, size,
+                                   tuple(cfg.INPUT.ZOOM_RANGE), tuple(cfg.INPUT.CROP))
     val_set = CameraImageDataset(data.scene, val_ids or train_ids[:1], cfg.DATASETS.FRAME, size)
     train_loader = idist.auto_dataloader(train_set, batch_size=cfg.SOLVER.IMS_PER_BATCH,
                                          shuffle=True, num_workers=cfg.SOLVER.NUM_WORKERS,

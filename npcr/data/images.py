@@ -1,0 +1,45 @@
+"""Image files and the intrinsics of resized images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import DataFormatError
+
+
+def read_image(path: Path, grey: bool = False) -> np.ndarray:
+    """Read an image as uint8 RGB (H, W, 3), or grey (H, W); a clear error if it does not decode."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataFormatError(path, "image missing or not decodable")
+    return img if grey else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_image_and_alpha(image_path: Path, alpha_path: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """RGB (H, W, 3) and alpha (H, W) uint8: the separate matte, else an RGBA image's alpha, else 255."""
+    if alpha_path is not None:
+        return read_image(image_path), read_image(alpha_path, grey=True)
+    img = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DataFormatError(image_path, "image missing or not decodable")
+    if img.dtype != np.uint8:
+        img = (img / np.iinfo(img.dtype).max * 255).round().astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB), img[..., 3].copy()
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), np.full(img.shape[:2], 255, np.uint8)
+
+
+def scale_intrinsics(K: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
+    """Intrinsics for an image resized from ``src_hw`` to ``dst_hw`` (pixel centres at integers)."""
+    sy, sx = dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1]
+    K = np.array(K, dtype=np.float64)
+    K[0, :] *= sx
+    K[1, :] *= sy
+    K[0, 2] += 0.5 * sx - 0.5
+    K[1, 2] += 0.5 * sy - 0.5
+    K[2] = (0, 0, 1)
+    return K
