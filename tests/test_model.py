@@ -16,7 +16,7 @@ def test_renderer_forward_and_gradients():
     cfg = load_config(None, ["MODEL.NUM_LAYERS", "2", "MODEL.FEATURE_DIM", "3",
                              "MODEL.UNET_CHANNELS", "[8, 16]", "MODEL.MAX_SPLAT", "2"])
     pts = torch.randn(200, 3) * 0.5
-    model = build_model(cfg, 200)
+    model = build_model(cfg, 200, depth_range=(0.5, 10.0))
     K = intrinsics(f=12.0, cx=7.5, cy=5.5)[None].repeat(2, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0))])
     out = model(pts, K, c2w, 12, 16)
@@ -26,3 +26,17 @@ def test_renderer_forward_and_gradients():
     (out["rgb"].mean() + out["alpha"].mean()).backward()
     seen = model.features.grad.abs().sum(1) > 0
     assert 0 < int(seen.sum()) <= 200 and model.background.grad.abs().sum() > 0
+
+
+def test_depth_range_from_points_when_config_says_zero(tmp_path):
+    from npcr.data import write_native_scene
+    from npcr.data.demo_scene import make_demo_scene
+    from npcr.engine.common import depth_range, load_scene
+
+    s = make_demo_scene(seed=0, size=16, num_cameras=3, strands=10, num_points=500, distance=3.0)
+    write_native_scene(tmp_path / "s", s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)
+    auto = load_config(None, ["DATASETS.ROOT", str(tmp_path / "s")])
+    near, far = depth_range(auto, load_scene(auto))
+    assert 1.5 < near < 2.5 and 3.5 < far < 5.0  # the ball spans depths 3 -+ 1 from each camera
+    fixed = load_config(None, ["DATASETS.ROOT", str(tmp_path / "s"), "MODEL.NEAR", "0.5"])
+    assert depth_range(fixed, load_scene(fixed)) == (0.5, far)

@@ -44,9 +44,10 @@ _C.MODEL.FEATURE_DIM = 8
 _C.MODEL.NUM_LAYERS = 1
 # Splat side in pixels of a point at depth NEAR; shrinks linearly to 1 at FAR.
 _C.MODEL.MAX_SPLAT = 1
-# Depth range (camera z) kept by the projector.
-_C.MODEL.NEAR = 0.1
-_C.MODEL.FAR = 100.0
+# Depth range (camera z) kept by the projector. 0 takes it from the points: the range their depths
+# span over the dataset's cameras, with a 10% margin (tools/inspect_dataset.py prints it per camera).
+_C.MODEL.NEAR = 0.0
+_C.MODEL.FAR = 0.0
 # Channels of the U-Net levels; each further level halves the resolution (antialiased BlurPool).
 _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
 # Projector backend: "auto", "torch", "cpu" or "cuda" (pcpr_ext.project).

@@ -14,6 +14,7 @@ from yacs.config import CfgNode
 
 from ..data import Scene
 from ..data.formats import load_scene_from
+from ..data.inspect import depth_range as scene_depth_range
 from ..errors import NpcrError
 
 MODEL_FILE = "nr_model_{}.pth"
@@ -67,6 +68,20 @@ def load_scene(cfg: CfgNode) -> SceneData:
                         f"of {cfg.DATASETS.ROOT}")
     xyz, _ = scene.points(cfg.DATASETS.FRAME)
     return SceneData(scene, torch.from_numpy(xyz))
+
+
+def depth_range(cfg: CfgNode, data: SceneData) -> tuple[float, float]:
+    """MODEL.NEAR / MODEL.FAR, each taken from the points' depths over the cameras where it is 0."""
+    near, far = float(cfg.MODEL.NEAR), float(cfg.MODEL.FAR)
+    if near <= 0 or far <= 0:
+        ranges = scene_depth_range(data.scene, data.points.numpy())
+        if not np.isfinite(ranges).any():
+            raise NpcrError(f"{cfg.DATASETS.ROOT}: no point lies in front of any camera")
+        near = near if near > 0 else max(float(np.nanmin(ranges[:, 0])), 1e-4)
+        far = far if far > 0 else float(np.nanmax(ranges[:, 1]))
+    if not near < far:
+        raise NpcrError(f"MODEL.NEAR {near} must be below MODEL.FAR {far}")
+    return near, far
 
 
 def checkpoint_epochs(output_dir: Path, need_optimizer: bool = False) -> list[int]:

@@ -15,8 +15,8 @@ from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import atomic_path, write_image
 from ..modeling import build_model
-from .common import (MODEL_FILE, checkpoint_epochs, load_checkpoint, load_scene, select_device,
-                     setup_logger)
+from .common import (MODEL_FILE, checkpoint_epochs, depth_range, load_checkpoint, load_scene,
+                     select_device, setup_logger)
 
 
 def _pick_epoch(output_dir: Path, requested: int | None, load_epoch: int) -> int:
@@ -60,7 +60,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     epoch = _pick_epoch(output_dir, epoch, cfg.LOAD_EPOCH)
     data = load_scene(cfg)
     device = select_device(cfg)
-    model = build_model(cfg, data.points.shape[0])
+    model = build_model(cfg, data.points.shape[0], depth_range(cfg, data))
     state = load_checkpoint(output_dir / MODEL_FILE.format(epoch))
     if tuple(state.get("features", torch.empty(0)).shape) != tuple(model.features.shape):
         raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: checkpoint does not match the "

@@ -18,8 +18,8 @@ from ..data import CameraImageDataset, split_cameras
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import PointRenderer, build_model
-from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, load_checkpoint, load_scene,
-                     seed_everything, select_device, setup_logger)
+from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, depth_range, load_checkpoint,
+                     load_scene, seed_everything, select_device, setup_logger)
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -136,7 +136,7 @@ def run_training(cfg: CfgNode) -> dict:
         logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
                        train_ids[0])
 
-    model = build_model(cfg, data.points.shape[0]).to(device)
+    model = build_model(cfg, data.points.shape[0], depth_range(cfg, data)).to(device)
     optimizer = build_optimizer(cfg, model)
     points = data.points.to(device)
     trainer = create_trainer(cfg, model, optimizer, points, device)

@@ -1,4 +1,6 @@
 """Models built from the config."""
+from __future__ import annotations
+
 from yacs.config import CfgNode
 
 from .renderer import PointRenderer
@@ -7,8 +9,13 @@ from .unet import AntialiasedUNet
 __all__ = ["PointRenderer", "AntialiasedUNet", "build_model"]
 
 
-def build_model(cfg: CfgNode, num_points: int) -> PointRenderer:
-    """The point renderer described by ``cfg.MODEL`` for a cloud of ``num_points`` points."""
+def build_model(cfg: CfgNode, num_points: int,
+                depth_range: tuple[float, float] | None = None) -> PointRenderer:
+    """The point renderer described by ``cfg.MODEL`` for a cloud of ``num_points`` points.
+
+    ``depth_range`` (near, far) overrides MODEL.NEAR / MODEL.FAR (the engines resolve 0 = automatic).
+    """
     m = cfg.MODEL
+    near, far = depth_range if depth_range is not None else (m.NEAR, m.FAR)
     return PointRenderer(num_points, m.FEATURE_DIM, m.NUM_LAYERS, list(m.UNET_CHANNELS),
-                         max_splat=m.MAX_SPLAT, near=m.NEAR, far=m.FAR, backend=m.BACKEND)
+                         max_splat=m.MAX_SPLAT, near=near, far=far, backend=m.BACKEND)
