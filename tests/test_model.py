@@ -40,3 +40,24 @@ def test_depth_range_from_points_when_config_says_zero(tmp_path):
     assert 1.5 < near < 2.5 and 3.5 < far < 5.0  # the ball spans depths 3 -+ 1 from each camera
     fixed = load_config(None, ["DATASETS.ROOT", str(tmp_path / "s"), "MODEL.NEAR", "0.5"])
     assert depth_range(fixed, load_scene(fixed)) == (0.5, far)
+
+
+def test_mixed_frame_batches_render_like_single_frames():
+    from npcr.modeling import FrameClouds
+
+    cfg = load_config(None, ["MODEL.FEATURE_DIM", "3", "MODEL.UNET_CHANNELS", "[8, 16]",
+                             "MODEL.NUM_LAYERS", "2"])
+    g = torch.Generator().manual_seed(0)
+    clouds = FrameClouds({0: torch.randn(150, 3, generator=g) * 0.5,
+                          3: torch.randn(90, 3, generator=g) * 0.5})
+    model = build_model(cfg, clouds.total, depth_range=(0.5, 10.0)).eval()
+    K = intrinsics(f=12.0, cx=7.5, cy=7.5)[None].repeat(3, 1, 1)
+    c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0)), camera((0, 0, 4.0))])
+    with torch.no_grad():
+        mixed = model.render_frames(clouds, [3, 0, 3], K, c2w, 16, 16)
+        for b, f in enumerate([3, 0, 3]):
+            single = model.render_frames(clouds, [f], K[b:b + 1], c2w[b:b + 1], 16, 16)
+            assert torch.allclose(mixed["rgb"][b], single["rgb"][0], atol=1e-6)
+        # frame 3's points use feature rows 150..239
+        d, i = model.project(clouds.points[3], K[:1], c2w[:1], 16, 16)
+    assert (i >= 0).any() and mixed["depth"][0].equal(d[0])

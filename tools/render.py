@@ -15,9 +15,10 @@ def main() -> None:
     parser.add_argument("--out", help="output folder (default: OUTPUT_DIR/render_<epoch>)")
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="render size")
     parser.add_argument("--fps", type=int, default=24, help="video frame rate")
+    parser.add_argument("--frame", type=int, help="point cloud of this trained frame (default: first)")
     args = parser.parse_args()
     render_views(args.output_dir, args.epoch, args.cameras, args.intrinsics, args.out,
-                 tuple(args.size) if args.size else None, args.fps)
+                 tuple(args.size) if args.size else None, args.fps, args.frame)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ _C.DATASETS.ROOT = ""
 _C.DATASETS.FORMAT = "auto"
 # Frame (img/<frame>/, pointclouds/frame<frame+1>.txt) to train on.
 _C.DATASETS.FRAME = 0
+# Several frames of a sequence to train on together (overrides FRAME when not empty): each frame's
+# cloud has its own point features, the network is shared.
+_C.DATASETS.FRAMES = []
 # Camera ids held out for validation (PSNR each epoch) and rendered by default.
 _C.DATASETS.VAL_CAMERAS = []
 

@@ -13,7 +13,7 @@ from .scene import Scene
 
 
 class CameraImageDataset(Dataset):
-    """Items: image (3, H, W) and alpha (1, H, W) in [0, 1], K (3, 3), cam_to_world (4, 4), camera_id.
+    """Items: image (3, H, W), alpha (1, H, W) in [0, 1], K (3, 3), cam_to_world (4, 4), camera_id, frame.
 
     ``size`` (H, W) resizes images and scales intrinsics; (0, 0) keeps the images' size. All images of
     the frame must share one size. For training, ``zoom_range`` and ``crop`` add a random zoom and a
@@ -55,6 +55,7 @@ class CameraImageDataset(Dataset):
             "K": torch.from_numpy(np.asarray(K, dtype=np.float32)),
             "cam_to_world": torch.from_numpy(self.scene.cam_to_world[cam].astype(np.float32)),
             "camera_id": cam,
+            "frame": self.frame,
         }
 
 

@@ -16,6 +16,7 @@ from ..data import Scene
 from ..data.formats import load_scene_from
 from ..data.inspect import depth_range as scene_depth_range
 from ..errors import NpcrError
+from ..modeling import FrameClouds
 
 MODEL_FILE = "nr_model_{}.pth"
 OPTIMIZER_FILE = "nr_optimizer_{}.pth"
@@ -55,19 +56,32 @@ def setup_logger(output_dir: Path | None = None) -> logging.Logger:
 @dataclass
 class SceneData:
     scene: Scene
-    points: torch.Tensor  # (N, 3) float32
+    frames: list[int]  # the frames trained on
+    clouds: FrameClouds  # their point clouds
+
+    @property
+    def points(self) -> torch.Tensor:
+        """(N, 3) all points of the trained frames, in feature-row order."""
+        return torch.cat(list(self.clouds.points.values()))
+
+
+def train_frames(cfg: CfgNode) -> list[int]:
+    """DATASETS.FRAMES, or [DATASETS.FRAME] when that list is empty."""
+    return sorted(set(cfg.DATASETS.FRAMES)) or [cfg.DATASETS.FRAME]
 
 
 def load_scene(cfg: CfgNode) -> SceneData:
-    """The dataset scene (any supported format) and the point cloud of the configured frame."""
+    """The dataset scene (any supported format) and the point clouds of the trained frames."""
     if not cfg.DATASETS.ROOT:
         raise NpcrError("DATASETS.ROOT is not set (pass --config FILE or DATASETS.ROOT PATH)")
     scene = load_scene_from(cfg.DATASETS.ROOT, cfg.DATASETS.FORMAT)
-    if cfg.DATASETS.FRAME not in scene.frames:
-        raise NpcrError(f"DATASETS.FRAME {cfg.DATASETS.FRAME} not among the frames {scene.frames} "
-                        f"of {cfg.DATASETS.ROOT}")
-    xyz, _ = scene.points(cfg.DATASETS.FRAME)
-    return SceneData(scene, torch.from_numpy(xyz))
+    frames = train_frames(cfg)
+    missing = [f for f in frames if f not in scene.frames]
+    if missing:
+        raise NpcrError(f"frames {missing} not among the frames {scene.frames} of "
+                        f"{cfg.DATASETS.ROOT}")
+    clouds = FrameClouds({f: torch.from_numpy(scene.points(f)[0]) for f in frames})
+    return SceneData(scene, frames, clouds)
 
 
 def depth_range(cfg: CfgNode, data: SceneData) -> tuple[float, float]:

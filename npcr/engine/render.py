@@ -49,10 +49,12 @@ def _cameras(scene, campose: Path | None, intrinsics: Path | None,
 
 def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
-                 size: tuple[int, int] | None = None, fps: int = 24) -> Path:
+                 size: tuple[int, int] | None = None, fps: int = 24,
+                 frame: int | None = None) -> Path:
     """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
 
-    Writes ``frame_%04d.png`` (RGBA) per camera, in order, and ``video.mp4``.
+    ``frame`` picks the point cloud among the trained frames (default: the first). Writes
+    ``frame_%04d.png`` (RGBA) per camera, in order, and ``video.mp4``.
     """
     output_dir = Path(output_dir)
     log = setup_logger()
@@ -60,32 +62,35 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     epoch = _pick_epoch(output_dir, epoch, cfg.LOAD_EPOCH)
     data = load_scene(cfg)
     device = select_device(cfg)
-    model = build_model(cfg, data.points.shape[0], depth_range(cfg, data))
+    frame = data.frames[0] if frame is None else frame
+    if frame not in data.frames:
+        raise NpcrError(f"--frame {frame}: the model was trained on frames {data.frames}")
+    model = build_model(cfg, data.clouds.total, depth_range(cfg, data))
     state = load_checkpoint(output_dir / MODEL_FILE.format(epoch))
     if tuple(state.get("features", torch.empty(0)).shape) != tuple(model.features.shape):
         raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: checkpoint does not match the "
-                        f"{data.points.shape[0]}-point cloud of {cfg.DATASETS.ROOT}")
+                        f"{data.clouds.total} points of {cfg.DATASETS.ROOT}")
     model.load_state_dict(state)
     model.to(device).eval()
 
     default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))
     c2w, K = _cameras(data.scene, Path(campose) if campose else None,
                       Path(intrinsics) if intrinsics else None, default_ids)
-    native_hw = read_image(data.scene.image_path(cfg.DATASETS.FRAME, 0)).shape[:2]
+    native_hw = read_image(data.scene.image_path(frame, 0)).shape[:2]
     train_hw = tuple(cfg.INPUT.SIZE) if min(cfg.INPUT.SIZE) > 0 else native_hw
     height, width = size or train_hw
     K = np.stack([scale_intrinsics(k, native_hw, (height, width)) for k in K])
 
     out = Path(out) if out else output_dir / f"render_{epoch}"
     out.mkdir(parents=True, exist_ok=True)
-    points = data.points.to(device)
+    clouds = data.clouds.to(device)
     K_t = torch.as_tensor(K, dtype=torch.float32, device=device)
     c2w_t = torch.as_tensor(c2w, dtype=torch.float32, device=device)
     frames: list[np.ndarray] = []
 
     @torch.no_grad()
     def render_step(engine: Engine, i: int) -> None:
-        o = model(points, K_t[i:i + 1], c2w_t[i:i + 1], height, width)
+        o = model.render_frames(clouds, [frame], K_t[i:i + 1], c2w_t[i:i + 1], height, width)
         rgba = torch.cat([o["rgb"], o["alpha"]], 1)[0].permute(1, 2, 0)
         rgba = (rgba.clamp(0, 1) * 255).round().byte().cpu().numpy()
         write_image(out / f"frame_{i:04d}.png", rgba)

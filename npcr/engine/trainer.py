@@ -12,12 +12,13 @@ import torch.nn.functional as F
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver, ProgressBar, TensorboardLogger
 from ignite.metrics import PSNR
+from torch.utils.data import ConcatDataset, Dataset
 from yacs.config import CfgNode
 
 from ..data import CameraImageDataset, split_cameras
 from ..errors import NpcrError
 from ..fileio import write_text
-from ..modeling import PointRenderer, build_model
+from ..modeling import FrameClouds, PointRenderer, build_model
 from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, depth_range, load_checkpoint,
                      load_scene, seed_everything, select_device, setup_logger)
 
@@ -35,7 +36,7 @@ def build_optimizer(cfg: CfgNode, model: PointRenderer) -> torch.optim.Optimizer
 
 
 def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Optimizer,
-                   points: torch.Tensor, device: torch.device) -> Engine:
+                   clouds: FrameClouds, device: torch.device) -> Engine:
     """Engine whose step renders a batch of cameras and minimises L1 on RGB and alpha."""
     alpha_weight = cfg.SOLVER.ALPHA_WEIGHT
 
@@ -43,7 +44,8 @@ def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Op
         model.train()
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
-        out = model(points, batch["K"], batch["cam_to_world"], h, w)
+        out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
+                                  batch["cam_to_world"], h, w)
         rgb_loss = F.l1_loss(out["rgb"], batch["image"])
         alpha_loss = F.l1_loss(out["alpha"], batch["alpha"])
         loss = rgb_loss + alpha_weight * alpha_loss
@@ -55,7 +57,7 @@ def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Op
     return Engine(train_step)
 
 
-def create_evaluator(model: PointRenderer, points: torch.Tensor, device: torch.device) -> Engine:
+def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.device) -> Engine:
     """Engine computing the mean per-image RGB PSNR of the model on a loader."""
 
     @torch.no_grad()
@@ -63,7 +65,8 @@ def create_evaluator(model: PointRenderer, points: torch.Tensor, device: torch.d
         model.eval()
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
-        out = model(points, batch["K"], batch["cam_to_world"], h, w)
+        out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
+                                  batch["cam_to_world"], h, w)
         return out["rgb"].clamp(0, 1), batch["image"]
 
     evaluator = Engine(eval_step)
@@ -71,11 +74,9 @@ def create_evaluator(model: PointRenderer, points: torch.Tensor, device: torch.d
     return evaluator
 
 
-def mean_colour_psnr(train_set: CameraImageDataset, val_set: CameraImageDataset) -> float:
+def mean_colour_psnr(train_set: Dataset, val_set: Dataset) -> float:
     """PSNR on the validation images of a constant image of the training images' mean colour."""
-    whole = CameraImageDataset(train_set.scene, train_set.camera_ids, train_set.frame,
-                               train_set.size)
-    mean = torch.stack([whole[i]["image"].mean((1, 2)) for i in range(len(whole))]).mean(0)
+    mean = torch.stack([train_set[i]["image"].mean((1, 2)) for i in range(len(train_set))]).mean(0)
     psnrs = []
     for i in range(len(val_set)):
         img = val_set[i]["image"]
@@ -116,31 +117,34 @@ def run_training(cfg: CfgNode) -> dict:
     device = select_device(cfg)
     data = load_scene(cfg)
     train_ids, val_ids = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
-    size = tuple(cfg.INPUT.SIZE)
     if tuple(cfg.INPUT.ZOOM_RANGE) != (1.0, 1.0) and min(cfg.INPUT.CROP) <= 0 \
             and cfg.SOLVER.IMS_PER_BATCH > 1:
         raise NpcrError("INPUT.ZOOM_RANGE gives images of different sizes: set INPUT.CROP to batch "
                         "them (SOLVER.IMS_PER_BATCH > 1)")
-    train_set = CameraImageDataset(data.scene, train_ids, cfg.DATASETS.FRAME, size,
-                                   tuple(cfg.INPUT.ZOOM_RANGE), tuple(cfg.INPUT.CROP))
-    val_set = CameraImageDataset(data.scene, val_ids or train_ids[:1], cfg.DATASETS.FRAME, size)
+
+    def per_frame(ids: list[int], augment: bool) -> Dataset:
+        extra = (tuple(cfg.INPUT.ZOOM_RANGE), tuple(cfg.INPUT.CROP)) if augment else ()
+        return ConcatDataset([CameraImageDataset(data.scene, ids, f, tuple(cfg.INPUT.SIZE), *extra)
+                              for f in data.frames])
+
+    train_set = per_frame(train_ids, augment=True)
+    val_set = per_frame(val_ids or train_ids[:1], augment=False)
     train_loader = idist.auto_dataloader(train_set, batch_size=cfg.SOLVER.IMS_PER_BATCH,
                                          shuffle=True, num_workers=cfg.SOLVER.NUM_WORKERS,
                                          drop_last=False)
     val_loader = idist.auto_dataloader(val_set, batch_size=1, shuffle=False,
                                        num_workers=cfg.SOLVER.NUM_WORKERS)
-    logger.info("%d points, %d training / %d held-out cameras, images %dx%d, device %s",
-                data.points.shape[0], len(train_set), len(val_ids), train_set.size[1],
-                train_set.size[0], device)
+    logger.info("%d points in frames %s, %d training / %d held-out cameras, device %s",
+                data.clouds.total, data.frames, len(train_ids), len(val_ids), device)
     if not val_ids:
         logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
                        train_ids[0])
 
-    model = build_model(cfg, data.points.shape[0], depth_range(cfg, data)).to(device)
+    model = build_model(cfg, data.clouds.total, depth_range(cfg, data)).to(device)
     optimizer = build_optimizer(cfg, model)
-    points = data.points.to(device)
-    trainer = create_trainer(cfg, model, optimizer, points, device)
-    evaluator = create_evaluator(model, points, device)
+    clouds = data.clouds.to(device)
+    trainer = create_trainer(cfg, model, optimizer, clouds, device)
+    evaluator = create_evaluator(model, clouds, device)
     if cfg.RESUME:
         _resume(out_dir, model, optimizer, trainer, logger)
     _attach_checkpoints(cfg, out_dir, model, optimizer, trainer)
@@ -174,7 +178,7 @@ def run_training(cfg: CfgNode) -> dict:
 
     epoch = max(start, trainer.state.epoch)
     psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
-    baseline = mean_colour_psnr(train_set, val_set)
+    baseline = mean_colour_psnr(per_frame(train_ids, augment=False), val_set)
     result = {"epoch": epoch, "heldout_psnr": psnr,
               "mean_colour_psnr": baseline, "val_cameras": val_ids,
               "heldout_psnr_by_epoch": history}

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from yacs.config import CfgNode
 
-from .renderer import PointRenderer
+from .renderer import FrameClouds, PointRenderer
 from .unet import AntialiasedUNet
 
-__all__ = ["PointRenderer", "AntialiasedUNet", "build_model"]
+__all__ = ["FrameClouds", "PointRenderer", "AntialiasedUNet", "build_model"]
 
 
 def build_model(cfg: CfgNode, num_points: int,

@@ -32,10 +32,47 @@ class PointRenderer(nn.Module):
                                 near=self.near, far=self.far, max_splat=self.max_splat,
                                 backend=self.backend)
 
-    def forward(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
-                height: int, width: int) -> dict[str, torch.Tensor]:
-        """Returns ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W) in [0, 1] and layer ``depth``."""
-        depth, index = self.project(points, K, cam_to_world, height, width)
+    def decode(self, depth: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1] from projected layers of feature rows."""
         feats = pcpr_ext.gather_features(self.features, index, self.background)
         out = torch.sigmoid(self.unet(feats.flatten(1, 2)))
         return {"rgb": out[:, :3], "alpha": out[:, 3:], "depth": depth}
+
+    def forward(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
+                height: int, width: int) -> dict[str, torch.Tensor]:
+        """Render one cloud whose points are feature rows 0..N-1: ``rgb``, ``alpha``, ``depth``."""
+        return self.decode(*self.project(points, K, cam_to_world, height, width))
+
+    def render_frames(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
+                      cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
+        """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows)."""
+        depth = index = None
+        for frame in sorted(set(frames)):
+            rows = [b for b, f in enumerate(frames) if f == frame]
+            points, offset = clouds.points[frame], clouds.offsets[frame]
+            d, i = self.project(points, K[rows], cam_to_world[rows], height, width)
+            i = torch.where(i >= 0, i + offset, i)
+            if len(rows) == len(frames):
+                depth, index = d, i
+                break
+            if depth is None:
+                depth = d.new_zeros((len(frames), *d.shape[1:]))
+                index = i.new_full((len(frames), *i.shape[1:]), -1)
+            depth[rows], index[rows] = d, i
+        return self.decode(depth, index)
+
+
+class FrameClouds:
+    """The point clouds of the frames a model is trained on; frame f's points own feature rows
+    ``offsets[f] .. offsets[f] + len(points[f])`` (one table, so the U-Net is shared)."""
+
+    def __init__(self, points: dict[int, torch.Tensor]):
+        self.points = dict(sorted(points.items()))
+        self.offsets, total = {}, 0
+        for frame, pts in self.points.items():
+            self.offsets[frame] = total
+            total += pts.shape[0]
+        self.total = total
+
+    def to(self, device: torch.device) -> "FrameClouds":
+        return FrameClouds({f: p.to(device) for f, p in self.points.items()})
