@@ -1,4 +1,4 @@
-"""Data: the native NPCR layout, datasets and the procedural demo scene."""
+"""Data: scenes in the native NPCR layout and other formats, datasets, the procedural demo scene."""
 from .dataset import CameraImageDataset, split_cameras
 from .scene import Scene
 from .native import (load_native_scene, read_cam_poses, read_intrinsics, read_points,

@@ -5,7 +5,6 @@ forward); intrinsics are (M, 3, 3). Every parse error names the file and the lin
 """
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
@@ -15,52 +14,18 @@ from ..errors import DataFormatError
 from ..fileio import atomic_dir, atomic_path, write_image, write_text
 from .images import read_image_and_alpha
 from .scene import Scene
-
-log = logging.getLogger(__name__)
-
-ORTHONORMAL_TOL = 1e-3
-
-
-def _numbers(path: Path, lineno: int, line: str, count: int | tuple[int, ...]) -> list[float]:
-    counts = (count,) if isinstance(count, int) else count
-    parts = line.split()
-    if len(parts) not in counts:
-        want = " or ".join(str(c) for c in counts)
-        raise DataFormatError(path, f"expected {want} numbers, found {len(parts)}", lineno)
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise DataFormatError(path, f"not a number in {line.strip()!r}", lineno) from None
-    if not all(np.isfinite(values)):
-        raise DataFormatError(path, f"non-finite number in {line.strip()!r}", lineno)
-    return values
-
-
-def _lines(path: Path) -> list[tuple[int, str]]:
-    """(line number from 1, text) of the non-blank lines of ``path``."""
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
-    return [(i + 1, ln) for i, ln in enumerate(path.read_text().splitlines()) if ln.strip()]
-
-
-def _check_rotation(path: Path, lineno: int, rot: np.ndarray) -> None:
-    err = np.abs(rot.T @ rot - np.eye(3)).max()
-    if err > ORTHONORMAL_TOL:
-        raise DataFormatError(path, f"rotation is not orthonormal (max |R^T R - I| = {err:.2g})",
-                              lineno)
-    if np.linalg.det(rot) < 0:
-        log.warning("%s:%d: rotation has determinant -1 (a mirrored camera)", path, lineno)
+from .textfiles import check_rotation, nonblank_lines, parse_numbers
 
 
 def read_cam_poses(path: str | Path) -> np.ndarray:
     """Read ``CamPose.inf``: one camera a line, columns z, x, y, centre. Returns (M, 4, 4)."""
     path = Path(path)
     poses = []
-    for lineno, line in _lines(path):
-        v = np.asarray(_numbers(path, lineno, line, 12)).reshape(4, 3)
+    for lineno, line in nonblank_lines(path):
+        v = np.asarray(parse_numbers(path, lineno, line, 12)).reshape(4, 3)
         c2w = np.eye(4)
         c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = v[1], v[2], v[0], v[3]
-        _check_rotation(path, lineno, c2w[:3, :3])
+        check_rotation(path, lineno, c2w[:3, :3])
         poses.append(c2w)
     if not poses:
         raise DataFormatError(path, "no cameras in file")
@@ -79,18 +44,18 @@ def write_cam_poses(path: str | Path, cam_to_world: np.ndarray) -> None:
 def read_intrinsics(path: str | Path) -> np.ndarray:
     """Read ``Intrinsic.inf`` blocks (index line, three matrix rows). Returns (M, 3, 3)."""
     path = Path(path)
-    lines = _lines(path)
+    lines = nonblank_lines(path)
     if len(lines) % 4:
         raise DataFormatError(path, "truncated block: each camera needs an index line and 3 rows",
                               lines[-1][0] if lines else None)
     mats = []
     for b in range(0, len(lines), 4):
         lineno, head = lines[b]
-        idx = _numbers(path, lineno, head, 1)[0]
+        idx = parse_numbers(path, lineno, head, 1)[0]
         if idx != len(mats):
             raise DataFormatError(path, f"expected camera index {len(mats)}, found {head.strip()}",
                                   lineno)
-        k = np.array([_numbers(path, ln, text, 3) for ln, text in lines[b + 1:b + 4]])
+        k = np.array([parse_numbers(path, ln, text, 3) for ln, text in lines[b + 1:b + 4]])
         if k[0, 0] <= 0 or k[1, 1] <= 0 or np.any(k[2] != (0, 0, 1)) or k[1, 0] != 0:
             raise DataFormatError(path, "not a pinhole matrix [fx s cx; 0 fy cy; 0 0 1] with "
                                   "fx, fy > 0", lines[b + 1][0])
@@ -126,9 +91,9 @@ def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         ok = False
     if not ok:  # slow path only to name the offending line
         width = None
-        for lineno, line in _lines(path):
+        for lineno, line in nonblank_lines(path):
             width = width or len(line.split())
-            _numbers(path, lineno, line, (width,) if width in (3, 6, 9) else (3, 6, 9))
+            parse_numbers(path, lineno, line, (width,) if width in (3, 6, 9) else (3, 6, 9))
         raise DataFormatError(path, "could not parse point cloud")
     if data.shape[0] == 0:
         raise DataFormatError(path, "point cloud is empty")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError
-from .native import _check_rotation, _lines, _numbers
+from .textfiles import check_rotation, nonblank_lines, parse_numbers
 from .scene import Scene
 
 POINT_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzrgb", ".pts", ".obj", ".txt")
@@ -22,8 +22,8 @@ POINT_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzrgb", ".pts", ".obj", ".txt")
 
 def read_matrix(path: Path, shapes: tuple[tuple[int, int], ...]) -> np.ndarray:
     """A whitespace matrix file of one of ``shapes``; errors name the file and line."""
-    lines = _lines(path)
-    rows = [_numbers(path, ln, text, tuple(s[1] for s in shapes)) for ln, text in lines]
+    lines = nonblank_lines(path)
+    rows = [parse_numbers(path, ln, text, tuple(s[1] for s in shapes)) for ln, text in lines]
     for shape in shapes:
         if len(rows) == shape[0] and all(len(r) == shape[1] for r in rows):
             return np.array(rows)
@@ -55,7 +55,7 @@ def read_video_capture(root: str | Path) -> Scene:
         pose = read_matrix(poses[cam], ((4, 4), (3, 4)))
         m = np.eye(4)
         m[:3] = pose[:3]
-        _check_rotation(poses[cam], 1, m[:3, :3])
+        check_rotation(poses[cam], 1, m[:3, :3])
         c2w.append(m)
         Ks.append(read_matrix(intrinsics[cam], ((3, 3),)))
     frames = sorted(int(p.name) for p in (root / "rgb").iterdir() if p.name.isdigit()) \
