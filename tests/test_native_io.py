@@ -105,3 +105,28 @@ def test_camera_count_mismatch_and_missing_image(tmp_path):
     (root / "img" / "0" / "img_0001_alpha.png").unlink()
     with pytest.raises(DataFormatError, match="img_0001_alpha.png: file missing"):
         load_native_scene(root)
+
+
+@pytest.mark.parametrize("ext", [".ply", ".pcd", ".xyz", ".xyzrgb", ".pts", ".obj"])
+def test_point_formats_through_open3d(tmp_path, ext):
+    import open3d as o3d
+
+    xyz = np.random.default_rng(0).normal(size=(40, 3))
+    path = tmp_path / f"cloud{ext}"
+    if ext == ".obj":
+        path.write_text("# a mesh\n" + "".join(f"v {x} {y} {z}\n" for x, y, z in xyz) + "f 1 2 3\n")
+    elif ext == ".xyzrgb":
+        path.write_text("".join(f"{x} {y} {z} 0.5 0.5 0.5\n" for x, y, z in xyz))
+    else:
+        o3d.io.write_point_cloud(str(path), o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz)))
+    got, _ = read_points(path)
+    assert got.shape == (40, 3) and np.allclose(got, xyz, atol=1e-4)
+
+
+@pytest.mark.parametrize("name,text", [("empty.txt", ""), ("empty.ply", "ply\nformat ascii 1.0\n"
+                                       "element vertex 0\nproperty float x\nproperty float y\n"
+                                       "property float z\nend_header\n")])
+def test_empty_cloud_is_refused(tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataFormatError, match="empty"):
+        read_points(tmp_path / name)

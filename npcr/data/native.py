@@ -6,6 +6,7 @@ forward); intrinsics are (M, 3, 3). Every parse error names the file and the lin
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -75,18 +76,23 @@ def write_intrinsics(path: str | Path, K: np.ndarray) -> None:
 
 
 def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a point cloud: ``.txt`` (x y z [r g b [nx ny nz]]) here, other formats through open3d.
+    """Read a point cloud: ``.txt`` (x y z [r g b [nx ny nz]]) and ``.obj`` vertices here, .ply, .pcd,
+    .xyz, .xyzrgb, .pts through open3d.
 
     Returns positions (N, 3) float32 and colours (N, 3) float32 in [0, 1] or None.
     """
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "file not found")
+    if path.suffix.lower() == ".obj":
+        return _read_obj_vertices(path)
     if path.suffix.lower() != ".txt":
         return _read_points_open3d(path)
     try:
-        data = np.loadtxt(path, dtype=np.float64, ndmin=2)
-        ok = data.shape[1] in (3, 6, 9) and np.isfinite(data).all()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns about empty files; refused below
+            data = np.loadtxt(path, dtype=np.float64, ndmin=2)
+        ok = data.size == 0 or (data.shape[1] in (3, 6, 9) and np.isfinite(data).all())
     except ValueError:
         ok = False
     if not ok:  # slow path only to name the offending line
@@ -95,7 +101,7 @@ def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             width = width or len(line.split())
             parse_numbers(path, lineno, line, (width,) if width in (3, 6, 9) else (3, 6, 9))
         raise DataFormatError(path, "could not parse point cloud")
-    if data.shape[0] == 0:
+    if data.size == 0:
         raise DataFormatError(path, "point cloud is empty")
     xyz = data[:, :3].astype(np.float32)
     colors = None
@@ -105,17 +111,29 @@ def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     return xyz, colors
 
 
+def _read_obj_vertices(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ``v x y z [r g b]`` lines of an .obj file."""
+    rows = [parse_numbers(path, ln, text.split(None, 1)[1] if " " in text.strip() else "", (3, 6))
+            for ln, text in nonblank_lines(path) if text.split()[0] == "v"]
+    if not rows:
+        raise DataFormatError(path, "point cloud is empty (no 'v' lines)")
+    data = np.array([r[:3] for r in rows], dtype=np.float32)
+    colors = np.array([r[3:] for r in rows], dtype=np.float32) if len(rows[0]) == 6 else None
+    return data, colors
+
+
 def _read_points_open3d(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """.ply, .pcd, .xyz, .xyzrgb, .pts through open3d's point reader."""
     import open3d as o3d
 
-    pcd = o3d.io.read_point_cloud(str(path))
-    xyz = np.asarray(pcd.points, dtype=np.float32)
+    geom = o3d.io.read_point_cloud(str(path))
+    xyz, cols = np.asarray(geom.points), np.asarray(geom.colors)
     if xyz.shape[0] == 0:
         raise DataFormatError(path, "point cloud is empty or unreadable")
     if not np.isfinite(xyz).all():
         raise DataFormatError(path, "point cloud has non-finite coordinates")
-    colors = np.asarray(pcd.colors, dtype=np.float32) if pcd.has_colors() else None
-    return xyz, colors
+    colors = cols.astype(np.float32) if len(cols) == len(xyz) else None
+    return xyz.astype(np.float32), colors
 
 
 def write_points_txt(path: str | Path, xyz: np.ndarray, colors: np.ndarray | None = None) -> None:
