@@ -203,3 +203,20 @@ def test_bad_video_capture(tmp_path, damage, message):
     damage(tmp_path)
     with pytest.raises(DataFormatError, match=message):
         load_scene_from(tmp_path)
+
+
+def test_native_spiral_path_is_read_and_kept(native, tmp_path):
+    from npcr.data import write_cam_poses, write_intrinsics
+
+    root, *_ = native
+    path = camera_ring(5, 2.5)
+    write_cam_poses(root / "CamPose_spiral.inf", path)
+    write_intrinsics(root / "Intrinsic_spiral.inf",
+                     np.array([[[30.0, 0, 7.5], [0, 30, 5.5], [0, 0, 1]]]))
+    scene = load_scene_from(root)
+    assert np.allclose(scene.render_path[0], path) and scene.render_path[1].shape == (5, 3, 3)
+    write_scene(scene, tmp_path / "copy", "native")
+    assert np.allclose(load_scene_from(tmp_path / "copy").render_path[0], path)
+    (root / "Intrinsic_spiral.inf").unlink()
+    with pytest.raises(DataFormatError, match="Intrinsic_spiral.inf: file not found"):
+        load_scene_from(root)

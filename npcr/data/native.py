@@ -156,6 +156,18 @@ def _find_image(folder: Path, stem: str) -> Path:
     return folder / (stem + ".png")
 
 
+def _spiral(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The optional CamPose_spiral.inf / Intrinsic_spiral.inf camera path."""
+    if not (root / "CamPose_spiral.inf").is_file():
+        return None
+    c2w = read_cam_poses(root / "CamPose_spiral.inf")
+    K = read_intrinsics(root / "Intrinsic_spiral.inf")
+    if K.shape[0] not in (1, c2w.shape[0]):
+        raise DataFormatError(root / "Intrinsic_spiral.inf", f"{K.shape[0]} intrinsic blocks for "
+                              f"{c2w.shape[0]} cameras in CamPose_spiral.inf")
+    return c2w, np.repeat(K, c2w.shape[0], axis=0) if K.shape[0] == 1 else K
+
+
 def load_native_scene(root: str | Path) -> Scene:
     """Read and validate a native-layout scene; check every image, alpha and point file exists."""
     root = Path(root)
@@ -179,7 +191,7 @@ def load_native_scene(root: str | Path) -> Scene:
             images[frame, cam] = _find_image(img_dir / str(frame), f"img_{cam:04d}")
             alphas[frame, cam] = _find_image(img_dir / str(frame), f"img_{cam:04d}_alpha")
     points = {f: root / "pointclouds" / f"frame{f + 1}.txt" for f in frames}
-    scene = Scene(root, c2w, K, frames, images, alphas, points)
+    scene = Scene(root, c2w, K, frames, images, alphas, points, render_path=_spiral(root))
     scene.check_files()
     return scene
 
@@ -215,3 +227,6 @@ def write_native(scene: Scene, root: str | Path) -> None:
                 write_image(tmp / "img" / str(frame) / f"img_{cam:04d}_alpha.png", alpha)
             xyz, colors = scene.points(frame)
             write_points_txt(tmp / "pointclouds" / f"frame{frame + 1}.txt", xyz, colors)
+        if scene.render_path is not None:
+            write_cam_poses(tmp / "CamPose_spiral.inf", scene.render_path[0])
+            write_intrinsics(tmp / "Intrinsic_spiral.inf", scene.render_path[1])

@@ -24,6 +24,8 @@ class Scene:
     alphas: dict[tuple[int, int], Path] = field(default_factory=dict)  # separate mattes, if any
     point_files: dict[int, Path] = field(default_factory=dict)  # frame -> point cloud file
     point_arrays: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    # an optional camera path for rendering a video: (P, 4, 4) camera-to-world and (P, 3, 3) K
+    render_path: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def num_cameras(self) -> int:
