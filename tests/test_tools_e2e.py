@@ -68,6 +68,18 @@ def test_render_held_out_and_custom_cameras(trained, tmp_path):
     assert len(frames) == 5 and (tmp_path / "r" / "video.mp4").stat().st_size > 0
     assert cv2.imread(str(frames[0]), cv2.IMREAD_UNCHANGED).shape == (16, 24, 4)
 
+    bad = run("tools/render.py", "--output-dir", out, "--spiral", ok=False)
+    assert bad.returncode == 2 and "CamPose_spiral.inf" in bad.stderr
+    for name in ("CamPose.inf", "Intrinsic.inf"):  # the dataset's own path, found by --spiral
+        spiral_name = name.replace(".inf", "_spiral.inf")
+        (data / spiral_name).write_bytes((path / name).read_bytes())
+    try:
+        run("tools/render.py", "--output-dir", out, "--spiral", "--out", tmp_path / "s")
+    finally:
+        for name in ("CamPose_spiral.inf", "Intrinsic_spiral.inf"):
+            (data / name).unlink()
+    assert len(list((tmp_path / "s").glob("frame_*.png"))) == 5
+
 
 def test_render_errors_are_one_clear_line(trained, tmp_path):
     data, out, *_ = trained

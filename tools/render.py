@@ -16,9 +16,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="render size")
     parser.add_argument("--fps", type=int, default=24, help="video frame rate")
     parser.add_argument("--frame", type=int, help="point cloud of this trained frame (default: first)")
+    parser.add_argument("--spiral", action="store_true",
+                        help="render the dataset's CamPose_spiral.inf / Intrinsic_spiral.inf path")
     args = parser.parse_args()
     render_views(args.output_dir, args.epoch, args.cameras, args.intrinsics, args.out,
-                 tuple(args.size) if args.size else None, args.fps, args.frame)
+                 tuple(args.size) if args.size else None, args.fps, args.frame, args.spiral)
 
 
 if __name__ == "__main__":

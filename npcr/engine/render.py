@@ -50,11 +50,12 @@ def _cameras(scene, campose: Path | None, intrinsics: Path | None,
 def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
                  size: tuple[int, int] | None = None, fps: int = 24,
-                 frame: int | None = None) -> Path:
+                 frame: int | None = None, spiral: bool = False) -> Path:
     """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
 
-    ``frame`` picks the point cloud among the trained frames (default: the first). Writes
-    ``frame_%04d.png`` (RGBA) per camera, in order, and ``video.mp4``.
+    ``spiral`` renders the dataset's own camera path (CamPose_spiral.inf) instead; ``frame`` picks
+    the point cloud among the trained frames (default: the first). Writes ``frame_%04d.png`` (RGBA)
+    per camera, in order, and ``video.mp4``.
     """
     output_dir = Path(output_dir)
     log = setup_logger()
@@ -74,8 +75,13 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     model.to(device).eval()
 
     default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))
-    c2w, K = _cameras(data.scene, Path(campose) if campose else None,
-                      Path(intrinsics) if intrinsics else None, default_ids)
+    if spiral:
+        if campose or data.scene.render_path is None:
+            raise NpcrError("--spiral needs a dataset with CamPose_spiral.inf and no --cameras")
+        c2w, K = data.scene.render_path
+    else:
+        c2w, K = _cameras(data.scene, Path(campose) if campose else None,
+                          Path(intrinsics) if intrinsics else None, default_ids)
     native_hw = read_image(data.scene.image_path(frame, 0)).shape[:2]
     train_hw = tuple(cfg.INPUT.SIZE) if min(cfg.INPUT.SIZE) > 0 else native_hw
     height, width = size or train_hw
