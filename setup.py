@@ -55,7 +55,8 @@ setup(
                                     "exparamgen.*"]),
     python_requires=">=3.10",
     install_requires=["torch>=2.1", "pytorch-ignite>=0.5", "yacs", "opencv-python-headless",
-                      "open3d>=0.18", "antialiased-cnns", "pycolmap", "tensorboard", "tqdm", "numpy"],
+                      "open3d>=0.18", "antialiased-cnns", "pycolmap", "pytorch-msssim",
+                      "tensorboard", "tqdm", "numpy"],
     ext_modules=ext_modules,
     cmdclass=cmdclass,
 )

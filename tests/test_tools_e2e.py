@@ -14,7 +14,9 @@ TINY = ["--size", "32", "--cameras", "8", "--strands", "60", "--points", "3000"]
 TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16, 16]",
               "MODEL.NEAR", "0.5", "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2",
               "MODEL.NUM_LAYERS", "2", "SOLVER.CHECKPOINT_PERIOD", "1",
-              "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2"]
+              "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2",
+              "SOLVER.LAYER_SCHEDULE", "[[0, 1], [1, 2]]", "SOLVER.LR_SCHEDULER", "cosine",
+              "SOLVER.SSIM_WEIGHT", "0.2"]
 
 
 def run(*args, ok=True):
@@ -38,6 +40,7 @@ def trained(tmp_path_factory):
 def test_train_then_resume(trained):
     data, out, first, second = trained
     assert "held-out PSNR" in first and "mean-colour baseline" in first
+    assert "epoch 1: 1 depth-peeling layers" in first
     assert "resumed from epoch 1" in second and "epoch 2:" in second and "epoch 1:" not in second
     for e in (1, 2):
         assert (out / f"nr_model_{e}.pth").is_file() and (out / f"nr_optimizer_{e}.pth").is_file()

@@ -43,7 +43,8 @@ _C.INPUT.CROP = [0, 0]
 _C.MODEL = CN()
 # Learned feature channels per point.
 _C.MODEL.FEATURE_DIM = 8
-# Depth-peeling layers gathered per pixel (nearest point first).
+# Depth-peeling layers gathered per pixel (nearest point first); the network takes this many from the
+# start, SOLVER.LAYER_SCHEDULE may leave the farther ones empty early in training.
 _C.MODEL.NUM_LAYERS = 1
 # Splat side in pixels of a point at depth NEAR; shrinks linearly to 1 at FAR.
 _C.MODEL.MAX_SPLAT = 1
@@ -58,15 +59,27 @@ _C.MODEL.BACKEND = "auto"
 
 _C.SOLVER = CN()
 _C.SOLVER.MAX_EPOCHS = 50
-# Learning rate of the network (Adam).
+# What is trained: "joint" (point features and network), "features" (network frozen, e.g. for a new
+# point cloud with a trained network) or "network" (features frozen).
+_C.SOLVER.TRAIN = "joint"
+# Learning rate of the network (AdamW; fused kernels on CUDA).
 _C.SOLVER.BASE_LR = 1e-3
 # Learning rate of the per-point features and the background feature.
 _C.SOLVER.FEATURE_LR = 1e-2
+_C.SOLVER.WEIGHT_DECAY = 0.0
+# Learning-rate schedule over all iterations: "none" or "cosine" (to LR_MIN_FACTOR x the start).
+_C.SOLVER.LR_SCHEDULER = "none"
+_C.SOLVER.LR_MIN_FACTOR = 0.05
+# Depth-peeling layers in use by epoch, [[epoch, layers], ...] ascending (NPCR: start with one layer,
+# add layers later), e.g. [[0, 1], [20, 2], [40, 4]]; empty uses MODEL.NUM_LAYERS throughout.
+_C.SOLVER.LAYER_SCHEDULE = []
 _C.SOLVER.IMS_PER_BATCH = 1
 # Save a checkpoint pair every this many epochs (and after the last epoch).
 _C.SOLVER.CHECKPOINT_PERIOD = 10
-# Weight of the alpha L1 loss beside the RGB L1 loss.
+# Loss = RGB_WEIGHT * L1(rgb) + ALPHA_WEIGHT * L1(alpha) + SSIM_WEIGHT * (1 - SSIM(rgb)).
+_C.SOLVER.RGB_WEIGHT = 1.0
 _C.SOLVER.ALPHA_WEIGHT = 1.0
+_C.SOLVER.SSIM_WEIGHT = 0.0
 # DataLoader worker processes.
 _C.SOLVER.NUM_WORKERS = 0
 

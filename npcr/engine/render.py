@@ -15,8 +15,8 @@ from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import atomic_path, write_image
 from ..modeling import build_model
-from .common import (MODEL_FILE, checkpoint_epochs, depth_range, load_checkpoint, load_scene,
-                     select_device, setup_logger)
+from .common import (MODEL_FILE, checkpoint_epochs, depth_range, layers_at_epoch, load_checkpoint,
+                     load_scene, select_device, setup_logger)
 
 
 def _pick_epoch(output_dir: Path, requested: int | None, load_epoch: int) -> int:
@@ -72,6 +72,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
         raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: checkpoint does not match the "
                         f"{data.clouds.total} points of {cfg.DATASETS.ROOT}")
     model.load_state_dict(state)
+    model.active_layers = layers_at_epoch(cfg, epoch - 1)  # as trained in the checkpoint's epoch
     model.to(device).eval()
 
     default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import ignite.distributed as idist
 import torch
-import torch.nn.functional as F
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver, ProgressBar, TensorboardLogger
-from ignite.metrics import PSNR
+from ignite.metrics import PSNR, SSIM
 from torch.utils.data import ConcatDataset, Dataset
 from yacs.config import CfgNode
 
@@ -19,26 +18,20 @@ from ..data import CameraImageDataset, split_cameras
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import FrameClouds, PointRenderer, build_model
-from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, depth_range, load_checkpoint,
-                     load_scene, seed_everything, select_device, setup_logger)
+from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, depth_range, layers_at_epoch,
+                     load_checkpoint, load_scene, seed_everything, select_device, setup_logger)
+from .losses import ImageLoss
+from .optim import build_lr_scheduler, build_optimizer
 
 
 def _to(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def build_optimizer(cfg: CfgNode, model: PointRenderer) -> torch.optim.Optimizer:
-    """Adam with one learning rate for point/background features and another for the network."""
-    return torch.optim.Adam([
-        {"params": [model.features, model.background], "lr": cfg.SOLVER.FEATURE_LR},
-        {"params": model.unet.parameters(), "lr": cfg.SOLVER.BASE_LR},
-    ])
-
-
 def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Optimizer,
                    clouds: FrameClouds, device: torch.device) -> Engine:
-    """Engine whose step renders a batch of cameras and minimises L1 on RGB and alpha."""
-    alpha_weight = cfg.SOLVER.ALPHA_WEIGHT
+    """Engine whose step renders a batch of cameras and takes one optimizer step on ImageLoss."""
+    criterion = ImageLoss(cfg)
 
     def train_step(engine: Engine, batch: dict) -> dict:
         model.train()
@@ -46,13 +39,11 @@ def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Op
         h, w = batch["image"].shape[-2:]
         out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
                                   batch["cam_to_world"], h, w)
-        rgb_loss = F.l1_loss(out["rgb"], batch["image"])
-        alpha_loss = F.l1_loss(out["alpha"], batch["alpha"])
-        loss = rgb_loss + alpha_weight * alpha_loss
+        terms = criterion(out, batch)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        terms["loss"].backward()
         optimizer.step()
-        return {"loss": loss.item(), "rgb": rgb_loss.item(), "alpha": alpha_loss.item()}
+        return {name: value.item() for name, value in terms.items()}
 
     return Engine(train_step)
 
@@ -71,6 +62,7 @@ def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.de
 
     evaluator = Engine(eval_step)
     PSNR(data_range=1.0, device=device).attach(evaluator, "psnr")
+    SSIM(data_range=1.0, device=device).attach(evaluator, "ssim")
     return evaluator
 
 
@@ -85,7 +77,7 @@ def mean_colour_psnr(train_set: Dataset, val_set: Dataset) -> float:
     return sum(psnrs) / len(psnrs)
 
 
-def _resume(out_dir: Path, model, optimizer, trainer, logger) -> None:
+def _resume(out_dir: Path, model, training_state: dict, logger) -> None:
     epochs = checkpoint_epochs(out_dir, need_optimizer=True)
     if not epochs:
         logger.info("RESUME: no checkpoint pair in %s, starting from scratch", out_dir)
@@ -93,17 +85,16 @@ def _resume(out_dir: Path, model, optimizer, trainer, logger) -> None:
     epoch = epochs[-1]
     Checkpoint.load_objects({"nr_model": model}, load_checkpoint(out_dir / MODEL_FILE.format(epoch)))
     state = load_checkpoint(out_dir / OPTIMIZER_FILE.format(epoch))
-    Checkpoint.load_objects({"optimizer": optimizer, "trainer": trainer}, state)
+    Checkpoint.load_objects(training_state, state)
     logger.info("resumed from epoch %d (%s)", epoch, out_dir / MODEL_FILE.format(epoch))
 
 
-def _attach_checkpoints(cfg: CfgNode, out_dir: Path, model, optimizer, trainer) -> None:
+def _attach_checkpoints(cfg: CfgNode, out_dir: Path, model, training_state: dict, trainer) -> None:
     saver = DiskSaver(str(out_dir), atomic=True, require_empty=False)
     epoch_of = lambda engine, _: engine.state.epoch  # noqa: E731
     every = Events.EPOCH_COMPLETED(every=cfg.SOLVER.CHECKPOINT_PERIOD) | Events.COMPLETED
     for to_save, pattern in (({"nr_model": model}, "nr_model_{global_step}.pth"),
-                             ({"optimizer": optimizer, "trainer": trainer},
-                              "nr_optimizer_{global_step}.pth")):
+                             (training_state, "nr_optimizer_{global_step}.pth")):
         handler = Checkpoint(to_save, saver, filename_pattern=pattern, n_saved=None,
                              global_step_transform=epoch_of)
         trainer.add_event_handler(every, handler)
@@ -141,21 +132,34 @@ def run_training(cfg: CfgNode) -> dict:
                        train_ids[0])
 
     model = build_model(cfg, data.clouds.total, depth_range(cfg, data)).to(device)
-    optimizer = build_optimizer(cfg, model)
+    optimizer = build_optimizer(cfg, model, device)
+    lr_scheduler = build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * len(train_loader))
     clouds = data.clouds.to(device)
     trainer = create_trainer(cfg, model, optimizer, clouds, device)
     evaluator = create_evaluator(model, clouds, device)
+    training_state = {"optimizer": optimizer, "trainer": trainer}
+    if lr_scheduler is not None:
+        training_state["lr_scheduler"] = lr_scheduler
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: lr_scheduler.step())
     if cfg.RESUME:
-        _resume(out_dir, model, optimizer, trainer, logger)
-    _attach_checkpoints(cfg, out_dir, model, optimizer, trainer)
+        _resume(out_dir, model, training_state, logger)
+    _attach_checkpoints(cfg, out_dir, model, training_state, trainer)
+
+    @trainer.on(Events.EPOCH_STARTED)
+    def apply_layer_schedule(engine: Engine) -> None:
+        layers = layers_at_epoch(cfg, engine.state.epoch - 1)
+        if layers != model.active_layers:
+            logger.info("epoch %d: %d depth-peeling layers", engine.state.epoch, layers)
+        model.active_layers = layers
 
     if sys.stderr.isatty():
         ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
     tb = TensorboardLogger(log_dir=str(out_dir / "tb"))
     tb.attach_output_handler(trainer, Events.ITERATION_COMPLETED, tag="train",
                              output_transform=lambda o: o)
-    tb.attach_output_handler(evaluator, Events.COMPLETED, tag="val", metric_names=["psnr"],
+    tb.attach_output_handler(evaluator, Events.COMPLETED, tag="val", metric_names=["psnr", "ssim"],
                              global_step_transform=lambda *_: trainer.state.epoch)
+    tb.attach_opt_params_handler(trainer, Events.ITERATION_STARTED, optimizer, param_name="lr")
 
     history: dict = {}
 

@@ -24,13 +24,23 @@ class PointRenderer(nn.Module):
         self.unet = AntialiasedUNet(num_layers * feature_dim, 4, unet_channels)
         self.num_layers, self.max_splat = num_layers, max_splat
         self.near, self.far, self.backend = near, far, backend
+        # Layers filled by the projector (a layer schedule lowers it); the rest stay empty.
+        self.active_layers = num_layers
 
     def project(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                 height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Depth (B, L, H, W) and point index (B, L, H, W) of ``points`` seen by the cameras."""
-        return pcpr_ext.project(points, K, cam_to_world, height, width, num_layers=self.num_layers,
-                                near=self.near, far=self.far, max_splat=self.max_splat,
-                                backend=self.backend)
+        """Depth (B, L, H, W) and point index (B, L, H, W) of ``points`` seen by the cameras; layers
+        past ``active_layers`` are empty (depth 0, index -1)."""
+        depth, index = pcpr_ext.project(points, K, cam_to_world, height, width,
+                                        num_layers=self.active_layers, near=self.near,
+                                        far=self.far, max_splat=self.max_splat,
+                                        backend=self.backend)
+        missing = self.num_layers - self.active_layers
+        if missing > 0:
+            depth = torch.cat([depth, depth.new_zeros(depth.shape[0], missing, *depth.shape[2:])], 1)
+            index = torch.cat([index, index.new_full((index.shape[0], missing, *index.shape[2:]),
+                                                     -1)], 1)
+        return depth, index
 
     def decode(self, depth: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1] from projected layers of feature rows."""

@@ -1,0 +1,53 @@
+"""Optimizer and learning-rate schedule built from the config (SOLVER.*)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from yacs.config import CfgNode
+
+from ..errors import NpcrError
+from ..modeling import PointRenderer
+
+STAGES = ("joint", "features", "network")
+
+
+def build_optimizer(cfg: CfgNode, model: PointRenderer,
+                    device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over what SOLVER.TRAIN trains (the rest is frozen): point and background features at
+    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR. Fused kernels on CUDA."""
+    stage = cfg.SOLVER.TRAIN
+    if stage not in STAGES:
+        raise NpcrError(f"SOLVER.TRAIN {stage!r}: choose one of {', '.join(STAGES)}")
+    features = [model.features, model.background]
+    network = list(model.unet.parameters())
+    train_features, train_network = stage in ("joint", "features"), stage in ("joint", "network")
+    for p in features:
+        p.requires_grad_(train_features)
+    for p in network:
+        p.requires_grad_(train_network)
+    groups = []
+    if train_features:
+        groups.append({"params": features, "lr": cfg.SOLVER.FEATURE_LR, "weight_decay": 0.0})
+    if train_network:
+        groups.append({"params": network, "lr": cfg.SOLVER.BASE_LR,
+                       "weight_decay": cfg.SOLVER.WEIGHT_DECAY})
+    return torch.optim.AdamW(groups, fused=device.type == "cuda")
+
+
+def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer,
+                       total_iterations: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Per-iteration schedule of SOLVER.LR_SCHEDULER: None for "none", cosine decay to
+    SOLVER.LR_MIN_FACTOR x each group's start rate for "cosine"."""
+    kind = cfg.SOLVER.LR_SCHEDULER
+    if kind == "none":
+        return None
+    if kind != "cosine":
+        raise NpcrError(f"SOLVER.LR_SCHEDULER {kind!r}: choose none or cosine")
+    low = cfg.SOLVER.LR_MIN_FACTOR
+    total = max(1, total_iterations)
+
+    def factor(it: int) -> float:
+        return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * min(it, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

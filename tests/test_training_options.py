@@ -1,0 +1,84 @@
+"""Training options: layer schedule, staged training, losses, learning-rate schedule."""
+import pytest
+import torch
+
+from conftest import camera, intrinsics
+from npcr.config import load_config
+from npcr.engine.common import layers_at_epoch
+from npcr.engine.losses import ImageLoss
+from npcr.engine.optim import build_lr_scheduler, build_optimizer
+from npcr.errors import NpcrError
+from npcr.modeling import build_model
+
+
+def cfg_with(*opts):
+    return load_config(None, ["MODEL.NUM_LAYERS", "4", "MODEL.FEATURE_DIM", "3",
+                              "MODEL.UNET_CHANNELS", "[8, 16]", *map(str, opts)])
+
+
+def test_layer_schedule():
+    cfg = cfg_with("SOLVER.LAYER_SCHEDULE", "[[0, 1], [20, 2], [40, 4]]")
+    assert [layers_at_epoch(cfg, e) for e in (0, 19, 20, 39, 40, 99)] == [1, 1, 2, 2, 4, 4]
+    assert layers_at_epoch(cfg_with(), 5) == 4
+    for bad in ("[[1, 1]]", "[[0, 1], [5, 9]]", "[[0, 2], [0, 3]]", "[[0, 2], [9, 3], [4, 4]]"):
+        with pytest.raises(NpcrError, match="LAYER_SCHEDULE"):
+            layers_at_epoch(cfg_with("SOLVER.LAYER_SCHEDULE", bad), 0)
+
+
+def test_inactive_layers_are_empty():
+    model = build_model(cfg_with(), 300, depth_range=(0.5, 10.0))
+    pts = torch.randn(300, 3) * 0.3
+    K, c2w = intrinsics(f=12.0, cx=7.5, cy=7.5)[None], camera((0, 0, -3.0))[None]
+    full_d, full_i = model.project(pts, K, c2w, 16, 16)
+    model.active_layers = 2
+    d, i = model.project(pts, K, c2w, 16, 16)
+    assert i.shape == full_i.shape == (1, 4, 16, 16)
+    assert torch.equal(i[:, :2], full_i[:, :2]) and (i[:, 2:] == -1).all() and (d[:, 2:] == 0).all()
+    assert (full_i[:, 2:] >= 0).any()
+
+
+def _step(cfg, model):
+    opt = build_optimizer(cfg, model, torch.device("cpu"))
+    out = model(torch.randn(300, 3) * 0.3, intrinsics(f=12.0, cx=7.5, cy=7.5)[None],
+                camera((0, 0, -3.0))[None], 16, 16)
+    (out["rgb"].mean() + out["alpha"].mean()).backward()
+    opt.step()
+
+
+@pytest.mark.parametrize("stage,features_move,network_moves", [
+    ("joint", True, True), ("features", True, False), ("network", False, True)])
+def test_staged_training_freezes_the_rest(stage, features_move, network_moves):
+    torch.manual_seed(0)
+    cfg = cfg_with("SOLVER.TRAIN", stage)
+    model = build_model(cfg, 300, depth_range=(0.5, 10.0))
+    feats, net = model.features.detach().clone(), model.unet.head.weight.detach().clone()
+    _step(cfg, model)
+    assert (not torch.equal(model.features, feats)) == features_move
+    assert (not torch.equal(model.unet.head.weight, net)) == network_moves
+
+
+def test_ssim_term_enters_the_loss():
+    torch.manual_seed(0)
+    pred = {"rgb": torch.rand(2, 3, 24, 24, requires_grad=True), "alpha": torch.rand(2, 1, 24, 24)}
+    batch = {"image": torch.rand(2, 3, 24, 24), "alpha": torch.rand(2, 1, 24, 24)}
+    plain = ImageLoss(cfg_with())(pred, batch)
+    with_ssim = ImageLoss(cfg_with("SOLVER.SSIM_WEIGHT", "0.5"))(pred, batch)
+    assert "ssim" not in plain and 0 <= float(with_ssim["ssim"].detach()) <= 1
+    assert torch.isclose(with_ssim["loss"], plain["loss"] + 0.5 * (1 - with_ssim["ssim"]))
+    with_ssim["loss"].backward()
+    assert pred["rgb"].grad.abs().sum() > 0
+
+
+def test_cosine_schedule_runs_from_base_to_min_factor():
+    cfg = cfg_with("SOLVER.LR_SCHEDULER", "cosine", "SOLVER.LR_MIN_FACTOR", "0.1")
+    model = build_model(cfg, 10, depth_range=(0.5, 10.0))
+    opt = build_optimizer(cfg, model, torch.device("cpu"))
+    sched = build_lr_scheduler(cfg, opt, total_iterations=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[1]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(cfg.SOLVER.BASE_LR) and lrs == sorted(lrs, reverse=True)
+    assert opt.param_groups[1]["lr"] == pytest.approx(0.1 * cfg.SOLVER.BASE_LR)
+    assert build_lr_scheduler(cfg_with(), opt, 10) is None
