@@ -16,7 +16,7 @@ TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16, 
               "MODEL.NUM_LAYERS", "2", "SOLVER.CHECKPOINT_PERIOD", "1",
               "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2",
               "SOLVER.LAYER_SCHEDULE", "[[0, 1], [1, 2]]", "SOLVER.LR_SCHEDULER", "cosine",
-              "SOLVER.SSIM_WEIGHT", "0.2"]
+              "SOLVER.SSIM_WEIGHT", "0.2", "TEST.IMAGE_PERIOD", "3"]
 
 
 def run(*args, ok=True):
@@ -45,6 +45,10 @@ def test_train_then_resume(trained):
     for e in (1, 2):
         assert (out / f"nr_model_{e}.pth").is_file() and (out / f"nr_optimizer_{e}.pth").is_file()
     assert (out / "config.yml").is_file() and list((out / "tb").iterdir())
+    previews = sorted((out / "previews").glob("iter_*.png"))  # every 3 iterations and at the end
+    assert len(previews) >= 2
+    assert cv2.imread(str(previews[-1])).shape == (32, 4 * 32, 3)
+    assert "it/s, peak memory" in first
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epoch"] == 2 and metrics["val_cameras"] == [1, 5]
     assert np.isfinite(metrics["heldout_psnr"]) and np.isfinite(metrics["mean_colour_psnr"])

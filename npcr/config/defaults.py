@@ -76,6 +76,8 @@ _C.SOLVER.LAYER_SCHEDULE = []
 _C.SOLVER.IMS_PER_BATCH = 1
 # Save a checkpoint pair every this many epochs (and after the last epoch).
 _C.SOLVER.CHECKPOINT_PERIOD = 10
+# Keep only the newest this many checkpoint pairs; 0 keeps them all.
+_C.SOLVER.KEEP_CHECKPOINTS = 0
 # Loss = RGB_WEIGHT * L1(rgb) + ALPHA_WEIGHT * L1(alpha) + SSIM_WEIGHT * (1 - SSIM(rgb)).
 _C.SOLVER.RGB_WEIGHT = 1.0
 _C.SOLVER.ALPHA_WEIGHT = 1.0
@@ -86,6 +88,9 @@ _C.SOLVER.NUM_WORKERS = 0
 _C.TEST = CN()
 # Evaluate held-out PSNR every this many epochs (and after the last epoch).
 _C.TEST.EVAL_PERIOD = 1
+# Every this many iterations (and at the end) a preview of the first held-out camera, prediction |
+# ground truth | alpha | layer-0 depth, goes to TensorBoard and OUTPUT_DIR/previews/.
+_C.TEST.IMAGE_PERIOD = 200
 
 
 def get_cfg_defaults() -> CN:

@@ -9,7 +9,7 @@ from pathlib import Path
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint, DiskSaver, ProgressBar, TensorboardLogger
+from ignite.handlers import Checkpoint, DiskSaver, ProgressBar
 from ignite.metrics import PSNR, SSIM
 from torch.utils.data import ConcatDataset, Dataset
 from yacs.config import CfgNode
@@ -21,6 +21,7 @@ from ..modeling import FrameClouds, PointRenderer, build_model
 from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, depth_range, layers_at_epoch,
                      load_checkpoint, load_scene, seed_everything, select_device, setup_logger)
 from .losses import ImageLoss
+from .monitor import attach_monitoring
 from .optim import build_lr_scheduler, build_optimizer
 
 
@@ -95,7 +96,8 @@ def _attach_checkpoints(cfg: CfgNode, out_dir: Path, model, training_state: dict
     every = Events.EPOCH_COMPLETED(every=cfg.SOLVER.CHECKPOINT_PERIOD) | Events.COMPLETED
     for to_save, pattern in (({"nr_model": model}, "nr_model_{global_step}.pth"),
                              (training_state, "nr_optimizer_{global_step}.pth")):
-        handler = Checkpoint(to_save, saver, filename_pattern=pattern, n_saved=None,
+        handler = Checkpoint(to_save, saver, filename_pattern=pattern,
+                             n_saved=cfg.SOLVER.KEEP_CHECKPOINTS or None,
                              global_step_transform=epoch_of)
         trainer.add_event_handler(every, handler)
 
@@ -154,12 +156,8 @@ def run_training(cfg: CfgNode) -> dict:
 
     if sys.stderr.isatty():
         ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
-    tb = TensorboardLogger(log_dir=str(out_dir / "tb"))
-    tb.attach_output_handler(trainer, Events.ITERATION_COMPLETED, tag="train",
-                             output_transform=lambda o: o)
-    tb.attach_output_handler(evaluator, Events.COMPLETED, tag="val", metric_names=["psnr", "ssim"],
-                             global_step_transform=lambda *_: trainer.state.epoch)
-    tb.attach_opt_params_handler(trainer, Events.ITERATION_STARTED, optimizer, param_name="lr")
+    tb = attach_monitoring(trainer, evaluator, optimizer, model, clouds, val_set[0], out_dir,
+                           cfg.TEST.IMAGE_PERIOD, device, logger)
 
     history: dict = {}
 
