@@ -88,11 +88,28 @@ def test_render_held_out_and_custom_cameras(trained, tmp_path):
     assert len(list((tmp_path / "s").glob("frame_*.png"))) == 5
 
 
+def test_evaluate_matches_training_psnr(trained, tmp_path):
+    data, out, *_ = trained
+    proc = run("tools/evaluate.py", "--output-dir", out, "--out", tmp_path / "ev")
+    report = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    trained_psnr = json.loads((out / "metrics.json").read_text())["heldout_psnr"]
+    assert report["epoch"] == 2 and len(report["views"]) == 2
+    assert abs(report["mean_psnr"] - trained_psnr) < 0.01 and 0 < report["mean_ssim"] <= 1
+    assert cv2.imread(str(tmp_path / "ev" / "contact_sheet.png")).shape == (2 * 32, 3 * 32, 3)
+    assert "PSNR" in proc.stdout
+
+
 def test_render_errors_are_one_clear_line(trained, tmp_path):
     data, out, *_ = trained
     bad = run("tools/render.py", "--output-dir", out, "--epoch", "7", ok=False)
     assert bad.returncode == 2 and "no checkpoint for epoch 7" in bad.stderr
     assert "Traceback" not in bad.stderr
+    (out / "nr_model_9.pth").write_bytes(b"PK\x03\x04 truncated")
+    try:
+        bad = run("tools/evaluate.py", "--output-dir", out, "--epoch", "9", ok=False)
+    finally:
+        (out / "nr_model_9.pth").unlink()
+    assert bad.returncode == 2 and "nr_model_9.pth: cannot load checkpoint" in bad.stderr
     cams = tmp_path / "cams.inf"
     cams.write_text("0 0 1 1 0 0 0 1 0 0 0 -3\n1 2 3\n")
     bad = run("tools/render.py", "--output-dir", out, "--cameras", cams, ok=False)

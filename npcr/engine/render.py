@@ -9,25 +9,12 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import ProgressBar
 
-from ..config import load_config
 from ..data import read_cam_poses, read_intrinsics
 from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import atomic_path, write_image
-from ..modeling import build_model
-from .common import (MODEL_FILE, checkpoint_epochs, depth_range, layers_at_epoch, load_checkpoint,
-                     load_scene, select_device, setup_logger)
-
-
-def _pick_epoch(output_dir: Path, requested: int | None, load_epoch: int) -> int:
-    saved = checkpoint_epochs(output_dir)
-    if not saved:
-        raise NpcrError(f"{output_dir}: no nr_model_<epoch>.pth checkpoint found")
-    epoch = requested if requested is not None else (load_epoch if load_epoch >= 0 else saved[-1])
-    if epoch not in saved:
-        raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: no checkpoint for epoch {epoch}; "
-                        f"saved epochs: {saved}")
-    return epoch
+from .common import setup_logger
+from .trained import load_trained
 
 
 def _cameras(scene, campose: Path | None, intrinsics: Path | None,
@@ -59,21 +46,12 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     """
     output_dir = Path(output_dir)
     log = setup_logger()
-    cfg = load_config(output_dir / "config.yml")
-    epoch = _pick_epoch(output_dir, epoch, cfg.LOAD_EPOCH)
-    data = load_scene(cfg)
-    device = select_device(cfg)
+    trained = load_trained(output_dir, epoch)
+    cfg, data, model, epoch, device = (trained.cfg, trained.data, trained.model, trained.epoch,
+                                       trained.device)
     frame = data.frames[0] if frame is None else frame
     if frame not in data.frames:
         raise NpcrError(f"--frame {frame}: the model was trained on frames {data.frames}")
-    model = build_model(cfg, data.clouds.total, depth_range(cfg, data))
-    state = load_checkpoint(output_dir / MODEL_FILE.format(epoch))
-    if tuple(state.get("features", torch.empty(0)).shape) != tuple(model.features.shape):
-        raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: checkpoint does not match the "
-                        f"{data.clouds.total} points of {cfg.DATASETS.ROOT}")
-    model.load_state_dict(state)
-    model.active_layers = layers_at_epoch(cfg, epoch - 1)  # as trained in the checkpoint's epoch
-    model.to(device).eval()
 
     default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))
     if spiral:

@@ -1,0 +1,51 @@
+"""Held-out evaluation of a trained model: PSNR, SSIM and alpha error per view, a JSON report and a
+contact sheet (truth | prediction | error) for people to look at."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from pytorch_msssim import ssim
+
+from ..data import CameraImageDataset
+from ..fileio import write_image, write_text
+from .trained import load_trained
+
+
+@torch.no_grad()
+def evaluate_views(output_dir: str | Path, epoch: int | None = None,
+                   out: str | Path | None = None) -> dict:
+    """Evaluate on the held-out cameras (all cameras if none are held out) of every trained frame.
+
+    Writes ``metrics.json`` and ``contact_sheet.png`` to ``out`` (default OUTPUT_DIR/eval_<epoch>);
+    returns the report. LPIPS is not computed: its network weights are not available offline.
+    """
+    t = load_trained(output_dir, epoch)
+    cams = list(t.cfg.DATASETS.VAL_CAMERAS) or list(range(t.data.scene.num_cameras))
+    out = Path(out) if out else Path(output_dir) / f"eval_{t.epoch}"
+    views, rows = [], []
+    for frame in t.data.frames:
+        dataset = CameraImageDataset(t.data.scene, cams, frame, tuple(t.cfg.INPUT.SIZE))
+        for item in dataset:
+            h, w = item["image"].shape[-2:]
+            o = t.model.render_frames(t.data.clouds.to(t.device), [frame],
+                                      item["K"][None].to(t.device),
+                                      item["cam_to_world"][None].to(t.device), h, w)
+            pred, truth = o["rgb"].clamp(0, 1).cpu(), item["image"][None]
+            mse = float(((pred - truth) ** 2).mean())
+            views.append({"frame": frame, "camera": item["camera_id"],
+                          "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
+                          "ssim": float(ssim(pred, truth, data_range=1.0)),
+                          "alpha_mae": float((o["alpha"].cpu() - item["alpha"]).abs().mean())})
+            error = (pred - truth).abs().mul(4).clamp(0, 1)
+            rows.append(torch.cat([truth, pred, error], dim=3)[0])
+    report = {"epoch": t.epoch, "views": views, "lpips": None,
+              **{f"mean_{k}": float(np.mean([v[k] for v in views]))
+                 for k in ("psnr", "ssim", "alpha_mae")}}
+    write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
+    sheet = torch.cat(rows, dim=1).permute(1, 2, 0).numpy()
+    write_image(out / "contact_sheet.png", (sheet * 255).round().astype(np.uint8))
+    return report

@@ -1,0 +1,56 @@
+"""Loading a trained model from its OUTPUT_DIR: config.yml, the scene, and a checkpoint."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from yacs.config import CfgNode
+
+from ..config import load_config
+from ..errors import NpcrError
+from ..modeling import PointRenderer, build_model
+from .common import (MODEL_FILE, SceneData, checkpoint_epochs, depth_range, layers_at_epoch,
+                     load_checkpoint, load_scene, select_device)
+
+
+@dataclass
+class Trained:
+    cfg: CfgNode
+    data: SceneData
+    model: PointRenderer  # on ``device``, in eval mode
+    epoch: int
+    device: torch.device
+
+
+def pick_epoch(output_dir: Path, requested: int | None, load_epoch: int) -> int:
+    """``requested``, else LOAD_EPOCH when >= 0, else the latest saved epoch."""
+    saved = checkpoint_epochs(output_dir)
+    if not saved:
+        raise NpcrError(f"{output_dir}: no nr_model_<epoch>.pth checkpoint found")
+    epoch = requested if requested is not None else (load_epoch if load_epoch >= 0 else saved[-1])
+    if epoch not in saved:
+        raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: no checkpoint for epoch {epoch}; "
+                        f"saved epochs: {saved}")
+    return epoch
+
+
+def load_trained(output_dir: str | Path, epoch: int | None = None) -> Trained:
+    """The model of ``output_dir`` at ``epoch`` (see ``pick_epoch``), with its scene and config."""
+    output_dir = Path(output_dir)
+    cfg = load_config(output_dir / "config.yml")
+    epoch = pick_epoch(output_dir, epoch, cfg.LOAD_EPOCH)
+    data = load_scene(cfg)
+    device = select_device(cfg)
+    model = build_model(cfg, data.clouds.total, depth_range(cfg, data))
+    path = output_dir / MODEL_FILE.format(epoch)
+    state = load_checkpoint(path)
+    if tuple(state.get("features", torch.empty(0)).shape) != tuple(model.features.shape):
+        raise NpcrError(f"{path}: checkpoint does not match the {data.clouds.total} points of "
+                        f"{cfg.DATASETS.ROOT}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise NpcrError(f"{path}: checkpoint does not fit the configured model ({exc})") from None
+    model.active_layers = layers_at_epoch(cfg, epoch - 1)  # as trained in the checkpoint's epoch
+    return Trained(cfg, data, model.to(device).eval(), epoch, device)
