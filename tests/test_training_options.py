@@ -82,3 +82,32 @@ def test_cosine_schedule_runs_from_base_to_min_factor():
     assert lrs[0] == pytest.approx(cfg.SOLVER.BASE_LR) and lrs == sorted(lrs, reverse=True)
     assert opt.param_groups[1]["lr"] == pytest.approx(0.1 * cfg.SOLVER.BASE_LR)
     assert build_lr_scheduler(cfg_with(), opt, 10) is None
+
+
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_train_step_with_and_without_bfloat16_autocast(amp):
+    from npcr.engine.trainer import create_trainer
+    from npcr.modeling import FrameClouds
+
+    torch.manual_seed(0)
+    cfg = cfg_with("SOLVER.AMP", amp, "SOLVER.SSIM_WEIGHT", "0.1")
+    cpu = torch.device("cpu")
+    clouds = FrameClouds({0: torch.randn(300, 3) * 0.3})
+    model = build_model(cfg, 300, depth_range=(0.5, 10.0))
+    opt = build_optimizer(cfg, model, cpu)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    batch = {"image": torch.rand(1, 3, 16, 16), "alpha": torch.rand(1, 1, 16, 16),
+             "K": intrinsics(f=12.0, cx=7.5, cy=7.5)[None], "cam_to_world": camera((0, 0, -3.0))[None],
+             "frame": torch.tensor([0])}
+    before = model.unet.head.weight.detach().clone()
+    out = create_trainer(cfg, model, opt, clouds, cpu, scaler).run([batch], max_epochs=2).output
+    assert all(torch.isfinite(torch.tensor(v)) for v in out.values())
+    assert not torch.equal(model.unet.head.weight, before)
+
+
+def test_fp16_refused_on_cpu():
+    from npcr.engine.trainer import amp_dtype
+
+    assert amp_dtype(cfg_with(), torch.device("cpu")) is None
+    with pytest.raises(NpcrError, match="bf16 on the CPU"):
+        amp_dtype(cfg_with("SOLVER.AMP", "fp16"), torch.device("cpu"))

@@ -67,6 +67,9 @@ _C.SOLVER.BASE_LR = 1e-3
 # Learning rate of the per-point features and the background feature.
 _C.SOLVER.FEATURE_LR = 1e-2
 _C.SOLVER.WEIGHT_DECAY = 0.0
+# Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
+# "fp16" (CUDA only) or "bf16".
+_C.SOLVER.AMP = "auto"
 # Learning-rate schedule over all iterations: "none" or "cosine" (to LR_MIN_FACTOR x the start).
 _C.SOLVER.LR_SCHEDULER = "none"
 _C.SOLVER.LR_MIN_FACTOR = 0.05

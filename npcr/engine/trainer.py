@@ -29,21 +29,38 @@ def _to(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
+def amp_dtype(cfg: CfgNode, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype SOLVER.AMP asks for: "auto" is float16 on CUDA and off on the CPU."""
+    choice = cfg.SOLVER.AMP
+    table = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16,
+             "auto": torch.float16 if device.type == "cuda" else None}
+    if choice not in table:
+        raise NpcrError(f"SOLVER.AMP {choice!r}: choose auto, off, fp16 or bf16")
+    if table[choice] is torch.float16 and device.type != "cuda":
+        raise NpcrError("SOLVER.AMP fp16 needs a CUDA device; use bf16 on the CPU")
+    return table[choice]
+
+
 def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Optimizer,
-                   clouds: FrameClouds, device: torch.device) -> Engine:
-    """Engine whose step renders a batch of cameras and takes one optimizer step on ImageLoss."""
+                   clouds: FrameClouds, device: torch.device,
+                   scaler: torch.amp.GradScaler) -> Engine:
+    """Engine whose step renders a batch of cameras (under autocast when SOLVER.AMP asks) and takes
+    one optimizer step on ImageLoss; ``scaler`` scales float16 gradients (disabled otherwise)."""
     criterion = ImageLoss(cfg)
+    dtype = amp_dtype(cfg, device)
 
     def train_step(engine: Engine, batch: dict) -> dict:
         model.train()
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
-        out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
-                                  batch["cam_to_world"], h, w)
-        terms = criterion(out, batch)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
+                                      batch["cam_to_world"], h, w)
+        terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        optimizer.step()
+        scaler.scale(terms["loss"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
         return {name: value.item() for name, value in terms.items()}
 
     return Engine(train_step)
@@ -137,9 +154,12 @@ def run_training(cfg: CfgNode) -> dict:
     optimizer = build_optimizer(cfg, model, device)
     lr_scheduler = build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * len(train_loader))
     clouds = data.clouds.to(device)
-    trainer = create_trainer(cfg, model, optimizer, clouds, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
+    trainer = create_trainer(cfg, model, optimizer, clouds, device, scaler)
     evaluator = create_evaluator(model, clouds, device)
     training_state = {"optimizer": optimizer, "trainer": trainer}
+    if scaler.is_enabled():
+        training_state["scaler"] = scaler
     if lr_scheduler is not None:
         training_state["lr_scheduler"] = lr_scheduler
         trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: lr_scheduler.step())
