@@ -201,7 +201,7 @@ def run_training(cfg: CfgNode) -> dict:
     epoch = max(start, trainer.state.epoch)
     psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
     baseline = mean_colour_psnr(per_frame(train_ids, augment=False), val_set)
-    result = {"epoch": epoch, "heldout_psnr": psnr,
+    result = {"epoch": epoch, "iterations": trainer.state.iteration, "heldout_psnr": psnr,
               "mean_colour_psnr": baseline, "val_cameras": val_ids,
               "heldout_psnr_by_epoch": history}
     write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
