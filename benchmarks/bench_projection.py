@@ -167,7 +167,7 @@ def main() -> None:
     o3d_rows = bench_open3d(counts, sizes[0], args.repeats)
     cuda_rows = bench_cuda(1_000_000, 1024, 4, [1, 8], 20) if "cuda" in pcpr_ext.backends() else []
 
-    lines = [f"# Projection benchmark\n", f"Machine: {desc}\n",
+    lines = ["# Projection benchmark\n", f"Machine: {desc}\n",
              "## CPU: native kernel vs torch reference (median ms)\n",
              "| points | image | L | splat | torch | native | speed-up |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {n:,} | {s}² | {L} | {sp} | {r * 1e3:.1f} | {nt * 1e3:.1f} | {r / nt:.1f}x |"

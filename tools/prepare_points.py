@@ -8,8 +8,6 @@ With --normalize the scene (cameras too) is moved and scaled into the unit spher
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from npcr.cli import run_cli
 from npcr.data.formats import READERS, load_scene_from, write_scene
 from npcr.data.prepare import PrepareOptions, prepare_scene
