@@ -49,6 +49,8 @@ def inspect_scene(scene: Scene, frame: int, out: Path | None = None,
     reports = []
     for cam in range(scene.num_cameras):
         rgb, alpha = read_image_and_alpha(scene.image_path(frame, cam), scene.alpha_path(frame, cam))
+        if cam == 0:
+            image_size = [rgb.shape[1], rgb.shape[0]]
         near, far = ranges[cam]
         hit = np.zeros(rgb.shape[:2], dtype=bool)
         visible = 0
@@ -65,8 +67,7 @@ def inspect_scene(scene: Scene, frame: int, out: Path | None = None,
             overlay = rgb.copy()
             overlay[hit] = (0.35 * overlay[hit] + 0.65 * np.array([255, 40, 40])).astype(np.uint8)
             write_image(out / f"overlay_{cam:04d}.png", np.concatenate([rgb, overlay], axis=1))
-    h, w = read_image_and_alpha(scene.image_path(frame, 0), scene.alpha_path(frame, 0))[0].shape[:2]
-    summary = {"cameras": scene.num_cameras, "frames": scene.frames, "image_size": [w, h],
+    summary = {"cameras": scene.num_cameras, "frames": scene.frames, "image_size": image_size,
                "points": int(xyz.shape[0]), "bbox_min": xyz.min(0).tolist(),
                "bbox_max": xyz.max(0).tolist()}
     if out is not None:

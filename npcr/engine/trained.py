@@ -9,7 +9,7 @@ from yacs.config import CfgNode
 
 from ..config import load_config
 from ..errors import NpcrError
-from ..modeling import PointRenderer, build_model
+from ..modeling import FrameClouds, PointRenderer, build_model
 from .common import (MODEL_FILE, SceneData, checkpoint_epochs, depth_range, layers_at_epoch,
                      load_checkpoint, load_scene, select_device)
 
@@ -19,6 +19,7 @@ class Trained:
     cfg: CfgNode
     data: SceneData
     model: PointRenderer  # on ``device``, in eval mode
+    clouds: FrameClouds  # the trained frames' points, on ``device``
     epoch: int
     device: torch.device
 
@@ -53,4 +54,4 @@ def load_trained(output_dir: str | Path, epoch: int | None = None) -> Trained:
     except RuntimeError as exc:
         raise NpcrError(f"{path}: checkpoint does not fit the configured model ({exc})") from None
     model.active_layers = layers_at_epoch(cfg, epoch - 1)  # as trained in the checkpoint's epoch
-    return Trained(cfg, data, model.to(device).eval(), epoch, device)
+    return Trained(cfg, data, model.to(device).eval(), data.clouds.to(device), epoch, device)
