@@ -19,7 +19,7 @@ def test_renderer_forward_and_gradients():
     model = build_model(cfg, 200, depth_range=(0.5, 10.0))
     K = intrinsics(f=12.0, cx=7.5, cy=5.5)[None].repeat(2, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0))])
-    out = model(pts, K, c2w, 12, 16)
+    out = model.render_cloud(pts, K, c2w, 12, 16)
     assert out["rgb"].shape == (2, 3, 12, 16) and out["alpha"].shape == (2, 1, 12, 16)
     assert out["depth"].shape == (2, 2, 12, 16)
     assert 0 <= out["rgb"].min() and out["rgb"].max() <= 1
@@ -54,9 +54,9 @@ def test_mixed_frame_batches_render_like_single_frames():
     K = intrinsics(f=12.0, cx=7.5, cy=7.5)[None].repeat(3, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0)), camera((0, 0, 4.0))])
     with torch.no_grad():
-        mixed = model.render_frames(clouds, [3, 0, 3], K, c2w, 16, 16)
+        mixed = model(clouds, [3, 0, 3], K, c2w, 16, 16)
         for b, f in enumerate([3, 0, 3]):
-            single = model.render_frames(clouds, [f], K[b:b + 1], c2w[b:b + 1], 16, 16)
+            single = model(clouds, [f], K[b:b + 1], c2w[b:b + 1], 16, 16)
             assert torch.allclose(mixed["rgb"][b], single["rgb"][0], atol=1e-6)
         # frame 3's points use feature rows 150..239
         d, i = model.project(clouds.points[3], K[:1], c2w[:1], 16, 16)

@@ -39,8 +39,8 @@ def test_inactive_layers_are_empty():
 
 def _step(cfg, model):
     opt = build_optimizer(cfg, model, torch.device("cpu"))
-    out = model(torch.randn(300, 3) * 0.3, intrinsics(f=12.0, cx=7.5, cy=7.5)[None],
-                camera((0, 0, -3.0))[None], 16, 16)
+    out = model.render_cloud(torch.randn(300, 3) * 0.3, intrinsics(f=12.0, cx=7.5, cy=7.5)[None],
+                             camera((0, 0, -3.0))[None], 16, 16)
     (out["rgb"].mean() + out["alpha"].mean()).backward()
     opt.step()
 
@@ -111,3 +111,40 @@ def test_fp16_refused_on_cpu():
     assert amp_dtype(cfg_with(), torch.device("cpu")) is None
     with pytest.raises(NpcrError, match="bf16 on the CPU"):
         amp_dtype(cfg_with("SOLVER.AMP", "fp16"), torch.device("cpu"))
+
+
+def _torchvision_like_vgg16(path, scale=0.05):
+    """A file laid out as torchvision's vgg16 state dict (random weights, classifier included)."""
+    g = torch.Generator().manual_seed(0)
+    convs = [(0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256),
+             (12, 256, 256), (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512),
+             (24, 512, 512), (26, 512, 512), (28, 512, 512)]
+    state = {}
+    for i, cin, cout in convs:
+        state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * scale
+        state[f"features.{i}.bias"] = torch.zeros(cout)
+    state["classifier.0.weight"] = torch.zeros(4, 4)
+    torch.save(state, path)
+    return path
+
+
+def test_vgg_term_uses_local_weights_only(tmp_path):
+    torch.manual_seed(0)
+    pred = {"rgb": torch.rand(2, 3, 24, 24, requires_grad=True), "alpha": torch.rand(2, 1, 24, 24)}
+    batch = {"image": torch.rand(2, 3, 24, 24), "alpha": torch.rand(2, 1, 24, 24)}
+    with pytest.raises(NpcrError, match="local weights only"):
+        ImageLoss(cfg_with("SOLVER.VGG_WEIGHT", "0.1", "SOLVER.VGG_WEIGHTS", tmp_path / "none.pth"))
+    weights = _torchvision_like_vgg16(tmp_path / "vgg16.pth")
+    cfg = cfg_with("SOLVER.VGG_WEIGHT", "0.1", "SOLVER.VGG_WEIGHTS", weights)
+    terms = ImageLoss(cfg)(pred, batch)
+    plain = ImageLoss(cfg_with())(pred, batch)
+    assert float(terms["vgg"]) > 0
+    assert torch.isclose(terms["loss"], plain["loss"] + 0.1 * terms["vgg"])
+    same = ImageLoss(cfg)({"rgb": batch["image"], "alpha": batch["alpha"]}, batch)
+    assert float(same["vgg"]) == 0
+    terms["loss"].backward()
+    assert pred["rgb"].grad.abs().sum() > 0
+
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(NpcrError, match="not a torchvision VGG-16"):
+        ImageLoss(cfg_with("SOLVER.VGG_WEIGHT", "0.1", "SOLVER.VGG_WEIGHTS", tmp_path / "other.pth"))

@@ -10,7 +10,8 @@ _C.OUTPUT_DIR = "output/default"
 _C.SEED = 0
 # "auto" (CUDA when available, else CPU), "cpu" or "cuda".
 _C.DEVICE = "auto"
-# Continue training from the latest checkpoint pair in OUTPUT_DIR.
+# Continue training from the newest checkpoint in OUTPUT_DIR (epoch pair or mid-epoch resume point);
+# the result is the same, bit for bit on one CPU, as a run that was never interrupted.
 _C.RESUME = False
 # Epoch whose checkpoint render/evaluate loads; -1 means the latest.
 _C.LOAD_EPOCH = -1
@@ -76,15 +77,25 @@ _C.SOLVER.LR_MIN_FACTOR = 0.05
 # Depth-peeling layers in use by epoch, [[epoch, layers], ...] ascending (NPCR: start with one layer,
 # add layers later), e.g. [[0, 1], [20, 2], [40, 4]]; empty uses MODEL.NUM_LAYERS throughout.
 _C.SOLVER.LAYER_SCHEDULE = []
+# Images per iteration over all processes (torchrun --nproc_per_node N splits it among them).
 _C.SOLVER.IMS_PER_BATCH = 1
 # Save a checkpoint pair every this many epochs (and after the last epoch).
 _C.SOLVER.CHECKPOINT_PERIOD = 10
+# Every this many iterations a resume point (nr_resume_<iteration>.pth, only the newest kept, removed
+# when training completes) so RESUME after a crash or kill continues mid-epoch; 0 switches it off.
+_C.SOLVER.CHECKPOINT_ITERS = 500
 # Keep only the newest this many checkpoint pairs; 0 keeps them all.
 _C.SOLVER.KEEP_CHECKPOINTS = 0
-# Loss = RGB_WEIGHT * L1(rgb) + ALPHA_WEIGHT * L1(alpha) + SSIM_WEIGHT * (1 - SSIM(rgb)).
+# Loss = RGB_WEIGHT * L1(rgb) + ALPHA_WEIGHT * L1(alpha) + SSIM_WEIGHT * (1 - SSIM(rgb))
+# (+ the perceptual term below).
 _C.SOLVER.RGB_WEIGHT = 1.0
 _C.SOLVER.ALPHA_WEIGHT = 1.0
 _C.SOLVER.SSIM_WEIGHT = 0.0
+# Optional VGG-16 perceptual loss, + VGG_WEIGHT * mean L1 of relu1_2..relu4_3 activations. Weights
+# are read from VGG_WEIGHTS (torchvision's vgg16-397923af.pth), "" meaning torch hub's cache; they
+# are never downloaded, a missing file is an error.
+_C.SOLVER.VGG_WEIGHT = 0.0
+_C.SOLVER.VGG_WEIGHTS = ""
 # DataLoader worker processes.
 _C.SOLVER.NUM_WORKERS = 0
 

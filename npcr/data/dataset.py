@@ -33,6 +33,10 @@ class CameraImageDataset(Dataset):
         return len(self.camera_ids)
 
     def __getitem__(self, i: int) -> dict:
+        return self.item(i)
+
+    def item(self, i: int, generator: torch.Generator | None = None) -> dict:
+        """Item ``i``; ``generator`` draws its zoom and crop (torch's global one when None)."""
         cam = self.camera_ids[i]
         img_path = self.scene.image_path(self.frame, cam)
         alpha_path = self.scene.alpha_path(self.frame, cam)
@@ -48,7 +52,8 @@ class CameraImageDataset(Dataset):
             alpha = cv2.resize(alpha, dsize, interpolation=cv2.INTER_AREA)
             K = scale_intrinsics(K, self.native_hw, self.size)
         if self.zoom_range != (1.0, 1.0) or min(self.crop) > 0:
-            img, alpha, K = zoom_and_crop(img, alpha, K, self.zoom_range, self.crop)
+            img, alpha, K = zoom_and_crop(img, alpha, K, self.zoom_range, self.crop,
+                                         generator)
         return {
             "image": torch.from_numpy(img).permute(2, 0, 1).float() / 255.0,
             "alpha": torch.from_numpy(alpha)[None].float() / 255.0,

@@ -31,9 +31,8 @@ def evaluate_views(output_dir: str | Path, epoch: int | None = None,
         dataset = CameraImageDataset(t.data.scene, cams, frame, tuple(t.cfg.INPUT.SIZE))
         for item in dataset:
             h, w = item["image"].shape[-2:]
-            o = t.model.render_frames(t.clouds, [frame],
-                                      item["K"][None].to(t.device),
-                                      item["cam_to_world"][None].to(t.device), h, w)
+            o = t.model(t.clouds, [frame], item["K"][None].to(t.device),
+                        item["cam_to_world"][None].to(t.device), h, w)
             pred, truth = o["rgb"].clamp(0, 1).cpu(), item["image"][None]
             mse = float(((pred - truth) ** 2).mean())
             views.append({"frame": frame, "camera": item["camera_id"],

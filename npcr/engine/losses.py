@@ -1,4 +1,5 @@
-"""The training loss: L1 on RGB and alpha, and optionally 1 - SSIM on RGB (pytorch_msssim)."""
+"""The training loss: L1 on RGB and alpha, optionally 1 - SSIM on RGB (pytorch_msssim) and a VGG-16
+perceptual term (local weights only)."""
 from __future__ import annotations
 
 import torch
@@ -6,14 +7,20 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from yacs.config import CfgNode
 
+from .perceptual import VGGPerceptualLoss, default_weights_path
+
 
 class ImageLoss:
-    """RGB_WEIGHT * L1(rgb) + ALPHA_WEIGHT * L1(alpha) + SSIM_WEIGHT * (1 - SSIM(rgb))."""
+    """RGB_WEIGHT * L1(rgb) + ALPHA_WEIGHT * L1(alpha) + SSIM_WEIGHT * (1 - SSIM(rgb))
+    + VGG_WEIGHT * perceptual(rgb)."""
 
-    def __init__(self, cfg: CfgNode):
+    def __init__(self, cfg: CfgNode, device: torch.device = torch.device("cpu")):
         s = cfg.SOLVER
         self.rgb_weight, self.alpha_weight, self.ssim_weight = s.RGB_WEIGHT, s.ALPHA_WEIGHT, \
             s.SSIM_WEIGHT
+        self.vgg_weight, self.vgg = s.VGG_WEIGHT, None
+        if self.vgg_weight > 0:
+            self.vgg = VGGPerceptualLoss(s.VGG_WEIGHTS or default_weights_path()).to(device)
 
     def __call__(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
         """The total ``loss`` and its named terms."""
@@ -23,5 +30,8 @@ class ImageLoss:
         if self.ssim_weight > 0:
             terms["ssim"] = ssim(out["rgb"], batch["image"], data_range=1.0)
             loss = loss + self.ssim_weight * (1 - terms["ssim"])
+        if self.vgg is not None:
+            terms["vgg"] = self.vgg(out["rgb"], batch["image"])
+            loss = loss + self.vgg_weight * terms["vgg"]
         terms["loss"] = loss
         return terms

@@ -28,8 +28,8 @@ def preview_grid(model: PointRenderer, clouds: FrameClouds, item: dict,
     was_training = model.training
     model.eval()
     h, w = item["image"].shape[-2:]
-    out = model.render_frames(clouds, [item["frame"]], item["K"][None].to(device),
-                              item["cam_to_world"][None].to(device), h, w)
+    out = model(clouds, [item["frame"]], item["K"][None].to(device),
+                item["cam_to_world"][None].to(device), h, w)
     model.train(was_training)
     depth = out["depth"][0, 0]
     valid = depth > 0

@@ -74,7 +74,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
 
     @torch.no_grad()
     def render_step(engine: Engine, i: int) -> None:
-        o = model.render_frames(trained.clouds, [frame], K_t[i:i + 1], c2w_t[i:i + 1], height, width)
+        o = model(trained.clouds, [frame], K_t[i:i + 1], c2w_t[i:i + 1], height, width)
         rgba = torch.cat([o["rgb"], o["alpha"]], 1)[0].permute(1, 2, 0)
         rgba = (rgba.clamp(0, 1) * 255).round().byte().cpu().numpy()
         write_image(out / f"frame_{i:04d}.png", rgba)

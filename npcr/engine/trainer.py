@@ -1,25 +1,29 @@
 """Training with pytorch-ignite: a named ``train_step``, held-out PSNR each epoch, checkpoints, resume."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint, DiskSaver, ProgressBar
+from ignite.handlers import ProgressBar
 from ignite.metrics import PSNR, SSIM
-from torch.utils.data import ConcatDataset, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from yacs.config import CfgNode
 
-from ..data import CameraImageDataset, split_cameras
+from ..data import CameraImageDataset, ResumableSampler, SeededItems, split_cameras
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import FrameClouds, PointRenderer, build_model
-from .common import (MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, depth_range, layers_at_epoch,
-                     load_checkpoint, load_scene, seed_everything, select_device, setup_logger)
+from .checkpoints import attach_checkpoints, resume
+from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, select_device,
+                     setup_logger)
 from .losses import ImageLoss
 from .monitor import attach_monitoring
 from .optim import build_lr_scheduler, build_optimizer
@@ -41,12 +45,12 @@ def amp_dtype(cfg: CfgNode, device: torch.device) -> torch.dtype | None:
     return table[choice]
 
 
-def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Optimizer,
+def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                    clouds: FrameClouds, device: torch.device,
                    scaler: torch.amp.GradScaler) -> Engine:
     """Engine whose step renders a batch of cameras (under autocast when SOLVER.AMP asks) and takes
     one optimizer step on ImageLoss; ``scaler`` scales float16 gradients (disabled otherwise)."""
-    criterion = ImageLoss(cfg)
+    criterion = ImageLoss(cfg, device)
     dtype = amp_dtype(cfg, device)
 
     def train_step(engine: Engine, batch: dict) -> dict:
@@ -54,8 +58,8 @@ def create_trainer(cfg: CfgNode, model: PointRenderer, optimizer: torch.optim.Op
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
-                                      batch["cam_to_world"], h, w)
+            out = model(clouds, batch["frame"].tolist(), batch["K"],
+                        batch["cam_to_world"], h, w)
         terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms["loss"]).backward()
@@ -74,8 +78,8 @@ def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.de
         model.eval()
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
-        out = model.render_frames(clouds, batch["frame"].tolist(), batch["K"],
-                                  batch["cam_to_world"], h, w)
+        out = model(clouds, batch["frame"].tolist(), batch["K"],
+                    batch["cam_to_world"], h, w)
         return out["rgb"].clamp(0, 1), batch["image"]
 
     evaluator = Engine(eval_step)
@@ -95,67 +99,74 @@ def mean_colour_psnr(train_set: Dataset, val_set: Dataset) -> float:
     return sum(psnrs) / len(psnrs)
 
 
-def _resume(out_dir: Path, model, training_state: dict, logger) -> None:
-    epochs = checkpoint_epochs(out_dir, need_optimizer=True)
-    if not epochs:
-        logger.info("RESUME: no checkpoint pair in %s, starting from scratch", out_dir)
-        return
-    epoch = epochs[-1]
-    Checkpoint.load_objects({"nr_model": model}, load_checkpoint(out_dir / MODEL_FILE.format(epoch)))
-    state = load_checkpoint(out_dir / OPTIMIZER_FILE.format(epoch))
-    Checkpoint.load_objects(training_state, state)
-    logger.info("resumed from epoch %d (%s)", epoch, out_dir / MODEL_FILE.format(epoch))
-
-
-def _attach_checkpoints(cfg: CfgNode, out_dir: Path, model, training_state: dict, trainer) -> None:
-    saver = DiskSaver(str(out_dir), atomic=True, require_empty=False)
-    epoch_of = lambda engine, _: engine.state.epoch  # noqa: E731
-    every = Events.EPOCH_COMPLETED(every=cfg.SOLVER.CHECKPOINT_PERIOD) | Events.COMPLETED
-    for to_save, pattern in (({"nr_model": model}, "nr_model_{global_step}.pth"),
-                             (training_state, "nr_optimizer_{global_step}.pth")):
-        handler = Checkpoint(to_save, saver, filename_pattern=pattern,
-                             n_saved=cfg.SOLVER.KEEP_CHECKPOINTS or None,
-                             global_step_transform=epoch_of)
-        trainer.add_event_handler(every, handler)
+def model_digest(model: torch.nn.Module) -> str:
+    """SHA-256 (16 hex digits) of the model's tensors: equal digests mean bitwise-equal weights."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def run_training(cfg: CfgNode) -> dict:
-    """Train the model ``cfg`` describes; returns the final held-out and baseline PSNR (dB)."""
+    """Train the model ``cfg`` describes; returns the final held-out and baseline PSNR (dB).
+
+    Launched by ``torchrun --nproc_per_node N`` it trains data-parallel in N processes (gloo on the
+    CPU, nccl on GPUs) with ignite.distributed; SOLVER.IMS_PER_BATCH is then the global batch."""
+    backend = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        backend = "nccl" if select_device(cfg).type == "cuda" else "gloo"
+    result: dict = {}
+    with idist.Parallel(backend=backend) as parallel:
+        parallel.run(_train, cfg, result)
+    return result
+
+
+def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
+    rank, world = idist.get_rank(), idist.get_world_size()
     out_dir = Path(cfg.OUTPUT_DIR)
-    logger = setup_logger(out_dir)
+    logger = setup_logger(out_dir if rank == 0 else None)
     seed_everything(cfg.SEED)
-    device = select_device(cfg)
+    device = idist.device() if world > 1 else select_device(cfg)
     data = load_scene(cfg)
     train_ids, val_ids = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
-    if tuple(cfg.INPUT.ZOOM_RANGE) != (1.0, 1.0) and min(cfg.INPUT.CROP) <= 0 \
-            and cfg.SOLVER.IMS_PER_BATCH > 1:
+    batch = cfg.SOLVER.IMS_PER_BATCH
+    if batch % world:
+        raise NpcrError(f"SOLVER.IMS_PER_BATCH {batch} is the global batch: make it a multiple of "
+                        f"the {world} processes")
+    if tuple(cfg.INPUT.ZOOM_RANGE) != (1.0, 1.0) and min(cfg.INPUT.CROP) <= 0 and batch > world:
         raise NpcrError("INPUT.ZOOM_RANGE gives images of different sizes: set INPUT.CROP to batch "
-                        "them (SOLVER.IMS_PER_BATCH > 1)")
+                        "them (SOLVER.IMS_PER_BATCH > number of processes)")
 
-    def per_frame(ids: list[int], augment: bool) -> Dataset:
+    def per_frame(ids: list[int], augment: bool) -> list[CameraImageDataset]:
         extra = (tuple(cfg.INPUT.ZOOM_RANGE), tuple(cfg.INPUT.CROP)) if augment else ()
-        return ConcatDataset([CameraImageDataset(data.scene, ids, f, tuple(cfg.INPUT.SIZE), *extra)
-                              for f in data.frames])
+        return [CameraImageDataset(data.scene, ids, f, tuple(cfg.INPUT.SIZE), *extra)
+                for f in data.frames]
 
-    train_set = per_frame(train_ids, augment=True)
-    val_set = per_frame(val_ids or train_ids[:1], augment=False)
-    train_loader = idist.auto_dataloader(train_set, batch_size=cfg.SOLVER.IMS_PER_BATCH,
-                                         shuffle=True, num_workers=cfg.SOLVER.NUM_WORKERS,
-                                         drop_last=False)
+    train_set = SeededItems(per_frame(train_ids, augment=True))
+    sampler = ResumableSampler(len(train_set), cfg.SEED, shuffle=True, rank=rank, world_size=world)
+    train_loader = DataLoader(train_set, batch_size=batch // world, sampler=sampler,
+                              num_workers=cfg.SOLVER.NUM_WORKERS)
+    val_set = ConcatDataset(per_frame(val_ids or train_ids[:1], augment=False))
     val_loader = idist.auto_dataloader(val_set, batch_size=1, shuffle=False,
                                        num_workers=cfg.SOLVER.NUM_WORKERS)
-    logger.info("%d points in frames %s, %d training / %d held-out cameras, device %s",
-                data.clouds.total, data.frames, len(train_ids), len(val_ids), device)
+    logger.info("%d points in frames %s, %d training / %d held-out cameras, device %s, "
+                "%d process(es)", data.clouds.total, data.frames, len(train_ids), len(val_ids),
+                device, world)
     if not val_ids:
         logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
                        train_ids[0])
 
     model = build_model(cfg, data.clouds.total, depth_range(cfg, data)).to(device)
+    net = model
+    if world > 1:
+        net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
+                                      else None)
     optimizer = build_optimizer(cfg, model, device)
     lr_scheduler = build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * len(train_loader))
     clouds = data.clouds.to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
-    trainer = create_trainer(cfg, model, optimizer, clouds, device, scaler)
+    trainer = create_trainer(cfg, net, optimizer, clouds, device, scaler)
     evaluator = create_evaluator(model, clouds, device)
     training_state = {"optimizer": optimizer, "trainer": trainer}
     if scaler.is_enabled():
@@ -164,20 +175,25 @@ def run_training(cfg: CfgNode) -> dict:
         training_state["lr_scheduler"] = lr_scheduler
         trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: lr_scheduler.step())
     if cfg.RESUME:
-        _resume(out_dir, model, training_state, logger)
-    _attach_checkpoints(cfg, out_dir, model, training_state, trainer)
+        resume(out_dir, model, training_state, len(train_loader), logger)
+    attach_checkpoints(cfg, out_dir, model, training_state, trainer)
 
     @trainer.on(Events.EPOCH_STARTED)
-    def apply_layer_schedule(engine: Engine) -> None:
+    def start_epoch(engine: Engine) -> None:
+        # A resumed run starts inside an epoch: skip the batches that were already trained on.
+        done = engine.state.iteration % engine.state.epoch_length
+        sampler.set_epoch(engine.state.epoch - 1, start=done * train_loader.batch_size)
         layers = layers_at_epoch(cfg, engine.state.epoch - 1)
         if layers != model.active_layers:
             logger.info("epoch %d: %d depth-peeling layers", engine.state.epoch, layers)
         model.active_layers = layers
 
-    if sys.stderr.isatty():
-        ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
-    tb = attach_monitoring(trainer, evaluator, optimizer, model, clouds, val_set[0], out_dir,
-                           cfg.TEST.IMAGE_PERIOD, device, logger)
+    tb = None
+    if rank == 0:
+        if sys.stderr.isatty():
+            ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
+        tb = attach_monitoring(trainer, evaluator, optimizer, model, clouds, val_set[0], out_dir,
+                               cfg.TEST.IMAGE_PERIOD, device, logger)
 
     history: dict = {}
 
@@ -196,14 +212,17 @@ def run_training(cfg: CfgNode) -> dict:
                     start, max_epochs)
     else:
         trainer.run(train_loader, max_epochs=max_epochs)
-    tb.close()
+    if tb is not None:
+        tb.close()
 
     epoch = max(start, trainer.state.epoch)
     psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
-    baseline = mean_colour_psnr(per_frame(train_ids, augment=False), val_set)
-    result = {"epoch": epoch, "iterations": trainer.state.iteration, "heldout_psnr": psnr,
-              "mean_colour_psnr": baseline, "val_cameras": val_ids,
-              "heldout_psnr_by_epoch": history}
-    write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-    logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)
-    return result
+    digests = idist.all_gather(model_digest(model))
+    if rank == 0:
+        baseline = mean_colour_psnr(ConcatDataset(per_frame(train_ids, augment=False)), val_set)
+        result.update({"epoch": epoch, "iterations": trainer.state.iteration,
+                       "heldout_psnr": psnr, "mean_colour_psnr": baseline,
+                       "val_cameras": val_ids, "heldout_psnr_by_epoch": history,
+                       "weights_sha256": digests})
+        write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+        logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)

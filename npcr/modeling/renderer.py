@@ -48,14 +48,15 @@ class PointRenderer(nn.Module):
         out = torch.sigmoid(self.unet(feats.flatten(1, 2)))
         return {"rgb": out[:, :3], "alpha": out[:, 3:], "depth": depth}
 
-    def forward(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
-                height: int, width: int) -> dict[str, torch.Tensor]:
+    def render_cloud(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
+                     height: int, width: int) -> dict[str, torch.Tensor]:
         """Render one cloud whose points are feature rows 0..N-1: ``rgb``, ``alpha``, ``depth``."""
         return self.decode(*self.project(points, K, cam_to_world, height, width))
 
-    def render_frames(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
-                      cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
-        """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows)."""
+    def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
+                cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
+        """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows):
+        ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth`` (B, L, H, W)."""
         depth = index = None
         for frame in sorted(set(frames)):
             rows = [b for b, f in enumerate(frames) if f == frame]
