@@ -53,6 +53,13 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         tmp.write_bytes(buf.tobytes())
 
 
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` as a .npy file atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` (removed first)."""

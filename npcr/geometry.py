@@ -39,3 +39,37 @@ def pixel_rays(K: np.ndarray, c2w: np.ndarray, height: int, width: int,
         o = np.broadcast_to(c2w[:3, 3], d.shape)
         rays.append(np.concatenate([o, d], axis=-1))
     return np.stack(rays).astype(np.float32)
+
+
+def _rotation_log(R: np.ndarray) -> np.ndarray:
+    """Axis-angle vector (3,) of a rotation matrix (angle in radians, up to pi)."""
+    cos = np.clip((np.trace(R) - 1) / 2, -1.0, 1.0)
+    angle = np.arccos(cos)
+    if angle < 1e-9:
+        return np.zeros(3)
+    if np.pi - angle < 1e-6:  # near a half turn: the axis from R + I's largest column
+        M = (R + np.eye(3)) / 2
+        axis = M[:, np.argmax(np.diag(M))]
+        return angle * axis / np.linalg.norm(axis)
+    w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    return angle * w / (2 * np.sin(angle))
+
+
+def _rotation_exp(v: np.ndarray) -> np.ndarray:
+    """Rotation matrix of an axis-angle vector (Rodrigues)."""
+    angle = np.linalg.norm(v)
+    if angle < 1e-12:
+        return np.eye(3)
+    k = v / angle
+    Kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * Kx + (1 - np.cos(angle)) * Kx @ Kx
+
+
+def interpolate_pose(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Camera-to-world (4, 4) a fraction ``t`` of the way from ``a`` to ``b``: rotation along the
+    shortest arc (slerp), centre on the straight line."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    out = np.eye(4)
+    out[:3, :3] = a[:3, :3] @ _rotation_exp(t * _rotation_log(a[:3, :3].T @ b[:3, :3]))
+    out[:3, 3] = (1 - t) * a[:3, 3] + t * b[:3, 3]
+    return out

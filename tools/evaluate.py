@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
 """Evaluate a trained model on its held-out cameras: PSNR, SSIM, alpha error (JSON) and a contact
-sheet of truth | prediction | 4x error."""
+sheet of truth | prediction | 4x error. With --temporal FOLDER: the flicker (mean warping error
+between consecutive frames) of a video written by render.py --depth or refine.py."""
 import argparse
 
 from npcr.cli import run_cli
-from npcr.engine.evaluate import evaluate_views
+from npcr.engine.evaluate import evaluate_temporal, evaluate_views
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--output-dir", help="training OUTPUT_DIR (has config.yml)")
+    target.add_argument("--temporal", metavar="FOLDER",
+                        help="frames + depth + cameras of a rendered path")
     parser.add_argument("--epoch", type=int, help="checkpoint epoch (default: LOAD_EPOCH, else latest)")
     parser.add_argument("--out", help="report folder (default: OUTPUT_DIR/eval_<epoch>)")
+    parser.add_argument("--depth-tolerance", type=float, default=0.03,
+                        help="--temporal: relative depth agreement for a pixel to count")
     args = parser.parse_args()
+    if args.temporal:
+        report = evaluate_temporal(args.temporal, args.depth_tolerance)
+        print(f"{args.temporal}: warping error {report['warping_error']:.4g} over "
+              f"{report['frames']} frames")
+        return
     report = evaluate_views(args.output_dir, args.epoch, args.out)
     print(f"epoch {report['epoch']}: PSNR {report['mean_psnr']:.2f} dB, "
           f"SSIM {report['mean_ssim']:.4f}, alpha MAE {report['mean_alpha_mae']:.4f} "

@@ -18,9 +18,13 @@ def main() -> None:
     parser.add_argument("--frame", type=int, help="point cloud of this trained frame (default: first)")
     parser.add_argument("--spiral", action="store_true",
                         help="render the dataset's CamPose_spiral.inf / Intrinsic_spiral.inf path")
+    parser.add_argument("--depth", action="store_true",
+                        help="also write layer-0 depth_%%04d.npy (for refine.py --cache and "
+                             "evaluate.py --temporal)")
     args = parser.parse_args()
     render_views(args.output_dir, args.epoch, args.cameras, args.intrinsics, args.out,
-                 tuple(args.size) if args.size else None, args.fps, args.frame, args.spiral)
+                 tuple(args.size) if args.size else None, args.fps, args.frame, args.spiral,
+                 args.depth)
 
 
 if __name__ == "__main__":

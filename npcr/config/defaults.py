@@ -71,6 +71,9 @@ _C.SOLVER.WEIGHT_DECAY = 0.0
 # Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
 # "fp16" (CUDA only) or "bf16".
 _C.SOLVER.AMP = "auto"
+# torch.compile the U-Net for training: "off" or a torch.compile mode ("default", "reduce-overhead",
+# "max-autotune"). The first iterations (and each new image size) pay the compilation.
+_C.SOLVER.COMPILE = "off"
 # Learning-rate schedule over all iterations: "none" or "cosine" (to LR_MIN_FACTOR x the start).
 _C.SOLVER.LR_SCHEDULER = "none"
 _C.SOLVER.LR_MIN_FACTOR = 0.05
@@ -105,6 +108,26 @@ _C.TEST.EVAL_PERIOD = 1
 # Every this many iterations (and at the end) a preview of the first held-out camera, prediction |
 # ground truth | alpha | layer-0 depth, goes to TensorBoard and OUTPUT_DIR/previews/.
 _C.TEST.IMAGE_PERIOD = 200
+
+_C.REFINE = CN()
+# The temporal refine net (tools/refine.py): blends each rendered frame with the NUM_PREV previous
+# outputs reprojected into its view by the rendered layer-0 depth.
+_C.REFINE.NUM_PREV = 2
+# Channels of its antialiased U-Net levels.
+_C.REFINE.CHANNELS = [16, 32, 64]
+# A reprojected pixel counts where the previous depth agrees within this fraction of the depth.
+_C.REFINE.DEPTH_TOLERANCE = 0.03
+# Training sequences: NUM_PREV + 1 cameras approaching a training camera from one of its
+# NEIGHBOURS nearest training cameras, each step a fraction in STEP_RANGE of the way to it.
+_C.REFINE.NEIGHBOURS = 2
+_C.REFINE.STEP_RANGE = [0.03, 0.15]
+# Loss = L1(refined RGBA of the training camera, photo) + TEMPORAL_WEIGHT * masked L1 between each
+# refined frame and the previous refined frame warped into it.
+_C.REFINE.TEMPORAL_WEIGHT = 1.0
+_C.REFINE.LR = 1e-3
+_C.REFINE.MAX_EPOCHS = 10
+# Checkpoint refine/refine_model_<epoch>.pth (+ refine_optimizer_<epoch>.pth) every this many epochs.
+_C.REFINE.CHECKPOINT_PERIOD = 5
 
 
 def get_cfg_defaults() -> CN:

@@ -6,6 +6,7 @@
   iterations, so a run killed mid-epoch loses at most that many iterations. Only the newest is kept,
   and none is left once training completes.
 
+The refine net's checkpoints are the same with prefix "refine" instead of "nr".
 Files are written atomically (temp file, then rename) by ignite's DiskSaver; RESUME continues from
 the newest point. With the seed-driven sampler (npcr.data.sampling) the resumed run ends with the
 same weights as an uninterrupted one.
@@ -20,62 +21,61 @@ import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
-from yacs.config import CfgNode
 
-from .common import MODEL_FILE, OPTIMIZER_FILE, checkpoint_epochs, load_checkpoint
-
-RESUME_FILE = "nr_resume_{}.pth"
+from .common import checkpoint_epochs, load_checkpoint
 
 
-def resume_iterations(output_dir: Path) -> list[int]:
+def resume_iterations(output_dir: Path, prefix: str = "nr") -> list[int]:
     """Iterations with a mid-epoch resume point in ``output_dir``, ascending."""
-    found = (re.fullmatch(r"nr_resume_(\d+)\.pth", p.name) for p in output_dir.glob("nr_resume_*"))
+    found = (re.fullmatch(rf"{prefix}_resume_(\d+)\.pth", p.name)
+             for p in output_dir.glob(f"{prefix}_resume_*"))
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def attach_checkpoints(cfg: CfgNode, out_dir: Path, model: torch.nn.Module, training_state: dict,
-                       trainer: Engine) -> None:
-    """Save the epoch pair and the rolling resume point as the module docstring describes."""
+def attach_checkpoints(out_dir: Path, model: torch.nn.Module, training_state: dict,
+                       trainer: Engine, period: int, keep: int, resume_every: int,
+                       prefix: str = "nr") -> None:
+    """Save the epoch pair every ``period`` epochs (and at the end; the newest ``keep``, 0 = all)
+    and the rolling resume point every ``resume_every`` iterations (0 = none), as the module
+    docstring describes."""
     saver = DiskSaver(str(out_dir), atomic=True, require_empty=False)
     epoch_of = lambda engine, _: engine.state.epoch  # noqa: E731
-    every = Events.EPOCH_COMPLETED(every=cfg.SOLVER.CHECKPOINT_PERIOD) | Events.COMPLETED
-    for to_save, pattern in (({"nr_model": model}, "nr_model_{global_step}.pth"),
-                             (training_state, "nr_optimizer_{global_step}.pth")):
-        handler = Checkpoint(to_save, saver, filename_pattern=pattern,
-                             n_saved=cfg.SOLVER.KEEP_CHECKPOINTS or None,
-                             global_step_transform=epoch_of)
+    every = Events.EPOCH_COMPLETED(every=period) | Events.COMPLETED
+    for to_save, kind in (({f"{prefix}_model": model}, "model"), (training_state, "optimizer")):
+        handler = Checkpoint(to_save, saver, filename_pattern=f"{prefix}_{kind}_{{global_step}}.pth",
+                             n_saved=keep or None, global_step_transform=epoch_of)
         trainer.add_event_handler(every, handler)
-    if cfg.SOLVER.CHECKPOINT_ITERS > 0:
-        resume_point = Checkpoint({"nr_model": model, **training_state}, saver,
-                                  filename_pattern="nr_resume_{global_step}.pth", n_saved=1,
+    if resume_every > 0:
+        resume_point = Checkpoint({f"{prefix}_model": model, **training_state}, saver,
+                                  filename_pattern=f"{prefix}_resume_{{global_step}}.pth",
+                                  n_saved=1,
                                   global_step_transform=lambda engine, _: engine.state.iteration)
-        trainer.add_event_handler(Events.ITERATION_COMPLETED(every=cfg.SOLVER.CHECKPOINT_ITERS),
-                                  resume_point)
+        trainer.add_event_handler(Events.ITERATION_COMPLETED(every=resume_every), resume_point)
 
     @trainer.on(Events.COMPLETED)
     def drop_resume_points(_: Engine) -> None:
         if idist.get_rank() == 0:
-            for it in resume_iterations(out_dir):
-                (out_dir / RESUME_FILE.format(it)).unlink(missing_ok=True)
+            for it in resume_iterations(out_dir, prefix):
+                (out_dir / f"{prefix}_resume_{it}.pth").unlink(missing_ok=True)
 
 
 def resume(out_dir: Path, model: torch.nn.Module, training_state: dict, epoch_length: int,
-           logger: logging.Logger) -> None:
+           logger: logging.Logger, prefix: str = "nr") -> None:
     """Load the newest of the latest epoch pair and the latest resume point into ``model`` and
     ``training_state`` (the epoch pair wins a tie); nothing to load only logs it."""
-    epochs = checkpoint_epochs(out_dir, need_optimizer=True)
-    iterations = resume_iterations(out_dir)
+    epochs = checkpoint_epochs(out_dir, need_optimizer=True, prefix=prefix)
+    iterations = resume_iterations(out_dir, prefix)
     epoch_iteration = epochs[-1] * epoch_length if epochs else -1
+    name = f"{prefix}_model"
     if iterations and iterations[-1] > epoch_iteration:
-        path = out_dir / RESUME_FILE.format(iterations[-1])
-        Checkpoint.load_objects({"nr_model": model, **training_state}, load_checkpoint(path))
+        path = out_dir / f"{prefix}_resume_{iterations[-1]}.pth"
+        Checkpoint.load_objects({name: model, **training_state}, load_checkpoint(path))
         logger.info("resumed from iteration %d (%s)", iterations[-1], path)
     elif epochs:
-        epoch = epochs[-1]
-        Checkpoint.load_objects({"nr_model": model},
-                                load_checkpoint(out_dir / MODEL_FILE.format(epoch)))
+        path = out_dir / f"{name}_{epochs[-1]}.pth"
+        Checkpoint.load_objects({name: model}, load_checkpoint(path))
         Checkpoint.load_objects(training_state,
-                                load_checkpoint(out_dir / OPTIMIZER_FILE.format(epoch)))
-        logger.info("resumed from epoch %d (%s)", epoch, out_dir / MODEL_FILE.format(epoch))
+                                load_checkpoint(out_dir / f"{prefix}_optimizer_{epochs[-1]}.pth"))
+        logger.info("resumed from epoch %d (%s)", epochs[-1], path)
     else:
         logger.info("RESUME: no checkpoint in %s, starting from scratch", out_dir)

@@ -18,6 +18,7 @@ from ..data.inspect import depth_range as scene_depth_range
 from ..errors import NpcrError
 from ..modeling import FrameClouds
 
+# Checkpoint names (NPCR's): the renderer's use prefix "nr", the refine net's "refine".
 MODEL_FILE = "nr_model_{}.pth"
 OPTIMIZER_FILE = "nr_optimizer_{}.pth"
 
@@ -113,12 +114,14 @@ def layers_at_epoch(cfg: CfgNode, epoch_index: int) -> int:
     return [n for e, n in schedule if e <= epoch_index][-1]
 
 
-def checkpoint_epochs(output_dir: Path, need_optimizer: bool = False) -> list[int]:
-    """Epochs with a saved model (and optimizer, if asked) in ``output_dir``, ascending."""
+def checkpoint_epochs(output_dir: Path, need_optimizer: bool = False,
+                      prefix: str = "nr") -> list[int]:
+    """Epochs with a saved ``<prefix>_model_<epoch>.pth`` (and ``<prefix>_optimizer_<epoch>.pth``,
+    if asked) in ``output_dir``, ascending."""
     epochs = []
-    for p in Path(output_dir).glob("nr_model_*.pth"):
-        m = re.fullmatch(r"nr_model_(\d+)\.pth", p.name)
-        if m and (not need_optimizer or (p.parent / OPTIMIZER_FILE.format(m.group(1))).is_file()):
+    for p in Path(output_dir).glob(f"{prefix}_model_*.pth"):
+        m = re.fullmatch(rf"{prefix}_model_(\d+)\.pth", p.name)
+        if m and (not need_optimizer or (p.parent / f"{prefix}_optimizer_{m.group(1)}.pth").is_file()):
             epochs.append(int(m.group(1)))
     return sorted(epochs)
 

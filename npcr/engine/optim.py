@@ -10,6 +10,17 @@ from ..errors import NpcrError
 from ..modeling import PointRenderer
 
 STAGES = ("joint", "features", "network")
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+
+
+def maybe_compile(cfg: CfgNode, model: PointRenderer) -> None:
+    """Compile the U-Net in place when SOLVER.COMPILE asks (state-dict keys stay unchanged); the
+    projector and the gather are left eager."""
+    mode = cfg.SOLVER.COMPILE
+    if mode not in COMPILE_MODES:
+        raise NpcrError(f"SOLVER.COMPILE {mode!r}: choose one of {', '.join(COMPILE_MODES)}")
+    if mode != "off":
+        model.unet.compile(mode=mode)
 
 
 def build_optimizer(cfg: CfgNode, model: PointRenderer,

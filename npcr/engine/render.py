@@ -1,20 +1,23 @@
-"""Rendering a trained model along cameras: RGBA frames and an mp4, driven by an ignite Engine."""
+"""Rendering a trained model along cameras: RGBA frames, depth and an mp4, driven by an ignite
+Engine."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
+from dataclasses import dataclass
+
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from ignite.handlers import ProgressBar
 
-from ..data import read_cam_poses, read_intrinsics
+from ..data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
 from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
-from ..fileio import atomic_path, write_image
+from ..fileio import save_npy, write_image
+from ..videoio import open_video
 from .common import setup_logger
-from .trained import load_trained
+from .trained import Trained, load_trained
 
 
 def _cameras(scene, campose: Path | None, intrinsics: Path | None,
@@ -34,25 +37,22 @@ def _cameras(scene, campose: Path | None, intrinsics: Path | None,
     return c2w, K
 
 
-def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
-                 intrinsics: str | Path | None = None, out: str | Path | None = None,
-                 size: tuple[int, int] | None = None, fps: int = 24,
-                 frame: int | None = None, spiral: bool = False) -> Path:
-    """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
+@dataclass
+class CameraPath:
+    """Cameras to render at ``height`` x ``width``: ``cam_to_world`` (M, 4, 4), ``K`` (M, 3, 3)
+    already scaled to that size."""
+    cam_to_world: np.ndarray
+    K: np.ndarray
+    height: int
+    width: int
 
-    ``spiral`` renders the dataset's own camera path (CamPose_spiral.inf) instead; ``frame`` picks
-    the point cloud among the trained frames (default: the first). Writes ``frame_%04d.png`` (RGBA)
-    per camera, in order, and ``video.mp4``.
-    """
-    output_dir = Path(output_dir)
-    log = setup_logger()
-    trained = load_trained(output_dir, epoch)
-    cfg, data, model, epoch, device = (trained.cfg, trained.data, trained.model, trained.epoch,
-                                       trained.device)
-    frame = data.frames[0] if frame is None else frame
-    if frame not in data.frames:
-        raise NpcrError(f"--frame {frame}: the model was trained on frames {data.frames}")
 
+def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
+                intrinsics: str | Path | None = None, size: tuple[int, int] | None = None,
+                spiral: bool = False) -> CameraPath:
+    """The cameras ``tools/render.py``'s options name (default: the held-out ones) at the render
+    size (default: the training size); ``spiral`` takes the dataset's CamPose_spiral.inf."""
+    cfg, data = trained.cfg, trained.data
     default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))
     if spiral:
         if campose or data.scene.render_path is None:
@@ -65,38 +65,60 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     train_hw = tuple(cfg.INPUT.SIZE) if min(cfg.INPUT.SIZE) > 0 else native_hw
     height, width = size or train_hw
     K = np.stack([scale_intrinsics(k, native_hw, (height, width)) for k in K])
+    return CameraPath(np.asarray(c2w), K, height, width)
 
-    out = Path(out) if out else output_dir / f"render_{epoch}"
+
+def pick_frame(trained: Trained, frame: int | None) -> int:
+    """``frame`` (default: the first trained frame), checked against the trained frames."""
+    frame = trained.data.frames[0] if frame is None else frame
+    if frame not in trained.data.frames:
+        raise NpcrError(f"--frame {frame}: the model was trained on frames {trained.data.frames}")
+    return frame
+
+
+def to_rgba8(rgba: torch.Tensor) -> np.ndarray:
+    """(1, 4, H, W) float in [0, 1] -> (H, W, 4) uint8."""
+    return (rgba[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+
+
+def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
+                 intrinsics: str | Path | None = None, out: str | Path | None = None,
+                 size: tuple[int, int] | None = None, fps: int = 24,
+                 frame: int | None = None, spiral: bool = False, depth: bool = False) -> Path:
+    """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
+
+    Writes ``frame_%04d.png`` (RGBA) per camera, in order, ``video.mp4`` (encoded as frames come,
+    so memory does not grow with the path) and the cameras as rendered (``CamPose.inf``,
+    ``Intrinsic.inf`` at the render size); with ``depth`` also the layer-0 depth of each frame
+    as ``depth_%04d.npy`` (float32, 0 = empty), which tools/refine.py --cache and
+    tools/evaluate.py --temporal read. ``frame`` picks the point cloud among the trained frames.
+    """
+    output_dir = Path(output_dir)
+    log = setup_logger()
+    trained = load_trained(output_dir, epoch)
+    frame = pick_frame(trained, frame)
+    path = camera_path(trained, frame, campose, intrinsics, size, spiral)
+    out = Path(out) if out else output_dir / f"render_{trained.epoch}"
     out.mkdir(parents=True, exist_ok=True)
-    K_t = torch.as_tensor(K, dtype=torch.float32, device=device)
-    c2w_t = torch.as_tensor(c2w, dtype=torch.float32, device=device)
-    frames: list[np.ndarray] = []
+    write_cam_poses(out / "CamPose.inf", path.cam_to_world)
+    write_intrinsics(out / "Intrinsic.inf", path.K)
+    K_t = torch.as_tensor(path.K, dtype=torch.float32, device=trained.device)
+    c2w_t = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=trained.device)
 
-    @torch.no_grad()
-    def render_step(engine: Engine, i: int) -> None:
-        o = model(trained.clouds, [frame], K_t[i:i + 1], c2w_t[i:i + 1], height, width)
-        rgba = torch.cat([o["rgb"], o["alpha"]], 1)[0].permute(1, 2, 0)
-        rgba = (rgba.clamp(0, 1) * 255).round().byte().cpu().numpy()
-        write_image(out / f"frame_{i:04d}.png", rgba)
-        frames.append(rgba[..., :3])
+    with open_video(out / "video.mp4", fps) as video:
+        @torch.no_grad()
+        def render_step(engine: Engine, i: int) -> None:
+            o = trained.model(trained.clouds, [frame], K_t[i:i + 1], c2w_t[i:i + 1], path.height,
+                              path.width)
+            rgba = to_rgba8(torch.cat([o["rgb"], o["alpha"]], 1))
+            write_image(out / f"frame_{i:04d}.png", rgba)
+            if depth:
+                save_npy(out / f"depth_{i:04d}.npy", o["depth"][0, 0].float().cpu().numpy())
+            video.write(rgba[..., :3])
 
-    engine = Engine(render_step)
-    ProgressBar(persist=True, desc="render").attach(engine)
-    engine.add_event_handler(Events.COMPLETED, lambda _: write_video(out / "video.mp4", frames, fps))
-    engine.run(range(len(c2w)), max_epochs=1)
-    log.info("rendered %d frames of %dx%d to %s (epoch %d)", len(c2w), width, height, out, epoch)
+        engine = Engine(render_step)
+        ProgressBar(persist=True, desc="render").attach(engine)
+        engine.run(range(len(path.cam_to_world)), max_epochs=1)
+    log.info("rendered %d frames of %dx%d to %s (epoch %d)", len(path.cam_to_world), path.width,
+             path.height, out, trained.epoch)
     return out
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 24) -> None:
-    """Encode RGB frames as an mp4 (opencv's mp4v), written atomically."""
-    if not frames:
-        raise NpcrError("no frames to encode")
-    h, w = frames[0].shape[:2]
-    with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        if not writer.isOpened():
-            raise NpcrError(f"{path}: opencv cannot open an mp4 writer")
-        for f in frames:
-            writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-        writer.release()

@@ -26,7 +26,7 @@ from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, 
                      setup_logger)
 from .losses import ImageLoss
 from .monitor import attach_monitoring
-from .optim import build_lr_scheduler, build_optimizer
+from .optim import build_lr_scheduler, build_optimizer, maybe_compile
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -158,6 +158,7 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
                        train_ids[0])
 
     model = build_model(cfg, data.clouds.total, depth_range(cfg, data)).to(device)
+    maybe_compile(cfg, model)
     net = model
     if world > 1:
         net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
@@ -176,7 +177,8 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: lr_scheduler.step())
     if cfg.RESUME:
         resume(out_dir, model, training_state, len(train_loader), logger)
-    attach_checkpoints(cfg, out_dir, model, training_state, trainer)
+    attach_checkpoints(out_dir, model, training_state, trainer, cfg.SOLVER.CHECKPOINT_PERIOD,
+                       cfg.SOLVER.KEEP_CHECKPOINTS, cfg.SOLVER.CHECKPOINT_ITERS)
 
     @trainer.on(Events.EPOCH_STARTED)
     def start_epoch(engine: Engine) -> None:

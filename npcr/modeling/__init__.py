@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from yacs.config import CfgNode
 
+from .refine import TemporalRefiner, build_refiner
 from .renderer import FrameClouds, PointRenderer
 from .unet import AntialiasedUNet
 
-__all__ = ["FrameClouds", "PointRenderer", "AntialiasedUNet", "build_model"]
+__all__ = ["FrameClouds", "PointRenderer", "AntialiasedUNet", "TemporalRefiner", "build_model",
+           "build_refiner"]
 
 
 def build_model(cfg: CfgNode, num_points: int,

@@ -1,0 +1,145 @@
+"""tools/refine.py's rendering: a camera path through the renderer and the refine net, streamed
+(only the last NUM_PREV outputs are held), with raw and refined flicker measured on the way."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine
+from ignite.handlers import Checkpoint, ProgressBar
+from yacs.config import CfgNode
+
+from ..data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
+from ..data.images import read_image_and_alpha
+from ..errors import NpcrError
+from ..fileio import save_npy, write_image, write_text
+from ..config import load_config
+from ..modeling import TemporalRefiner, build_refiner
+from ..refine.stream import FlickerMeter, StreamingRefiner, View
+from ..videoio import open_video
+from .common import checkpoint_epochs, load_checkpoint, setup_logger
+from .monitor import peak_memory_mib
+from .refine_train import REFINE_DIR
+from .render import CameraPath, camera_path, pick_frame, to_rgba8
+from .trained import load_trained
+
+
+def load_refiner(output_dir: Path, device: torch.device,
+                 epoch: int | None = None) -> tuple[TemporalRefiner, CfgNode]:
+    """The refine net trained in ``output_dir``/refine (at ``epoch``, default the latest) and the
+    config it was trained with."""
+    folder = output_dir / REFINE_DIR
+    saved = checkpoint_epochs(folder, prefix="refine")
+    if not saved:
+        raise NpcrError(f"{folder}: no refine_model_<epoch>.pth; train it first with "
+                        f"tools/refine.py --train --output-dir {output_dir}")
+    epoch = saved[-1] if epoch is None else epoch
+    if epoch not in saved:
+        raise NpcrError(f"{folder}: no refine checkpoint for epoch {epoch}; saved: {saved}")
+    cfg = load_config(folder / "config.yml")
+    refiner = build_refiner(cfg)
+    path = folder / f"refine_model_{epoch}.pth"
+    try:
+        Checkpoint.load_objects({"refine_model": refiner}, load_checkpoint(path))
+    except RuntimeError as exc:
+        raise NpcrError(f"{path}: does not fit REFINE.* of {folder / 'config.yml'} ({exc})") \
+            from None
+    return refiner.to(device).eval(), cfg
+
+
+class CachedRenders:
+    """Frames written by ``tools/render.py --depth`` into ``folder``: its cameras (one intrinsics
+    block serves all) and, per index, the RGBA frame and layer-0 depth."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.cam_to_world = read_cam_poses(folder / "CamPose.inf")
+        self.K = read_intrinsics(folder / "Intrinsic.inf")
+        if len(self.K) == 1:
+            self.K = np.repeat(self.K, len(self.cam_to_world), axis=0)
+        if len(self.K) != len(self.cam_to_world):
+            raise NpcrError(f"{folder / 'Intrinsic.inf'}: {len(self.K)} blocks for "
+                            f"{len(self.cam_to_world)} cameras in {folder / 'CamPose.inf'}")
+        for i in (0, len(self.cam_to_world) - 1):
+            if not (folder / f"depth_{i:04d}.npy").is_file():
+                raise NpcrError(f"{folder / f'depth_{i:04d}.npy'}: missing; render the path with "
+                                f"tools/render.py --depth")
+
+    def path(self) -> CameraPath:
+        h, w = np.load(self.folder / "depth_0000.npy").shape
+        return CameraPath(self.cam_to_world, self.K, h, w)
+
+    def load(self, i: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb, alpha = read_image_and_alpha(self.folder / f"frame_{i:04d}.png", None)
+        rgba = np.concatenate([rgb, alpha[..., None]], 2)
+        depth = np.load(self.folder / f"depth_{i:04d}.npy")
+        return (torch.from_numpy(rgba).permute(2, 0, 1)[None].float().to(device) / 255,
+                torch.from_numpy(depth)[None, None].float().to(device))
+
+
+def refine_path(output_dir: str | Path, campose: str | Path | None = None,
+                intrinsics: str | Path | None = None, out: str | Path | None = None,
+                size: tuple[int, int] | None = None, cache: str | Path | None = None,
+                fps: int = 24, frame: int | None = None, epoch: int | None = None) -> dict:
+    """Render the cameras ``campose`` / ``intrinsics`` (default: the held-out ones; with ``cache``,
+    the path of that tools/render.py --depth folder, reusing its frames) and refine them in
+    order. Writes ``frame_%04d.png`` (refined RGBA), ``depth_%04d.npy``, ``video.mp4``,
+    ``side_by_side.mp4``
+    (raw | refined), the cameras, and ``stats.json`` (warping error of raw and refined video,
+    seconds, peak memory). Returns the stats."""
+    log = setup_logger()
+    trained = load_trained(output_dir, epoch)
+    frame = pick_frame(trained, frame)
+    refiner, refine_cfg = load_refiner(Path(output_dir), trained.device)
+    cached = CachedRenders(Path(cache)) if cache else None
+    if cached and (campose or intrinsics or size):
+        raise NpcrError("--cache renders the cached folder's own path: drop --cameras, "
+                        "--intrinsics and --size")
+    path = cached.path() if cached else camera_path(trained, frame, campose, intrinsics, size)
+    out = Path(out) if out else Path(output_dir) / f"refine_{trained.epoch}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_cam_poses(out / "CamPose.inf", path.cam_to_world)
+    write_intrinsics(out / "Intrinsic.inf", path.K)
+    device, tol = trained.device, refine_cfg.REFINE.DEPTH_TOLERANCE
+    K_t = torch.as_tensor(path.K, dtype=torch.float32, device=device)
+    c2w_t = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=device)
+    stream = StreamingRefiner(refiner, tol)
+    raw_flicker, refined_flicker = FlickerMeter(tol), FlickerMeter(tol)
+    start = time.perf_counter()
+
+    with open_video(out / "video.mp4", fps) as video, \
+            open_video(out / "side_by_side.mp4", fps) as side_by_side:
+        @torch.no_grad()
+        def refine_step(engine: Engine, i: int) -> None:
+            K, c2w = K_t[i:i + 1], c2w_t[i:i + 1]
+            if cached:
+                rgba, depth = cached.load(i, device)
+            else:
+                o = trained.model(trained.clouds, [frame], K, c2w, path.height, path.width)
+                rgba, depth = torch.cat([o["rgb"], o["alpha"]], 1), o["depth"][:, :1]
+            raw = View(rgba, depth, K, c2w)
+            refined = stream(raw)
+            raw_flicker.update(raw)
+            refined_flicker.update(View(refined, depth, K, c2w))
+            raw8, refined8 = to_rgba8(rgba), to_rgba8(refined)
+            write_image(out / f"frame_{i:04d}.png", refined8)
+            save_npy(out / f"depth_{i:04d}.npy", depth[0, 0].float().cpu().numpy())
+            video.write(refined8[..., :3])
+            side_by_side.write(np.concatenate([raw8[..., :3], refined8[..., :3]], 1))
+
+        engine = Engine(refine_step)
+        ProgressBar(persist=True, desc="refine").attach(engine)
+        engine.run(range(len(path.cam_to_world)), max_epochs=1)
+
+    stats = {"frames": len(path.cam_to_world), "size": [path.height, path.width],
+             "warping_error_raw": raw_flicker.value, "warping_error_refined": refined_flicker.value,
+             "seconds": time.perf_counter() - start, "peak_memory_mib": peak_memory_mib(device),
+             "cache": str(cache) if cache else None}
+    write_text(out / "stats.json", json.dumps(stats, indent=2) + "\n")
+    log.info("refined %d frames to %s: warping error raw %.3g, refined %.3g (%.0f%% lower)",
+             stats["frames"], out, stats["warping_error_raw"], stats["warping_error_refined"],
+             100 * (1 - stats["warping_error_refined"] / max(stats["warping_error_raw"], 1e-12)))
+    return stats
