@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DATA := data/demo
 DEMO_OUT  := output/demo
 
-.PHONY: install demo test clean
+.PHONY: install demo demo-refine test clean
 
 install: $(STAMP)
 
@@ -29,8 +29,17 @@ demo: install
 		--frames 72 --elevation 15 --up 0 0 1 --out $(DEMO_OUT)/turntable_cameras
 	$(BIN)/python tools/render.py --output-dir $(DEMO_OUT) \
 		--cameras $(DEMO_OUT)/turntable_cameras/CamPose.inf \
-		--intrinsics $(DEMO_OUT)/turntable_cameras/Intrinsic.inf --out $(DEMO_OUT)/turntable
+		--intrinsics $(DEMO_OUT)/turntable_cameras/Intrinsic.inf --out $(DEMO_OUT)/turntable --depth
 	@echo "demo video: $(DEMO_OUT)/turntable/video.mp4"
+
+# The temporal refine net on top of the demo (runs `make demo` first when its model is missing):
+# trains output/demo/refine/, refines the turntable from its cached frames, prints the flicker.
+demo-refine: install
+	test -f $(DEMO_OUT)/turntable/depth_0000.npy || $(MAKE) demo
+	$(BIN)/python tools/refine.py --train --output-dir $(DEMO_OUT)
+	$(BIN)/python tools/refine.py --output-dir $(DEMO_OUT) --cache $(DEMO_OUT)/turntable \
+		--out $(DEMO_OUT)/turntable_refined
+	@echo "side by side (raw | refined): $(DEMO_OUT)/turntable_refined/side_by_side.mp4"
 
 # pytest's exit code 5 ("no tests collected") must fail, never pass quietly.
 test: install

@@ -36,7 +36,7 @@ def test_approach_sequences_end_at_the_target():
                      for t in np.linspace(0, 2 * math.pi, 8, endpoint=False)])
     table = nearest_cameras(ring, [0, 4], [1, 2, 3, 5, 6, 7], 2)
     assert sorted(table[0]) == [1, 7] and sorted(table[4]) == [3, 5]
-    poses = approach_poses(ring[0], ring[1], num_prev=2, step=0.1)
+    poses = approach_poses(ring[0], ring[1], length=3, step=0.1)
     assert np.allclose(poses[-1], ring[0])
     gaps = [np.linalg.norm(poses[i, :3, 3] - poses[i + 1, :3, 3]) for i in range(2)]
     assert np.allclose(gaps, gaps[0]) and gaps[0] > 0

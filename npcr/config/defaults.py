@@ -115,14 +115,23 @@ _C.REFINE = CN()
 _C.REFINE.NUM_PREV = 2
 # Channels of its antialiased U-Net levels.
 _C.REFINE.CHANNELS = [16, 32, 64]
+# Least weight the current render keeps in the blend (history fades by 1 - this per frame, so the
+# output cannot drift from the renders along a long path).
+_C.REFINE.MIN_CURRENT_WEIGHT = 0.25
 # A reprojected pixel counts where the previous depth agrees within this fraction of the depth.
 _C.REFINE.DEPTH_TOLERANCE = 0.03
-# Training sequences: NUM_PREV + 1 cameras approaching a training camera from one of its
-# NEIGHBOURS nearest training cameras, each step a fraction in STEP_RANGE of the way to it.
+# Training sequences: SEQUENCE_LENGTH cameras approaching a training camera from the side of one
+# of its NEIGHBOURS nearest training cameras, each step a fraction in STEP_RANGE of the distance
+# to it (cover the steps of the paths you will render: a 120-frame orbit of the demo scene steps
+# 0.4 of its camera gap). Longer sequences teach the net not to drift from the renders.
+_C.REFINE.SEQUENCE_LENGTH = 5
 _C.REFINE.NEIGHBOURS = 2
-_C.REFINE.STEP_RANGE = [0.03, 0.15]
-# Loss = L1(refined RGBA of the training camera, photo) + TEMPORAL_WEIGHT * masked L1 between each
-# refined frame and the previous refined frame warped into it.
+_C.REFINE.STEP_RANGE = [0.1, 0.4]
+# Loss = L1(refined RGBA of the training camera, photo)
+#      + CONTENT_WEIGHT * L1 between each refined frame and its raw render (no drift)
+#      + TEMPORAL_WEIGHT * masked L1 between each refined frame and the previous refined frame
+#        warped into it (no flicker).
+_C.REFINE.CONTENT_WEIGHT = 1.0
 _C.REFINE.TEMPORAL_WEIGHT = 1.0
 _C.REFINE.LR = 1e-3
 _C.REFINE.MAX_EPOCHS = 10

@@ -137,7 +137,9 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
     stats = {"frames": len(path.cam_to_world), "size": [path.height, path.width],
              "warping_error_raw": raw_flicker.value, "warping_error_refined": refined_flicker.value,
              "seconds": time.perf_counter() - start, "peak_memory_mib": peak_memory_mib(device),
-             "cache": str(cache) if cache else None}
+             "cache": str(cache) if cache else None,
+             "warping_error_by_frame": {"raw": raw_flicker.errors,
+                                        "refined": refined_flicker.errors}}
     write_text(out / "stats.json", json.dumps(stats, indent=2) + "\n")
     log.info("refined %d frames to %s: warping error raw %.3g, refined %.3g (%.0f%% lower)",
              stats["frames"], out, stats["warping_error_raw"], stats["warping_error_refined"],

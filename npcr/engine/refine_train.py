@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
 from ..data import CameraImageDataset, ResumableSampler, split_cameras
+from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import TemporalRefiner, build_refiner
 from ..refine.sequences import ApproachSequences, nearest_cameras
@@ -40,13 +41,15 @@ def render_views(trained: Trained, batch: dict) -> list[View]:
 
 
 def refine_sequence(refiner: TemporalRefiner, views: list[View], tolerance: float
-                    ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Refined RGBA of each view in order (each seeing the earlier refined ones) and the mean
-    masked L1 between each refined frame and the previous refined frame warped into it."""
+                    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Refined RGBA of each view in order (each seeing the earlier refined ones), the mean L1
+    between refined and raw frames, and the mean masked L1 between each refined frame and the
+    previous refined frame warped into it."""
     outs: list[View] = []
-    temporal = []
+    temporal, content = [], []
     for view in views:
         out = refine_view(refiner, view, outs, tolerance)
+        content.append(F.l1_loss(out, view.rgba))
         if outs:
             warped, valid = warp_into(outs[-1], View(out, view.depth, view.K, view.cam_to_world),
                                       tolerance)
@@ -54,7 +57,8 @@ def refine_sequence(refiner: TemporalRefiner, views: list[View], tolerance: floa
             temporal.append(diff / (4 * valid.sum()).clamp_min(1.0))
         outs.append(View(out, view.depth, view.K, view.cam_to_world))
     zero = views[0].rgba.new_zeros(())
-    return [o.rgba for o in outs], torch.stack(temporal).mean() if temporal else zero
+    return ([o.rgba for o in outs], torch.stack(content).mean(),
+            torch.stack(temporal).mean() if temporal else zero)
 
 
 def _psnr(pred: torch.Tensor, truth: torch.Tensor) -> float:
@@ -65,14 +69,15 @@ def _psnr(pred: torch.Tensor, truth: torch.Tensor) -> float:
 def heldout_psnr(trained: Trained, refiner: TemporalRefiner, sequences: ApproachSequences,
                  tolerance: float) -> tuple[float, float]:
     """Mean RGB PSNR over ``sequences`` (fixed ones ending at held-out cameras) of the raw render
-    and of the refined frame at the end of each sequence."""
+    and of the refined frame at the end of each sequence (after SEQUENCE_LENGTH - 1 refined
+    frames: drift away from the renders costs PSNR here)."""
     refiner.eval()
     raw, refined = [], []
     for i in range(len(sequences)):
         item = sequences[(i, 0)]
         batch = {k: (v[None] if torch.is_tensor(v) else torch.tensor([v])) for k, v in item.items()}
         views = render_views(trained, batch)
-        outs, _ = refine_sequence(refiner, views, tolerance)
+        outs, _, _ = refine_sequence(refiner, views, tolerance)
         truth = batch["image"].to(trained.device)
         raw.append(_psnr(views[-1].rgba[:, :3].clamp(0, 1), truth))
         refined.append(_psnr(outs[-1][:, :3], truth))
@@ -90,11 +95,14 @@ def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
     train_ids, val_ids = split_cameras(scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
     frame, size = trained.data.frames[0], tuple(cfg.INPUT.SIZE)
     neighbours = nearest_cameras(scene.cam_to_world, train_ids + val_ids, train_ids, r.NEIGHBOURS)
+    if r.SEQUENCE_LENGTH < 2:
+        raise NpcrError(f"REFINE.SEQUENCE_LENGTH {r.SEQUENCE_LENGTH}: need at least 2 frames")
     train_set = ApproachSequences(CameraImageDataset(scene, train_ids, frame, size), neighbours,
-                                  r.NUM_PREV, tuple(r.STEP_RANGE))
+                                  r.SEQUENCE_LENGTH, tuple(r.STEP_RANGE))
     mid = sum(r.STEP_RANGE) / 2
     val_set = ApproachSequences(CameraImageDataset(scene, val_ids or train_ids[:1], frame, size),
-                                {c: ns[:1] for c, ns in neighbours.items()}, r.NUM_PREV, (mid, mid))
+                                {c: ns[:1] for c, ns in neighbours.items()}, r.SEQUENCE_LENGTH,
+                                (mid, mid))
     sampler = ResumableSampler(len(train_set), cfg.SEED)
     loader = DataLoader(train_set, batch_size=1, sampler=sampler)
 
@@ -104,14 +112,15 @@ def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
     def train_step(engine: Engine, batch: dict) -> dict:
         refiner.train()
         views = render_views(trained, batch)
-        outs, temporal = refine_sequence(refiner, views, r.DEPTH_TOLERANCE)
+        outs, content, temporal = refine_sequence(refiner, views, r.DEPTH_TOLERANCE)
         target = torch.cat([batch["image"], batch["alpha"]], 1).to(device)
         recon = F.l1_loss(outs[-1], target)
-        loss = recon + r.TEMPORAL_WEIGHT * temporal
+        loss = recon + r.CONTENT_WEIGHT * content + r.TEMPORAL_WEIGHT * temporal
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return {"loss": loss.item(), "recon_l1": recon.item(), "temporal_l1": temporal.item()}
+        return {"loss": loss.item(), "recon_l1": recon.item(), "content_l1": content.item(),
+                "temporal_l1": temporal.item()}
 
     trainer = Engine(train_step)
     state = {"optimizer": optimizer, "trainer": trainer}

@@ -19,12 +19,17 @@ class TemporalRefiner(nn.Module):
     An antialiased U-Net predicts per pixel softmax weights over the current render and the valid
     warped frames (invalid ones get none) and a residual correction (starting at zero):
     ``out = clamp(sum_k w_k frame_k + residual, 0, 1)``. Weights make stability cheap to learn
-    (trust history where it agrees); the residual fixes what blending cannot.
+    (trust history where it agrees); the residual fixes what blending cannot. The current render
+    always keeps at least ``min_current`` of the weight, so what history carries fades
+    geometrically (as in temporal antialiasing) instead of being resampled along the whole path
+    and drifting or blurring.
     """
 
-    def __init__(self, num_prev: int, channels: list[int]):
+    def __init__(self, num_prev: int, channels: list[int], min_current: float = 0.25):
         super().__init__()
-        self.num_prev = num_prev
+        if not 0 < min_current <= 1:
+            raise ValueError(f"min_current must be in (0, 1], got {min_current}")
+        self.num_prev, self.min_current = num_prev, min_current
         self.net = AntialiasedUNet(4 + 5 * num_prev, num_prev + 1 + 4, channels)
         with torch.no_grad():
             self.net.head.weight.zero_()
@@ -39,11 +44,13 @@ class TemporalRefiner(nn.Module):
         y = self.net(torch.cat([current, warped.flatten(1, 2), valid.flatten(1, 2)], 1))
         logits, residual = y[:, :k + 1], y[:, k + 1:]
         invalid = torch.cat([torch.zeros_like(valid[:, :1, 0]), 1 - valid[:, :, 0]], 1) > 0.5
-        weights = torch.softmax(logits.masked_fill(invalid, float("-inf")), 1)
+        weights = (1 - self.min_current) * torch.softmax(logits.masked_fill(invalid, float("-inf")), 1)
+        weights[:, 0] += self.min_current
         frames = torch.cat([current[:, None], warped], 1)
         return ((weights[:, :, None] * frames).sum(1) + residual).clamp(0, 1)
 
 
 def build_refiner(cfg: CfgNode) -> TemporalRefiner:
     """The refine net described by ``cfg.REFINE``."""
-    return TemporalRefiner(cfg.REFINE.NUM_PREV, list(cfg.REFINE.CHANNELS))
+    return TemporalRefiner(cfg.REFINE.NUM_PREV, list(cfg.REFINE.CHANNELS),
+                           cfg.REFINE.MIN_CURRENT_WEIGHT)

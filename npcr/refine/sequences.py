@@ -1,5 +1,5 @@
-"""Short camera sequences for training and testing the refine net: NUM_PREV + 1 cameras that move
-towards a photographed camera from one of its neighbours, as a camera path would."""
+"""Short camera sequences for training and testing the refine net: a few cameras that move
+towards a photographed camera from the side of one of its neighbours, as a camera path would."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,12 +23,13 @@ def nearest_cameras(cam_to_world: np.ndarray, ids: list[int], candidates: list[i
     return table
 
 
-def approach_poses(target: np.ndarray, neighbour: np.ndarray, num_prev: int,
+def approach_poses(target: np.ndarray, neighbour: np.ndarray, length: int,
                    step: float) -> np.ndarray:
-    """(num_prev + 1, 4, 4) camera-to-world, oldest first: frame k before the last sits a fraction
-    ``k * step`` of the way from ``target`` towards ``neighbour``; the last frame is ``target``."""
+    """(length, 4, 4) camera-to-world, oldest first: frame k before the last sits a fraction
+    ``k * step`` of the way from ``target`` towards ``neighbour`` (past it when ``k * step > 1``);
+    the last frame is ``target``."""
     return np.stack([interpolate_pose(target, neighbour, k * step)
-                     for k in range(num_prev, -1, -1)])
+                     for k in range(length - 1, -1, -1)])
 
 
 class ApproachSequences(Dataset):
@@ -38,9 +39,9 @@ class ApproachSequences(Dataset):
     ``step_range`` with equal ends gives fixed sequences (for evaluation)."""
 
     def __init__(self, images: CameraImageDataset, neighbours: dict[int, list[int]],
-                 num_prev: int, step_range: tuple[float, float]):
+                 length: int, step_range: tuple[float, float]):
         self.images, self.neighbours = images, neighbours
-        self.num_prev, self.step_range = num_prev, tuple(step_range)
+        self.length, self.step_range = length, tuple(step_range)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -55,9 +56,8 @@ class ApproachSequences(Dataset):
         lo, hi = self.step_range
         step = lo + (hi - lo) * float(torch.rand((), generator=g))
         c2w = self.images.scene.cam_to_world
-        poses = approach_poses(c2w[cam], c2w[neighbour], self.num_prev, step)
-        t = self.num_prev + 1
+        poses = approach_poses(c2w[cam], c2w[neighbour], self.length, step)
         return {"image": item["image"], "alpha": item["alpha"],
-                "K": item["K"][None].expand(t, 3, 3).clone(),
+                "K": item["K"][None].expand(self.length, 3, 3).clone(),
                 "cam_to_world": torch.as_tensor(poses, dtype=torch.float32),
                 "camera_id": cam, "frame": item["frame"]}
