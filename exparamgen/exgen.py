@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Make a surround camera path (CamPose.inf + Intrinsic.inf) from one camera.
+"""Make a camera path (CamPose.inf + Intrinsic.inf, and path_preview.png) from given cameras.
 
-exparamgen/exgen.py --campose one_camera.inf --intrinsics Intrinsic.inf \
-    (--pointcloud frame1.txt | --center X Y Z) --frames 120 [--up 0 0 1] [--elevation 10] --out DIR
+  surround   (default) the circle through the first camera about --up, elevation swinging by
+             --elevation degrees
+  orbit      --azimuth A0 A1 (degrees from the first camera, about --up), --elevation-range E0 E1
+             (degrees above the plane normal to --up; default: the first camera's), --radius R
+             (default: the first camera's distance)
+  spiral     --turns T full turns while the elevation climbs over --elevation-range
+  keyframes  through the cameras of --campose (or --keyframes I J ...), slerp + linear
+
+exparamgen/exgen.py --campose CamPose.inf --intrinsics Intrinsic.inf \\
+    (--pointcloud frame1.txt | --center X Y Z) --frames 120 [--path orbit --azimuth 0 180] --out DIR
 """
 import argparse
 from pathlib import Path
 
 import numpy as np
 
+from npcr.camera_paths import keyframe_path, orbit_path, spiral_path
+from exparamgen.preview import save_path_preview
 from exparamgen.surround import surround_path
 from npcr.cli import run_cli
 from npcr.data import read_cam_poses, read_intrinsics, read_points, write_cam_poses, write_intrinsics
@@ -18,8 +28,10 @@ from npcr.errors import NpcrError
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--campose", required=True, help="CamPose.inf whose first line is the start")
+    parser.add_argument("--campose", required=True, help="CamPose.inf; its first line is the start")
     parser.add_argument("--intrinsics", required=True, help="Intrinsic.inf; its first block is used")
+    parser.add_argument("--path", choices=("surround", "orbit", "spiral", "keyframes"),
+                        default="surround")
     centre = parser.add_mutually_exclusive_group()
     centre.add_argument("--pointcloud", help="look at this cloud's bounding-box centre")
     centre.add_argument("--center", type=float, nargs=3, metavar=("X", "Y", "Z"))
@@ -27,32 +39,65 @@ def main() -> None:
     parser.add_argument("--up", type=float, nargs=3, metavar=("X", "Y", "Z"),
                         help="rotation axis (default: the start camera's image up, -y)")
     parser.add_argument("--elevation", type=float, default=0.0,
-                        help="elevation swing in degrees (one sine period along the path)")
+                        help="surround: elevation swing in degrees (one sine period along the path)")
+    parser.add_argument("--azimuth", type=float, nargs=2, default=(0.0, 360.0), metavar=("A0", "A1"))
+    parser.add_argument("--elevation-range", type=float, nargs=2, metavar=("E0", "E1"))
+    parser.add_argument("--radius", type=float, help="orbit/spiral distance from the centre")
+    parser.add_argument("--turns", type=float, default=2.0, help="spiral: number of turns")
+    parser.add_argument("--keyframes", type=int, nargs="+", metavar="I",
+                        help="keyframes: camera indices in --campose (default: all, in order)")
     parser.add_argument("--out", required=True, help="folder for CamPose.inf and Intrinsic.inf")
     args = parser.parse_args()
     if args.frames < 1:
         parser.error("--frames must be >= 1")
 
-    start = read_cam_poses(args.campose)[0]
+    cams = read_cam_poses(args.campose)
+    start = cams[0]
     K = read_intrinsics(args.intrinsics)[0]
-    if args.center is not None:
-        centre = np.array(args.center)
-    elif args.pointcloud:
-        xyz, _ = read_points(args.pointcloud)
-        centre = (xyz.min(0) + xyz.max(0)) / 2.0
-    else:
-        raise NpcrError("give the look-at centre: --pointcloud FILE or --center X Y Z")
-    up = np.array(args.up) if args.up is not None else -start[:3, 1]
-    if np.linalg.norm(up) == 0:
-        raise NpcrError("--up must be a non-zero vector")
+    points = read_points(args.pointcloud)[0] if args.pointcloud else None
     try:
-        poses = surround_path(start, centre, up, args.frames, args.elevation)
+        if args.path == "keyframes":
+            ids = args.keyframes if args.keyframes is not None else list(range(len(cams)))
+            bad = [i for i in ids if not 0 <= i < len(cams)]
+            if bad:
+                raise NpcrError(f"{args.campose}: --keyframes {bad} outside 0..{len(cams) - 1}")
+            poses = keyframe_path(cams[ids], args.frames)
+            described = f"through {len(ids)} keyframes"
+        else:
+            if args.center is not None:
+                centre = np.array(args.center)
+            elif points is not None:
+                centre = (points.min(0) + points.max(0)) / 2.0
+            else:
+                raise NpcrError("give the look-at centre: --pointcloud FILE or --center X Y Z")
+            up = np.array(args.up) if args.up is not None else -start[:3, 1]
+            poses = _around(args, start, centre, up)
+            described = f"around {np.round(centre.astype(np.float64), 4).tolist()}"
     except ValueError as exc:
         raise NpcrError(str(exc)) from None
     out = Path(args.out)
     write_cam_poses(out / "CamPose.inf", poses)
-    write_intrinsics(out / "Intrinsic.inf", np.repeat(K[None], args.frames, axis=0))
-    print(f"wrote {args.frames} cameras around {np.round(centre.astype(np.float64), 4).tolist()} to {out}")
+    write_intrinsics(out / "Intrinsic.inf", np.repeat(K[None], len(poses), axis=0))
+    save_path_preview(out / "path_preview.png", poses, points)
+    print(f"wrote {len(poses)} cameras ({args.path}) {described} to {out}")
+
+
+def _around(args: argparse.Namespace, start: np.ndarray, centre: np.ndarray,
+            up: np.ndarray) -> np.ndarray:
+    """The surround, orbit or spiral path the arguments ask for."""
+    if args.path == "surround":
+        return surround_path(start, centre, up, args.frames, args.elevation)
+    offset = start[:3, 3] - centre
+    radius = args.radius if args.radius is not None else float(np.linalg.norm(offset))
+    if args.elevation_range is not None:
+        elevation = tuple(args.elevation_range)
+    else:
+        unit_up = up / np.linalg.norm(up)
+        own = float(np.degrees(np.arcsin(np.clip(offset @ unit_up / np.linalg.norm(offset), -1, 1))))
+        elevation = (own, own)
+    if args.path == "orbit":
+        return orbit_path(centre, up, offset, radius, tuple(args.azimuth), elevation, args.frames)
+    return spiral_path(centre, up, offset, radius, args.turns, elevation, args.frames)
 
 
 if __name__ == "__main__":

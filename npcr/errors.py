@@ -13,3 +13,9 @@ class DataFormatError(NpcrError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (whitespace collapsed), cut to ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

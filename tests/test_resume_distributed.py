@@ -16,19 +16,20 @@ OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16]", "MOD
         "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2",
         "SOLVER.CHECKPOINT_PERIOD", "1", "TEST.IMAGE_PERIOD", "100"]
 
-# Runs tools/train.py but SIGKILLs itself once iteration KILL_AT has completed, before that
-# iteration's checkpoint handlers run: the hardest stop there is, at a known point.
+# Runs tools/train.py but sends itself signal SIGNAL once iteration KILL_AT has completed, before
+# that iteration's checkpoint handlers run: SIGKILL is the hardest stop there is, SIGINT is Ctrl-C.
 KILLER = """
 import os, runpy, signal, sys
 from ignite.engine import Events
 import npcr.engine.trainer as trainer
 
 make = trainer.create_trainer
+sig = getattr(signal, os.environ["SIGNAL"])
 
 def create_trainer(*args, **kwargs):
     engine = make(*args, **kwargs)
     engine.add_event_handler(Events.ITERATION_COMPLETED(once=int(os.environ["KILL_AT"])),
-                             lambda _: os.kill(os.getpid(), signal.SIGKILL))
+                             lambda _: os.kill(os.getpid(), sig))
     return engine
 
 trainer.create_trainer = create_trainer
@@ -68,18 +69,33 @@ def test_sampler_is_a_function_of_seed_and_epoch():
     assert {i for i, _ in dealt} == set(range(7))
 
 
-def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, tmp_path):
-    # 6 training cameras, 2 per batch: 3 iterations per epoch, 9 in all. Resume points every 2
-    # iterations; killed after iteration 5 (epoch 2), so the run resumes from iteration 4, inside
-    # epoch 2, and must redo iteration 5 with the same batch and the same random crops.
-    common = ["DATASETS.ROOT", tiny_scene, *OPTS, "SOLVER.MAX_EPOCHS", "3",
-              "SOLVER.CHECKPOINT_ITERS", "2"]
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    train("tools/train.py", *common, "OUTPUT_DIR", straight)
+@pytest.fixture(scope="module")
+def straight(tiny_scene, tmp_path_factory):
+    """An uninterrupted run of the options the interrupted runs use: 6 training cameras, 2 per
+    batch, so 3 iterations per epoch and 9 in all; resume points every 2 iterations."""
+    out = tmp_path_factory.mktemp("straight")
+    train("tools/train.py", *common_args(tiny_scene), "OUTPUT_DIR", out)
+    return out
 
+
+def common_args(scene):
+    return ["DATASETS.ROOT", scene, *OPTS, "SOLVER.MAX_EPOCHS", "3", "SOLVER.CHECKPOINT_ITERS", "2"]
+
+
+def same_weights(a_dir, b_dir):
+    a, b = (torch.load(d / "nr_model_3.pth", weights_only=True) for d in (a_dir, b_dir))
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, straight, tmp_path):
+    # Killed after iteration 5 (epoch 2), the run resumes from iteration 4, inside epoch 2, and
+    # must redo iteration 5 with the same batch and the same random crops.
+    common = common_args(tiny_scene)
+    broken = tmp_path / "broken"
     killer = tmp_path / "kill_at.py"
     killer.write_text(KILLER)
-    killed = train(killer, *common, "OUTPUT_DIR", broken, env={"KILL_AT": "5"}, ok=False)
+    killed = train(killer, *common, "OUTPUT_DIR", broken, env={"KILL_AT": "5", "SIGNAL": "SIGKILL"},
+                   ok=False)
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert (broken / "nr_resume_4.pth").is_file() and not (broken / "nr_model_2.pth").exists()
     assert not list(broken.glob("*.tmp")) and not list(broken.glob(".*.pt*"))
@@ -87,12 +103,26 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, tmp_
     resumed = train("tools/train.py", *common, "OUTPUT_DIR", broken, "RESUME", "True")
     assert "resumed from iteration 4" in resumed.stdout
     assert not list(broken.glob("nr_resume_*.pth"))  # removed once training completed
-    a, b = (torch.load(d / "nr_model_3.pth", weights_only=True) for d in (straight, broken))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert same_weights(straight, broken)
     digests = [json.loads((d / "metrics.json").read_text())["weights_sha256"]
                for d in (straight, broken)]
     assert digests[0] == digests[1]
     assert json.loads((broken / "metrics.json").read_text())["iterations"] == 9
+
+
+def test_ctrl_c_stops_after_the_iteration_and_resumes_exactly(tiny_scene, straight, tmp_path):
+    common = common_args(tiny_scene)
+    out = tmp_path / "ctrl_c"
+    killer = tmp_path / "kill_at.py"
+    killer.write_text(KILLER)
+    stopped = train(killer, *common, "OUTPUT_DIR", out, env={"KILL_AT": "7", "SIGNAL": "SIGINT"},
+                    ok=False)
+    assert stopped.returncode == 130, stopped.stdout + stopped.stderr
+    assert "continue with RESUME True" in stopped.stdout and "Traceback" not in stopped.stderr
+    assert (out / "nr_resume_7.pth").is_file() and not (out / "nr_model_3.pth").exists()
+    resumed = train("tools/train.py", *common, "OUTPUT_DIR", out, "RESUME", "True")
+    assert "resumed from iteration 7" in resumed.stdout
+    assert same_weights(straight, out)
 
 
 def test_two_processes_with_gloo_end_with_equal_weights(tiny_scene, tmp_path):

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from npcr.data import read_cam_poses, read_points
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.formats import load_scene_from
 
@@ -159,3 +160,20 @@ def test_two_frame_sequence_trains_and_renders_each_frame(tmp_path):
     assert r0.shape == r1.shape == (24, 24, 4) and not np.array_equal(r0, r1)
     bad = run("tools/render.py", "--output-dir", out, "--frame", "5", ok=False)
     assert bad.returncode == 2 and "trained on frames [0, 1]" in bad.stderr
+
+
+def test_render_orbit(trained, tmp_path):
+    data, out, *_ = trained
+    run("tools/render.py", "--output-dir", out, "--orbit", "0:90", "--elevation", "20",
+        "--frames", "4", "--out", tmp_path / "orbit")
+    poses = read_cam_poses(tmp_path / "orbit" / "CamPose.inf")
+    points = read_points(data / "pointclouds" / "frame1.txt")[0]
+    dist = np.linalg.norm(poses[:, :3, 3] - (points.min(0) + points.max(0)) / 2, axis=1)
+    assert poses.shape == (4, 4, 4) and np.allclose(dist, dist[0], rtol=1e-5)
+    alphas = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED)[..., 3].mean() / 255
+              for f in sorted((tmp_path / "orbit").glob("frame_*.png"))]
+    assert len(alphas) == 4 and min(alphas) > 0.05  # the object is in view all along
+    both = run("tools/render.py", "--output-dir", out, "--orbit", "0:90", "--spiral", ok=False)
+    assert both.returncode == 2 and "choose one" in both.stderr
+    malformed = run("tools/render.py", "--output-dir", out, "--orbit", "90", ok=False)
+    assert malformed.returncode == 2 and "AZ0:AZ1" in malformed.stderr

@@ -4,6 +4,15 @@ import argparse
 
 from npcr.cli import run_cli
 from npcr.engine import render_views
+from npcr.engine.render import Orbit
+
+
+def azimuth_range(text: str) -> tuple[float, float]:
+    try:
+        a0, a1 = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected AZ0:AZ1 in degrees, got {text!r}") from None
+    return a0, a1
 
 
 def main() -> None:
@@ -18,13 +27,20 @@ def main() -> None:
     parser.add_argument("--frame", type=int, help="point cloud of this trained frame (default: first)")
     parser.add_argument("--spiral", action="store_true",
                         help="render the dataset's CamPose_spiral.inf / Intrinsic_spiral.inf path")
+    parser.add_argument("--orbit", type=azimuth_range, metavar="AZ0:AZ1",
+                        help="orbit the point cloud from azimuth AZ0 to AZ1 degrees (0 = first "
+                             "camera; 0:360 is a closed loop)")
+    parser.add_argument("--elevation", type=float, default=0.0, help="--orbit elevation, degrees")
+    parser.add_argument("--radius", type=float, help="--orbit radius (default: the cameras')")
+    parser.add_argument("--frames", type=int, default=72, help="--orbit frames")
     parser.add_argument("--depth", action="store_true",
                         help="also write layer-0 depth_%%04d.npy (for refine.py --cache and "
                              "evaluate.py --temporal)")
     args = parser.parse_args()
+    orbit = Orbit(args.orbit, args.elevation, args.radius, args.frames) if args.orbit else None
     render_views(args.output_dir, args.epoch, args.cameras, args.intrinsics, args.out,
                  tuple(args.size) if args.size else None, args.fps, args.frame, args.spiral,
-                 args.depth)
+                 args.depth, orbit)
 
 
 if __name__ == "__main__":

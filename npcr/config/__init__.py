@@ -1,8 +1,11 @@
 """Configuration: the yacs defaults tree and loading helpers."""
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 
+import yaml
 from yacs.config import CfgNode
 
 from ..errors import NpcrError
@@ -16,20 +19,47 @@ def load_config(config_file: str | Path | None, opts: list[str] | None = None,
                 freeze: bool = True) -> CfgNode:
     """Defaults, merged with ``config_file`` and then ``KEY VALUE`` overrides; frozen by default."""
     cfg = get_cfg_defaults()
+    source = config_file
     try:
         if config_file:
             if not Path(config_file).is_file():
                 raise NpcrError(f"{config_file}: config file not found")
+            if not Path(config_file).read_text().strip():
+                raise NpcrError(f"{config_file}: empty config file")
             cfg.merge_from_file(str(config_file))
         if opts:
+            source = "overrides"
             if len(opts) % 2:
                 raise NpcrError(f"overrides must be KEY VALUE pairs, got {opts}")
             cfg.merge_from_list(list(opts))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+        raise NpcrError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     except (KeyError, ValueError, AssertionError) as exc:
-        raise NpcrError(f"{config_file or 'overrides'}: {exc}") from None
+        raise NpcrError(f"{source or 'overrides'}: {_explain(exc)}") from None
     if freeze:
         cfg.freeze()
     return cfg
+
+
+def _all_keys(node: CfgNode, prefix: str = "") -> list[str]:
+    keys = []
+    for name, value in node.items():
+        keys += _all_keys(value, f"{prefix}{name}.") if isinstance(value, CfgNode) \
+            else [f"{prefix}{name}"]
+    return keys
+
+
+def _explain(exc: Exception) -> str:
+    """yacs' message, with the closest known keys when a key does not exist."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    m = re.search(r"Non-existent (?:config )?key: (\S+)", text)
+    if m:
+        close = difflib.get_close_matches(m.group(1), _all_keys(get_cfg_defaults()), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        return f"unknown config key {m.group(1)}{hint}"
+    return text
 
 
 def save_config(cfg: CfgNode, path: str | Path) -> None:

@@ -18,6 +18,8 @@ WRITERS = {"native": write_native, "transforms": write_transforms}
 def detect_format(root: str | Path) -> str:
     """"native", "transforms", "colmap" or "video", from the files found under ``root``."""
     root = Path(root)
+    if not root.exists():
+        raise DataFormatError(root, "dataset not found")
     if root.is_file() and root.suffix == ".json":
         return "transforms"
     if (root / "CamPose.inf").is_file():

@@ -25,6 +25,21 @@ from ignite.handlers import Checkpoint, DiskSaver
 from .common import checkpoint_epochs, load_checkpoint
 
 
+class CheckpointSaver(DiskSaver):
+    """ignite's atomic DiskSaver whose failures (a full disk, no permission) name the file; the
+    temporary file of a failed write is removed by DiskSaver."""
+
+    def __init__(self, dirname: Path):
+        super().__init__(str(dirname), atomic=True, require_empty=False)
+
+    def __call__(self, checkpoint, filename: str, metadata=None) -> None:
+        try:
+            super().__call__(checkpoint, filename, metadata)
+        except (OSError, RuntimeError) as exc:  # torch.save reports short writes as RuntimeError
+            raise OSError(f"cannot write checkpoint {Path(self.dirname) / filename} (is the disk "
+                          f"full or read-only?): {exc}") from None
+
+
 def resume_iterations(output_dir: Path, prefix: str = "nr") -> list[int]:
     """Iterations with a mid-epoch resume point in ``output_dir``, ascending."""
     found = (re.fullmatch(rf"{prefix}_resume_(\d+)\.pth", p.name)
@@ -38,7 +53,7 @@ def attach_checkpoints(out_dir: Path, model: torch.nn.Module, training_state: di
     """Save the epoch pair every ``period`` epochs (and at the end; the newest ``keep``, 0 = all)
     and the rolling resume point every ``resume_every`` iterations (0 = none), as the module
     docstring describes."""
-    saver = DiskSaver(str(out_dir), atomic=True, require_empty=False)
+    saver = CheckpointSaver(out_dir)
     epoch_of = lambda engine, _: engine.state.epoch  # noqa: E731
     every = Events.EPOCH_COMPLETED(every=period) | Events.COMPLETED
     for to_save, kind in (({f"{prefix}_model": model}, "model"), (training_state, "optimizer")):

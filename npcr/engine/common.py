@@ -15,7 +15,7 @@ from yacs.config import CfgNode
 from ..data import Scene
 from ..data.formats import load_scene_from
 from ..data.inspect import depth_range as scene_depth_range
-from ..errors import NpcrError
+from ..errors import NpcrError, one_line
 from ..modeling import FrameClouds
 
 # Checkpoint names (NPCR's): the renderer's use prefix "nr", the refine net's "refine".
@@ -40,6 +40,8 @@ def seed_everything(seed: int) -> None:
 
 def setup_logger(output_dir: Path | None = None) -> logging.Logger:
     """The ``npcr`` logger, to stdout and (when given) ``output_dir/log.txt``."""
+    # ignite's engines log a failing run's exception; the tools report it once themselves.
+    logging.getLogger("ignite").addHandler(logging.NullHandler())
     logger = logging.getLogger("npcr")
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
@@ -133,4 +135,5 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: {exc})") from None
+        raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
+                        f"{one_line(exc)})") from None

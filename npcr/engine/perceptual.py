@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import NpcrError
+from ..errors import NpcrError, one_line
 from .common import load_checkpoint
 
 # Output channels of the 3x3 convolutions, "M" a 2x2 max-pool: VGG-16 up to relu4_3.
@@ -59,7 +59,7 @@ class VGGPerceptualLoss(nn.Module):
         try:
             self.features.load_state_dict(wanted)
         except RuntimeError as exc:
-            raise NpcrError(f"{path}: VGG-16 weights of the wrong shape ({exc})") from None
+            raise NpcrError(f"{path}: VGG-16 weights of the wrong shape ({one_line(exc)})") from None
         self.requires_grad_(False)
         self.eval()
 

@@ -14,7 +14,7 @@ from yacs.config import CfgNode
 
 from ..data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
 from ..data.images import read_image_and_alpha
-from ..errors import NpcrError
+from ..errors import NpcrError, one_line
 from ..fileio import save_npy, write_image, write_text
 from ..config import load_config
 from ..modeling import TemporalRefiner, build_refiner
@@ -45,8 +45,8 @@ def load_refiner(output_dir: Path, device: torch.device,
     try:
         Checkpoint.load_objects({"refine_model": refiner}, load_checkpoint(path))
     except RuntimeError as exc:
-        raise NpcrError(f"{path}: does not fit REFINE.* of {folder / 'config.yml'} ({exc})") \
-            from None
+        raise NpcrError(f"{path}: does not fit REFINE.* of {folder / 'config.yml'} "
+                        f"({one_line(exc)})") from None
     return refiner.to(device).eval(), cfg
 
 
@@ -93,11 +93,11 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
     log = setup_logger()
     trained = load_trained(output_dir, epoch)
     frame = pick_frame(trained, frame)
-    refiner, refine_cfg = load_refiner(Path(output_dir), trained.device)
-    cached = CachedRenders(Path(cache)) if cache else None
-    if cached and (campose or intrinsics or size):
+    if cache and (campose or intrinsics or size):
         raise NpcrError("--cache renders the cached folder's own path: drop --cameras, "
                         "--intrinsics and --size")
+    cached = CachedRenders(Path(cache)) if cache else None
+    refiner, refine_cfg = load_refiner(Path(output_dir), trained.device)
     path = cached.path() if cached else camera_path(trained, frame, campose, intrinsics, size)
     out = Path(out) if out else Path(output_dir) / f"refine_{trained.epoch}"
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from ignite.engine import Engine
 from ignite.handlers import ProgressBar
 
 from ..data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
+from ..camera_paths import scene_orbit
 from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import save_npy, write_image
@@ -47,14 +48,34 @@ class CameraPath:
     width: int
 
 
+@dataclass
+class Orbit:
+    """An orbit around the object (npcr.camera_paths.scene_orbit): azimuth range in degrees from
+    the first camera, fixed elevation, radius (None: the cameras' mean distance)."""
+    azimuth: tuple[float, float]
+    elevation: float = 0.0
+    radius: float | None = None
+    frames: int = 72
+
+
 def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
                 intrinsics: str | Path | None = None, size: tuple[int, int] | None = None,
-                spiral: bool = False) -> CameraPath:
+                spiral: bool = False, orbit: Orbit | None = None) -> CameraPath:
     """The cameras ``tools/render.py``'s options name (default: the held-out ones) at the render
-    size (default: the training size); ``spiral`` takes the dataset's CamPose_spiral.inf."""
+    size (default: the training size); ``spiral`` takes the dataset's CamPose_spiral.inf, ``orbit``
+    circles the frame's point cloud with the first camera's intrinsics."""
     cfg, data = trained.cfg, trained.data
     default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))
-    if spiral:
+    if sum([spiral, orbit is not None, campose is not None]) > 1:
+        raise NpcrError("choose one of --cameras, --spiral and --orbit")
+    if orbit is not None:
+        if orbit.frames < 1 or (orbit.radius is not None and orbit.radius <= 0):
+            raise NpcrError("--orbit needs --frames >= 1 and --radius > 0")
+        points = trained.data.clouds.points[frame].cpu().numpy()
+        c2w = scene_orbit(data.scene.cam_to_world, points, orbit.azimuth, orbit.elevation,
+                          orbit.frames, orbit.radius)
+        K = np.repeat(data.scene.K[:1], orbit.frames, axis=0)
+    elif spiral:
         if campose or data.scene.render_path is None:
             raise NpcrError("--spiral needs a dataset with CamPose_spiral.inf and no --cameras")
         c2w, K = data.scene.render_path
@@ -84,7 +105,8 @@ def to_rgba8(rgba: torch.Tensor) -> np.ndarray:
 def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
                  size: tuple[int, int] | None = None, fps: int = 24,
-                 frame: int | None = None, spiral: bool = False, depth: bool = False) -> Path:
+                 frame: int | None = None, spiral: bool = False, depth: bool = False,
+                 orbit: Orbit | None = None) -> Path:
     """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
 
     Writes ``frame_%04d.png`` (RGBA) per camera, in order, ``video.mp4`` (encoded as frames come,
@@ -97,7 +119,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     log = setup_logger()
     trained = load_trained(output_dir, epoch)
     frame = pick_frame(trained, frame)
-    path = camera_path(trained, frame, campose, intrinsics, size, spiral)
+    path = camera_path(trained, frame, campose, intrinsics, size, spiral, orbit)
     out = Path(out) if out else output_dir / f"render_{trained.epoch}"
     out.mkdir(parents=True, exist_ok=True)
     write_cam_poses(out / "CamPose.inf", path.cam_to_world)

@@ -8,7 +8,7 @@ import torch
 from yacs.config import CfgNode
 
 from ..config import load_config
-from ..errors import NpcrError
+from ..errors import NpcrError, one_line
 from ..modeling import FrameClouds, PointRenderer, build_model
 from .common import (MODEL_FILE, SceneData, checkpoint_epochs, depth_range, layers_at_epoch,
                      load_checkpoint, load_scene, select_device)
@@ -52,6 +52,7 @@ def load_trained(output_dir: str | Path, epoch: int | None = None) -> Trained:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise NpcrError(f"{path}: checkpoint does not fit the configured model ({exc})") from None
+        raise NpcrError(f"{path}: checkpoint does not fit the configured model "
+                        f"({one_line(exc)})") from None
     model.active_layers = layers_at_epoch(cfg, epoch - 1)  # as trained in the checkpoint's epoch
     return Trained(cfg, data, model.to(device).eval(), data.clouds.to(device), epoch, device)

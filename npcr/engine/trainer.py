@@ -24,6 +24,7 @@ from ..modeling import FrameClouds, PointRenderer, build_model
 from .checkpoints import attach_checkpoints, resume
 from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, select_device,
                      setup_logger)
+from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
 from .monitor import attach_monitoring
 from .optim import build_lr_scheduler, build_optimizer, maybe_compile
@@ -113,12 +114,13 @@ def run_training(cfg: CfgNode) -> dict:
 
     Launched by ``torchrun --nproc_per_node N`` it trains data-parallel in N processes (gloo on the
     CPU, nccl on GPUs) with ignite.distributed; SOLVER.IMS_PER_BATCH is then the global batch."""
-    backend = None
+    result: dict = {}
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         backend = "nccl" if select_device(cfg).type == "cuda" else "gloo"
-    result: dict = {}
-    with idist.Parallel(backend=backend) as parallel:
-        parallel.run(_train, cfg, result)
+        with idist.Parallel(backend=backend) as parallel:
+            parallel.run(_train, cfg, result)
+    else:
+        _train(0, cfg, result)
     return result
 
 
@@ -147,9 +149,10 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     sampler = ResumableSampler(len(train_set), cfg.SEED, shuffle=True, rank=rank, world_size=world)
     train_loader = DataLoader(train_set, batch_size=batch // world, sampler=sampler,
                               num_workers=cfg.SOLVER.NUM_WORKERS)
-    val_set = ConcatDataset(per_frame(val_ids or train_ids[:1], augment=False))
-    val_loader = idist.auto_dataloader(val_set, batch_size=1, shuffle=False,
-                                       num_workers=cfg.SOLVER.NUM_WORKERS)
+    val_set = SeededItems(per_frame(val_ids or train_ids[:1], augment=False))
+    val_loader = DataLoader(val_set, batch_size=1, num_workers=cfg.SOLVER.NUM_WORKERS,
+                            sampler=ResumableSampler(len(val_set), cfg.SEED, shuffle=False,
+                                                     rank=rank, world_size=world))
     logger.info("%d points in frames %s, %d training / %d held-out cameras, device %s, "
                 "%d process(es)", data.clouds.total, data.frames, len(train_ids), len(val_ids),
                 device, world)
@@ -194,8 +197,8 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     if rank == 0:
         if sys.stderr.isatty():
             ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
-        tb = attach_monitoring(trainer, evaluator, optimizer, model, clouds, val_set[0], out_dir,
-                               cfg.TEST.IMAGE_PERIOD, device, logger)
+        tb = attach_monitoring(trainer, evaluator, optimizer, model, clouds, val_set[(0, 0)],
+                               out_dir, cfg.TEST.IMAGE_PERIOD, device, logger)
 
     history: dict = {}
 
@@ -209,19 +212,25 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
 
     max_epochs = cfg.SOLVER.MAX_EPOCHS
     start = trainer.state.epoch
-    if start >= max_epochs:
-        logger.info("already trained to epoch %d (SOLVER.MAX_EPOCHS %d): nothing to do",
-                    start, max_epochs)
-    else:
-        trainer.run(train_loader, max_epochs=max_epochs)
-    if tb is not None:
-        tb.close()
+    try:
+        if start >= max_epochs:
+            logger.info("already trained to epoch %d (SOLVER.MAX_EPOCHS %d): nothing to do",
+                        start, max_epochs)
+        elif world == 1:  # several processes stop together only through their launcher
+            with stop_cleanly_on_ctrl_c(trainer, out_dir, model, training_state, logger):
+                trainer.run(train_loader, max_epochs=max_epochs)
+        else:
+            trainer.run(train_loader, max_epochs=max_epochs)
+    finally:
+        if tb is not None:
+            tb.close()
 
     epoch = max(start, trainer.state.epoch)
     psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
     digests = idist.all_gather(model_digest(model))
     if rank == 0:
-        baseline = mean_colour_psnr(ConcatDataset(per_frame(train_ids, augment=False)), val_set)
+        baseline = mean_colour_psnr(ConcatDataset(per_frame(train_ids, augment=False)),
+                                    ConcatDataset(val_set.parts))
         result.update({"epoch": epoch, "iterations": trainer.state.iteration,
                        "heldout_psnr": psnr, "mean_colour_psnr": baseline,
                        "val_cameras": val_ids, "heldout_psnr_by_epoch": history,

@@ -1,0 +1,90 @@
+"""Camera paths around an object: orbits by azimuth/elevation/radius, spirals, and interpolation
+between given cameras. Every path is (frames, 4, 4) camera-to-world in the projection contract's
+OpenCV axes; orbit and spiral cameras look at ``centre`` with the image up along ``up``."""
+from __future__ import annotations
+
+import numpy as np
+
+from npcr.geometry import interpolate_pose, look_at
+
+MAX_ELEVATION_DEG = 89.0
+
+
+def orbit_basis(up: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit ``up`` and two unit vectors spanning the plane normal to it; azimuth 0 lies along
+    ``reference`` projected onto that plane."""
+    up = np.asarray(up, dtype=np.float64)
+    if np.linalg.norm(up) == 0:
+        raise ValueError("the up vector must be non-zero")
+    up = up / np.linalg.norm(up)
+    radial = np.asarray(reference, dtype=np.float64)
+    radial = radial - (radial @ up) * up
+    if np.linalg.norm(radial) < 1e-9:
+        raise ValueError("the azimuth reference lies along the up axis")
+    e1 = radial / np.linalg.norm(radial)
+    return up, e1, np.cross(up, e1)
+
+
+def orbit_path(centre: np.ndarray, up: np.ndarray, reference: np.ndarray, radius: float,
+               azimuth_deg: tuple[float, float], elevation_deg: tuple[float, float],
+               frames: int, closed: bool | None = None) -> np.ndarray:
+    """Cameras at ``radius`` from ``centre``, azimuth running from ``azimuth_deg[0]`` to
+    ``[1]`` (0 along ``reference``, counter-clockwise about ``up``) and elevation above the plane
+    normal to ``up`` from ``elevation_deg[0]`` to ``[1]``, both linearly. A full turn (``closed``,
+    by default when the azimuths span 360 degrees) leaves out the end so the loop does not repeat
+    a frame."""
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if radius <= 0:
+        raise ValueError(f"radius must be > 0, got {radius}")
+    up, e1, e2 = orbit_basis(up, reference)
+    a0, a1 = azimuth_deg
+    closed = abs(abs(a1 - a0) - 360.0) < 1e-9 if closed is None else closed
+    s = np.arange(frames) / (frames if closed or frames == 1 else frames - 1)
+    az = np.radians(a0 + (a1 - a0) * s)
+    el = np.radians(np.clip(elevation_deg[0] + (elevation_deg[1] - elevation_deg[0]) * s,
+                            -MAX_ELEVATION_DEG, MAX_ELEVATION_DEG))
+    centre = np.asarray(centre, dtype=np.float64)
+    poses = []
+    for a, e in zip(az, el):
+        direction = np.cos(a) * e1 + np.sin(a) * e2
+        eye = centre + radius * (np.cos(e) * direction + np.sin(e) * up)
+        poses.append(look_at(eye, centre, up))
+    return np.stack(poses)
+
+
+def spiral_path(centre: np.ndarray, up: np.ndarray, reference: np.ndarray, radius: float,
+                turns: float, elevation_deg: tuple[float, float], frames: int) -> np.ndarray:
+    """``turns`` full turns about ``up`` while the elevation climbs from ``elevation_deg[0]`` to
+    ``[1]``: an orbit whose azimuth spans ``360 * turns`` degrees, first and last frame included."""
+    return orbit_path(centre, up, reference, radius, (0.0, 360.0 * turns), elevation_deg, frames,
+                      closed=False)
+
+
+def keyframe_path(keyframes: np.ndarray, frames: int) -> np.ndarray:
+    """``frames`` cameras through the given camera-to-world ``keyframes`` (K, 4, 4) in order,
+    spaced evenly in path parameter: rotation by slerp, centre linearly, between each pair."""
+    keyframes = np.asarray(keyframes, dtype=np.float64)
+    if len(keyframes) < 2:
+        raise ValueError("interpolation needs at least 2 keyframes")
+    if frames < 2:
+        raise ValueError(f"frames must be >= 2, got {frames}")
+    s = np.linspace(0, len(keyframes) - 1, frames)
+    seg = np.minimum(s.astype(int), len(keyframes) - 2)
+    return np.stack([interpolate_pose(keyframes[i], keyframes[i + 1], t - i)
+                     for i, t in zip(seg, s)])
+
+
+def scene_orbit(cam_to_world: np.ndarray, points: np.ndarray, azimuth_deg: tuple[float, float],
+                elevation_deg: float, frames: int, radius: float | None = None,
+                up: np.ndarray | None = None) -> np.ndarray:
+    """An orbit around a captured object: about the bounding-box centre of ``points``, ``up`` by
+    default the cameras' mean image up (-y), azimuth 0 towards the first camera, ``radius`` by
+    default the cameras' mean distance to the centre."""
+    centre = (points.min(0) + points.max(0)) / 2.0
+    if up is None:
+        up = -cam_to_world[:, :3, 1].mean(0)
+    if radius is None:
+        radius = float(np.linalg.norm(cam_to_world[:, :3, 3] - centre, axis=1).mean())
+    return orbit_path(centre, up, cam_to_world[0, :3, 3] - centre, radius, azimuth_deg,
+                      (elevation_deg, elevation_deg), frames)

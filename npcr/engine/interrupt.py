@@ -1,0 +1,54 @@
+"""Ctrl-C during training: finish the iteration, save a resume point, stop cleanly."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint
+
+from .checkpoints import CheckpointSaver
+
+
+@contextlib.contextmanager
+def stop_cleanly_on_ctrl_c(trainer: Engine, out_dir: Path, model: torch.nn.Module,
+                           training_state: dict, logger: logging.Logger,
+                           prefix: str = "nr") -> Iterator[None]:
+    """Within the block, a first Ctrl-C (SIGINT) lets the running iteration complete, writes
+    ``<prefix>_resume_<iteration>.pth`` and raises KeyboardInterrupt once the engine has stopped;
+    RESUME then continues exactly from there. A second Ctrl-C interrupts at once."""
+    asked = {"stop": False}
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame) -> None:
+        if asked["stop"]:
+            raise KeyboardInterrupt
+        asked["stop"] = True
+        logger.warning("Ctrl-C: stopping after this iteration (press again to stop at once)")
+
+    def stop_if_asked(engine: Engine) -> None:
+        if asked["stop"]:
+            engine.terminate(skip_completed=True)
+
+    save = Checkpoint({f"{prefix}_model": model, **training_state}, CheckpointSaver(out_dir),
+                      filename_pattern=f"{prefix}_resume_{{global_step}}.pth", n_saved=None,
+                      global_step_transform=lambda engine, _: engine.state.iteration)
+
+    def save_resume_point(engine: Engine) -> None:
+        save(engine)
+        logger.warning("stopped at iteration %d; saved %s: continue with RESUME True",
+                       engine.state.iteration, out_dir / f"{prefix}_resume_{engine.state.iteration}.pth")
+
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_if_asked)
+    trainer.add_event_handler(Events.TERMINATE, save_resume_point)
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if asked["stop"]:
+        raise KeyboardInterrupt
