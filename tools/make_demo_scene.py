@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Build the procedural fur-ball demo scene (ray-traced RGB + alpha, sampled points), native layout."""
+"""Build the procedural fur-ball demo scene (ray-traced RGB + alpha, sampled points), native layout;
+with --frames N a moving version of it over N frames."""
 import argparse
 import time
 
 from npcr.cli import run_cli
-from npcr.data import write_native_scene
-from npcr.data.demo_scene import make_demo_scene
+from npcr.data import write_native_sequence
+from npcr.data.demo_scene import make_demo_scene, make_moving_scene
 
 
 def main() -> None:
@@ -16,15 +17,22 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=48, help="number of cameras (>= 2)")
     parser.add_argument("--strands", type=int, default=600)
     parser.add_argument("--points", type=int, default=60000)
+    parser.add_argument("--frames", type=int, default=1,
+                        help="more than 1: the fur ball moves (turns and swings) over this many "
+                             "frames; the same points, moved, in every frame")
     args = parser.parse_args()
-    if args.cameras < 2 or args.size < 8 or args.points < 1:
-        parser.error("need --cameras >= 2, --size >= 8, --points >= 1")
+    if args.cameras < 2 or args.size < 8 or args.points < 1 or args.frames < 1:
+        parser.error("need --cameras >= 2, --size >= 8, --points >= 1, --frames >= 1")
     t0 = time.time()
-    scene = make_demo_scene(args.seed, args.size, args.cameras, args.strands, args.points)
-    write_native_scene(args.out, scene.cam_to_world, scene.K, scene.images, scene.alphas,
-                       scene.points, scene.colors)
+    if args.frames == 1:
+        scenes = [make_demo_scene(args.seed, args.size, args.cameras, args.strands, args.points)]
+    else:
+        scenes = make_moving_scene(args.frames, args.seed, args.size, args.cameras, args.strands,
+                                   args.points)
+    write_native_sequence(args.out, scenes[0].cam_to_world, scenes[0].K,
+                          [(s.images, s.alphas, s.points, s.colors) for s in scenes])
     print(f"wrote {args.out}: {args.cameras} cameras of {args.size}x{args.size}, "
-          f"{len(scene.points)} points ({time.time() - t0:.1f} s)")
+          f"{len(scenes[0].points)} points, {args.frames} frame(s) ({time.time() - t0:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,15 @@ from npcr.engine import render_views
 from npcr.engine.render import Orbit
 
 
+def frame_choice(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a frame number or 'all', got {text!r}") from None
+
+
 def azimuth_range(text: str) -> tuple[float, float]:
     try:
         a0, a1 = (float(x) for x in text.split(":"))
@@ -24,7 +33,9 @@ def main() -> None:
     parser.add_argument("--out", help="output folder (default: OUTPUT_DIR/render_<epoch>)")
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="render size")
     parser.add_argument("--fps", type=int, default=24, help="video frame rate")
-    parser.add_argument("--frame", type=int, help="point cloud of this trained frame (default: first)")
+    parser.add_argument("--frame", type=frame_choice,
+                        help="point cloud of this trained frame (default: first), or 'all': the "
+                             "trained frames play in order along the path (dynamic scenes)")
     parser.add_argument("--spiral", action="store_true",
                         help="render the dataset's CamPose_spiral.inf / Intrinsic_spiral.inf path")
     parser.add_argument("--orbit", type=azimuth_range, metavar="AZ0:AZ1",

@@ -25,8 +25,8 @@ _C.DATASETS.ROOT = ""
 _C.DATASETS.FORMAT = "auto"
 # Frame (img/<frame>/, pointclouds/frame<frame+1>.txt) to train on.
 _C.DATASETS.FRAME = 0
-# Several frames of a sequence to train on together (overrides FRAME when not empty): each frame's
-# cloud has its own point features, the network is shared.
+# Several frames of a sequence to train on together (overrides FRAME when not empty): the network
+# is shared; point features are per frame, or shared by index (MODEL.SHARE_FEATURES).
 _C.DATASETS.FRAMES = []
 # Camera ids held out for validation (PSNR each epoch) and rendered by default.
 _C.DATASETS.VAL_CAMERAS = []
@@ -55,6 +55,10 @@ _C.MODEL.NEAR = 0.0
 _C.MODEL.FAR = 0.0
 # Channels of the U-Net levels; each further level halves the resolution (antialiased BlurPool).
 _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
+# With several frames (DATASETS.FRAMES): True shares one feature table by point index, for
+# sequences whose frames hold the same points moved (equal counts, point i the same surface point
+# in every frame); False gives each frame's points their own features.
+_C.MODEL.SHARE_FEATURES = False
 # Projector backend: "auto", "torch", "cpu" or "cuda" (pcpr_ext.project).
 _C.MODEL.BACKEND = "auto"
 

@@ -102,28 +102,69 @@ def _shade(mesh: o3d.geometry.TriangleMesh, hits: dict) -> tuple[np.ndarray, np.
     return albedo * light[..., None] * hit[..., None], hit.astype(np.float64)
 
 
-def make_demo_scene(seed: int = 0, size: int = 128, num_cameras: int = 48, strands: int = 600,
-                    num_points: int = 60000, fov_deg: float = 45.0,
-                    distance: float = 3.0) -> DemoScene:
-    """Build the fur-ball scene: ``num_cameras`` views of ``size``² pixels and a sampled point cloud."""
-    rng = np.random.default_rng(seed)
-    core = _core(0.45)
-    mesh = core + _strands(rng, strands, 0.45)
+def _render(mesh: o3d.geometry.TriangleMesh, poses: np.ndarray, K: np.ndarray,
+            size: int) -> tuple[list, list]:
+    """Ray-traced premultiplied RGB and alpha (uint8) of ``mesh`` from each camera."""
     mesh.compute_triangle_normals()
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
-
-    poses = camera_ring(num_cameras, distance)
-    K = pinhole(size, size, fov_deg)
     images, alphas = [], []
     for c2w in poses:
         rays = pixel_rays(K, c2w, size, size, SUBPIXEL_OFFSETS)
         rgb, cover = _shade(mesh, scene.cast_rays(o3d.core.Tensor(rays)))
         images.append(np.round(rgb.mean(0) * 255).clip(0, 255).astype(np.uint8))
         alphas.append(np.round(cover.mean(0) * 255).astype(np.uint8))
+    return images, alphas
 
+
+def _fur_ball(rng: np.random.Generator, strands: int) -> o3d.geometry.TriangleMesh:
+    return _core(0.45) + _strands(rng, strands, 0.45)
+
+
+def _sample(mesh: o3d.geometry.TriangleMesh, seed: int, num_points: int):
     o3d.utility.random.seed(seed)
     pcd = mesh.sample_points_uniformly(number_of_points=num_points)
-    return DemoScene(poses, np.repeat(K[None], num_cameras, axis=0), images, alphas,
-                     np.asarray(pcd.points, dtype=np.float32),
-                     np.asarray(pcd.colors, dtype=np.float32))
+    return np.asarray(pcd.points, dtype=np.float32), np.asarray(pcd.colors, dtype=np.float32)
+
+
+def make_demo_scene(seed: int = 0, size: int = 128, num_cameras: int = 48, strands: int = 600,
+                    num_points: int = 60000, fov_deg: float = 45.0,
+                    distance: float = 3.0) -> DemoScene:
+    """Build the fur-ball scene: ``num_cameras`` views of ``size``² pixels and a sampled point cloud."""
+    mesh = _fur_ball(np.random.default_rng(seed), strands)
+    poses = camera_ring(num_cameras, distance)
+    K = pinhole(size, size, fov_deg)
+    images, alphas = _render(mesh, poses, K, size)
+    points, colors = _sample(mesh, seed, num_points)
+    return DemoScene(poses, np.repeat(K[None], num_cameras, axis=0), images, alphas, points, colors)
+
+
+def moving_pose(frame: int) -> np.ndarray:
+    """(4, 4) rigid motion of the moving scene at ``frame``: 9 degrees a frame about z and a
+    swing of 0.25 along x."""
+    a = np.radians(9.0 * frame)
+    motion = np.eye(4)
+    motion[:3, :3] = [[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]]
+    motion[0, 3] = 0.25 * np.sin(2 * np.pi * frame / 10)
+    return motion
+
+
+def make_moving_scene(num_frames: int = 10, seed: int = 0, size: int = 64, num_cameras: int = 12,
+                      strands: int = 300, num_points: int = 20000, fov_deg: float = 45.0,
+                      distance: float = 3.0) -> list[DemoScene]:
+    """The fur ball moving rigidly (``moving_pose``) over ``num_frames`` frames seen by fixed
+    cameras: one DemoScene per frame. Point i is the same surface point in every frame (the
+    cloud is sampled once and moved), so frames can share point features by index."""
+    mesh = _fur_ball(np.random.default_rng(seed), strands)
+    points, colors = _sample(mesh, seed, num_points)
+    poses = camera_ring(num_cameras, distance)
+    K = pinhole(size, size, fov_deg)
+    frames = []
+    for f in range(num_frames):
+        motion = moving_pose(f)
+        moved = o3d.geometry.TriangleMesh(mesh).transform(motion)
+        images, alphas = _render(moved, poses, K, size)
+        xyz = (points @ motion[:3, :3].T + motion[:3, 3]).astype(np.float32)
+        frames.append(DemoScene(poses, np.repeat(K[None], num_cameras, axis=0), images, alphas,
+                                xyz, colors))
+    return frames

@@ -203,15 +203,23 @@ def write_native_scene(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray
 
     The scene is assembled in a temporary folder that replaces ``root`` only when complete.
     """
-    if not len(images) == len(alphas) == len(cam_to_world):
-        raise ValueError("need one image and one alpha per camera")
+    write_native_sequence(root, cam_to_world, K, [(images, alphas, points, colors)])
+
+
+def write_native_sequence(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray,
+                          frames: list[tuple[list, list, np.ndarray, np.ndarray | None]]) -> None:
+    """Write frames 0, 1, ... of a scene seen by fixed cameras; each frame is (images, alphas,
+    points, colors) as in ``write_native_scene``. Replaces ``root`` only when complete."""
     with atomic_dir(root) as tmp:
         write_cam_poses(tmp / "CamPose.inf", cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", K)
-        for cam, (img, alpha) in enumerate(zip(images, alphas)):
-            write_image(tmp / "img" / "0" / f"img_{cam:04d}.png", img)
-            write_image(tmp / "img" / "0" / f"img_{cam:04d}_alpha.png", alpha)
-        write_points_txt(tmp / "pointclouds" / "frame1.txt", points, colors)
+        for f, (images, alphas, points, colors) in enumerate(frames):
+            if not len(images) == len(alphas) == len(cam_to_world):
+                raise ValueError("need one image and one alpha per camera")
+            for cam, (img, alpha) in enumerate(zip(images, alphas)):
+                write_image(tmp / "img" / str(f) / f"img_{cam:04d}.png", img)
+                write_image(tmp / "img" / str(f) / f"img_{cam:04d}_alpha.png", alpha)
+            write_points_txt(tmp / "pointclouds" / f"frame{f + 1}.txt", points, colors)
 
 
 def write_native(scene: Scene, root: str | Path) -> None:

@@ -83,7 +83,11 @@ def load_scene(cfg: CfgNode) -> SceneData:
     if missing:
         raise NpcrError(f"frames {missing} not among the frames {scene.frames} of "
                         f"{cfg.DATASETS.ROOT}")
-    clouds = FrameClouds({f: torch.from_numpy(scene.points(f)[0]) for f in frames})
+    try:
+        clouds = FrameClouds({f: torch.from_numpy(scene.points(f)[0]) for f in frames},
+                             shared=cfg.MODEL.SHARE_FEATURES)
+    except ValueError as exc:
+        raise NpcrError(f"MODEL.SHARE_FEATURES: {exc}") from None
     return SceneData(scene, frames, clouds)
 
 

@@ -97,6 +97,15 @@ def pick_frame(trained: Trained, frame: int | None) -> int:
     return frame
 
 
+def frames_along(trained: Trained, frame: int | str | None, count: int) -> list[int]:
+    """The point-cloud frame of each of ``count`` cameras: ``frame`` for all, or with "all" the
+    trained frames in order, time running evenly along the path (a dynamic scene's video)."""
+    if frame == "all":
+        frames = trained.data.frames
+        return [frames[i * len(frames) // count] for i in range(count)]
+    return [pick_frame(trained, frame)] * count
+
+
 def to_rgba8(rgba: torch.Tensor) -> np.ndarray:
     """(1, 4, H, W) float in [0, 1] -> (H, W, 4) uint8."""
     return (rgba[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
@@ -105,7 +114,7 @@ def to_rgba8(rgba: torch.Tensor) -> np.ndarray:
 def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
                  size: tuple[int, int] | None = None, fps: int = 24,
-                 frame: int | None = None, spiral: bool = False, depth: bool = False,
+                 frame: int | str | None = None, spiral: bool = False, depth: bool = False,
                  orbit: Orbit | None = None) -> Path:
     """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
 
@@ -113,13 +122,15 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     so memory does not grow with the path) and the cameras as rendered (``CamPose.inf``,
     ``Intrinsic.inf`` at the render size); with ``depth`` also the layer-0 depth of each frame
     as ``depth_%04d.npy`` (float32, 0 = empty), which tools/refine.py --cache and
-    tools/evaluate.py --temporal read. ``frame`` picks the point cloud among the trained frames.
+    tools/evaluate.py --temporal read. ``frame`` picks the point cloud among the trained frames;
+    "all" plays the trained frames along the path (see ``frames_along``).
     """
     output_dir = Path(output_dir)
     log = setup_logger()
     trained = load_trained(output_dir, epoch)
-    frame = pick_frame(trained, frame)
-    path = camera_path(trained, frame, campose, intrinsics, size, spiral, orbit)
+    first = trained.data.frames[0] if frame in (None, "all") else pick_frame(trained, frame)
+    path = camera_path(trained, first, campose, intrinsics, size, spiral, orbit)
+    frames = frames_along(trained, frame, len(path.cam_to_world))
     out = Path(out) if out else output_dir / f"render_{trained.epoch}"
     out.mkdir(parents=True, exist_ok=True)
     write_cam_poses(out / "CamPose.inf", path.cam_to_world)
@@ -130,8 +141,8 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     with open_video(out / "video.mp4", fps) as video:
         @torch.no_grad()
         def render_step(engine: Engine, i: int) -> None:
-            o = trained.model(trained.clouds, [frame], K_t[i:i + 1], c2w_t[i:i + 1], path.height,
-                              path.width)
+            o = trained.model(trained.clouds, [frames[i]], K_t[i:i + 1], c2w_t[i:i + 1],
+                              path.height, path.width)
             rgba = to_rgba8(torch.cat([o["rgb"], o["alpha"]], 1))
             write_image(out / f"frame_{i:04d}.png", rgba)
             if depth:

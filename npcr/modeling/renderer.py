@@ -74,16 +74,24 @@ class PointRenderer(nn.Module):
 
 
 class FrameClouds:
-    """The point clouds of the frames a model is trained on; frame f's points own feature rows
-    ``offsets[f] .. offsets[f] + len(points[f])`` (one table, so the U-Net is shared)."""
+    """The point clouds of the frames a model is trained on, and which feature rows they use.
 
-    def __init__(self, points: dict[int, torch.Tensor]):
-        self.points = dict(sorted(points.items()))
+    By default frame f's points own rows ``offsets[f] .. offsets[f] + len(points[f])`` of one
+    table (so the U-Net is shared). With ``shared`` every frame has the same number of points and
+    point i of every frame is the same surface point (a canonical index, as in a tracked or
+    deformed cloud): all frames use rows 0 .. N-1, so appearance is learned once for the sequence.
+    """
+
+    def __init__(self, points: dict[int, torch.Tensor], shared: bool = False):
+        self.points, self.shared = dict(sorted(points.items())), shared
+        counts = {frame: pts.shape[0] for frame, pts in self.points.items()}
+        if shared and len(set(counts.values())) > 1:
+            raise ValueError(f"shared point features need equal point counts; frames have {counts}")
         self.offsets, total = {}, 0
-        for frame, pts in self.points.items():
-            self.offsets[frame] = total
-            total += pts.shape[0]
+        for frame, count in counts.items():
+            self.offsets[frame] = 0 if shared else total
+            total = count if shared else total + count
         self.total = total
 
     def to(self, device: torch.device) -> "FrameClouds":
-        return FrameClouds({f: p.to(device) for f, p in self.points.items()})
+        return FrameClouds({f: p.to(device) for f, p in self.points.items()}, self.shared)
