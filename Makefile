@@ -41,8 +41,11 @@ demo-refine: install
 		--out $(DEMO_OUT)/turntable_refined
 	@echo "side by side (raw | refined): $(DEMO_OUT)/turntable_refined/side_by_side.mp4"
 
-# pytest's exit code 5 ("no tests collected") must fail, never pass quietly.
+# pytest's exit code 5 ("no tests collected") must fail, never pass quietly. The viewer's end-to-end
+# test drives Debian's headless chromium, installed here when missing.
 test: install
+	@command -v chromium >/dev/null || apt-get install -y -q chromium \
+		|| (apt-get update -q && apt-get install -y -q chromium)
 	@$(BIN)/python -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
