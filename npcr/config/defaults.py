@@ -72,6 +72,11 @@ _C.SOLVER.BASE_LR = 1e-3
 # Learning rate of the per-point features and the background feature.
 _C.SOLVER.FEATURE_LR = 1e-2
 _C.SOLVER.WEIGHT_DECAY = 0.0
+# Camera-pose refinement (npcr/modeling/poses.py): a learned se(3) correction per training camera
+# at POSE_LR (0 = off), from epoch POSE_START_EPOCH on (the features settle first). Refined poses
+# are written to OUTPUT_DIR/refined_poses/CamPose.inf.
+_C.SOLVER.POSE_LR = 0.0
+_C.SOLVER.POSE_START_EPOCH = 5
 # Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
 # "fp16" (CUDA only) or "bf16".
 _C.SOLVER.AMP = "auto"

@@ -8,6 +8,7 @@ from yacs.config import CfgNode
 
 from ..errors import NpcrError
 from ..modeling import PointRenderer
+from ..modeling.poses import CameraPoses
 
 STAGES = ("joint", "features", "network")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -23,10 +24,11 @@ def maybe_compile(cfg: CfgNode, model: PointRenderer) -> None:
         model.unet.compile(mode=mode)
 
 
-def build_optimizer(cfg: CfgNode, model: PointRenderer,
-                    device: torch.device) -> torch.optim.Optimizer:
+def build_optimizer(cfg: CfgNode, model: PointRenderer, device: torch.device,
+                    poses: CameraPoses | None = None) -> torch.optim.Optimizer:
     """AdamW over what SOLVER.TRAIN trains (the rest is frozen): point and background features at
-    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR. Fused kernels on CUDA."""
+    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR, camera-pose corrections (when given) at
+    SOLVER.POSE_LR. Fused kernels on CUDA."""
     stage = cfg.SOLVER.TRAIN
     if stage not in STAGES:
         raise NpcrError(f"SOLVER.TRAIN {stage!r}: choose one of {', '.join(STAGES)}")
@@ -43,6 +45,9 @@ def build_optimizer(cfg: CfgNode, model: PointRenderer,
     if train_network:
         groups.append({"params": network, "lr": cfg.SOLVER.BASE_LR,
                        "weight_decay": cfg.SOLVER.WEIGHT_DECAY})
+    if poses is not None:
+        groups.append({"params": list(poses.parameters()), "lr": cfg.SOLVER.POSE_LR,
+                       "weight_decay": 0.0})
     return torch.optim.AdamW(groups, fused=device.type == "cuda")
 
 

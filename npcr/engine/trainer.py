@@ -17,10 +17,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from yacs.config import CfgNode
 
-from ..data import CameraImageDataset, ResumableSampler, SeededItems, split_cameras
+from ..data import (CameraImageDataset, ResumableSampler, SeededItems, split_cameras,
+                    write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import FrameClouds, PointRenderer, build_model
+from ..modeling.poses import CameraPoses
 from .checkpoints import attach_checkpoints, resume
 from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, select_device,
                      setup_logger)
@@ -47,10 +49,11 @@ def amp_dtype(cfg: CfgNode, device: torch.device) -> torch.dtype | None:
 
 
 def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                   clouds: FrameClouds, device: torch.device,
-                   scaler: torch.amp.GradScaler) -> Engine:
+                   clouds: FrameClouds, device: torch.device, scaler: torch.amp.GradScaler,
+                   poses: CameraPoses | None = None) -> Engine:
     """Engine whose step renders a batch of cameras (under autocast when SOLVER.AMP asks) and takes
-    one optimizer step on ImageLoss; ``scaler`` scales float16 gradients (disabled otherwise)."""
+    one optimizer step on ImageLoss; ``scaler`` scales float16 gradients (disabled otherwise).
+    With ``poses`` (trainable when their parameter requires grad) the cameras are corrected first."""
     criterion = ImageLoss(cfg, device)
     dtype = amp_dtype(cfg, device)
 
@@ -58,12 +61,18 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
         model.train()
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
+        c2w = batch["cam_to_world"]
+        refining = poses is not None and poses.delta.requires_grad
+        if refining:
+            c2w = poses(batch["camera_id"], c2w)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model(clouds, batch["frame"].tolist(), batch["K"],
-                        batch["cam_to_world"], h, w)
+            out = model(clouds, batch["frame"].tolist(), batch["K"], c2w, h, w)
         terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms["loss"]).backward()
+        if refining and idist.get_world_size() > 1 and poses.delta.grad is not None:
+            # the poses live outside DDP: average their gradients over the processes here
+            poses.delta.grad.copy_(idist.all_reduce(poses.delta.grad) / idist.get_world_size())
         scaler.step(optimizer)
         scaler.update()
         return {name: value.item() for name, value in terms.items()}
@@ -98,6 +107,20 @@ def mean_colour_psnr(train_set: Dataset, val_set: Dataset) -> float:
         mse = ((img - mean[:, None, None]) ** 2).mean().item()
         psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
     return sum(psnrs) / len(psnrs)
+
+
+def write_refined_poses(poses: CameraPoses, scene, out_dir: Path) -> dict:
+    """Write every camera's refined pose to OUTPUT_DIR/refined_poses (CamPose.inf and the
+    dataset's Intrinsic.inf); returns the mean and largest correction (degrees, scene units)."""
+    c2w = torch.as_tensor(scene.cam_to_world, dtype=torch.float32)
+    refined = poses.cpu().apply(c2w).double().numpy()
+    write_cam_poses(out_dir / "refined_poses" / "CamPose.inf", refined)
+    write_intrinsics(out_dir / "refined_poses" / "Intrinsic.inf", scene.K)
+    deltas = poses.delta.detach().cpu().double()
+    degrees = torch.rad2deg(deltas[:, :3].norm(dim=1))
+    shifts = deltas[:, 3:].norm(dim=1)
+    return {"mean_degrees": float(degrees.mean()), "max_degrees": float(degrees.max()),
+            "mean_translation": float(shifts.mean()), "max_translation": float(shifts.max())}
 
 
 def model_digest(model: torch.nn.Module) -> str:
@@ -166,13 +189,16 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     if world > 1:
         net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
                                       else None)
-    optimizer = build_optimizer(cfg, model, device)
+    poses = CameraPoses(data.scene.num_cameras).to(device) if cfg.SOLVER.POSE_LR > 0 else None
+    optimizer = build_optimizer(cfg, model, device, poses)
     lr_scheduler = build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * len(train_loader))
     clouds = data.clouds.to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
-    trainer = create_trainer(cfg, net, optimizer, clouds, device, scaler)
+    trainer = create_trainer(cfg, net, optimizer, clouds, device, scaler, poses)
     evaluator = create_evaluator(model, clouds, device)
     training_state = {"optimizer": optimizer, "trainer": trainer}
+    if poses is not None:
+        training_state["camera_poses"] = poses
     if scaler.is_enabled():
         training_state["scaler"] = scaler
     if lr_scheduler is not None:
@@ -192,6 +218,8 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
         if layers != model.active_layers:
             logger.info("epoch %d: %d depth-peeling layers", engine.state.epoch, layers)
         model.active_layers = layers
+        if poses is not None:
+            poses.delta.requires_grad_(engine.state.epoch - 1 >= cfg.SOLVER.POSE_START_EPOCH)
 
     tb = None
     if rank == 0:
@@ -235,5 +263,7 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
                        "heldout_psnr": psnr, "mean_colour_psnr": baseline,
                        "val_cameras": val_ids, "heldout_psnr_by_epoch": history,
                        "weights_sha256": digests})
+        if poses is not None:
+            result["pose_correction"] = write_refined_poses(poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
         logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)

@@ -6,6 +6,7 @@ import torch.nn as nn
 
 import pcpr_ext
 
+from .poses import flow_to_pose
 from .unet import AntialiasedUNet
 
 
@@ -56,21 +57,27 @@ class PointRenderer(nn.Module):
     def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
                 cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
         """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows):
-        ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth`` (B, L, H, W)."""
-        depth = index = None
+        ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth`` (B, L, H, W). When
+        ``cam_to_world`` requires grad (pose refinement), the outputs carry a gradient to it
+        (npcr.modeling.poses)."""
+        b = len(frames)
+        depth = K.new_zeros((b, self.num_layers, height, width))
+        index = torch.full((b, self.num_layers, height, width), -1, dtype=torch.int64,
+                           device=K.device)
+        surface = K.new_zeros((b, height, width, 3)) if cam_to_world.requires_grad else None
         for frame in sorted(set(frames)):
-            rows = [b for b, f in enumerate(frames) if f == frame]
+            rows = [i for i, f in enumerate(frames) if f == frame]
             points, offset = clouds.points[frame], clouds.offsets[frame]
-            d, i = self.project(points, K[rows], cam_to_world[rows], height, width)
-            i = torch.where(i >= 0, i + offset, i)
-            if len(rows) == len(frames):
-                depth, index = d, i
-                break
-            if depth is None:
-                depth = d.new_zeros((len(frames), *d.shape[1:]))
-                index = i.new_full((len(frames), *i.shape[1:]), -1)
-            depth[rows], index[rows] = d, i
-        return self.decode(depth, index)
+            d, i = self.project(points, K[rows], cam_to_world[rows].detach(), height, width)
+            depth[rows], index[rows] = d, torch.where(i >= 0, i + offset, i)
+            if surface is not None:
+                surface[rows] = points[i[:, 0].clamp_min(0)]
+        out = self.decode(depth, index)
+        if surface is not None:
+            rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1), surface,
+                                index[:, 0] >= 0, K, cam_to_world)
+            out["rgb"], out["alpha"] = rgba[:, :3], rgba[:, 3:]
+        return out
 
 
 class FrameClouds:

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Render time and memory against point count, depth layers and resolution, and where the time
+goes (projection / feature gather / network).
+
+Each configuration renders full frames of an untrained model (the network's cost does not depend
+on its weights) of a synthetic cloud on a sphere shell, in its own process so its peak memory is
+its own. Defaults: 1M points, L = 4, 512x512, feature dim 8, the demo U-Net. Writes
+``benchmarks/results/scaling_<device>.md`` and ``scaling_<device>.png``.
+
+    python benchmarks/bench_scaling.py [--device cpu|cuda] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+import torch
+
+import pcpr_ext
+from npcr.config import load_config
+from npcr.engine.monitor import peak_memory_mib
+from npcr.geometry import look_at, pinhole
+from npcr.modeling import FrameClouds, build_model
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+BASE = {"points": 1_000_000, "layers": 4, "size": 512}
+SWEEPS = {"points": [10_000, 100_000, 1_000_000, 5_000_000, 20_000_000],
+          "layers": [1, 2, 4, 8, 16],
+          "size": [128, 256, 512, 1024, 2048]}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(points: int, layers: int, size: int, device: torch.device, repeats: int) -> dict:
+    """Median seconds of a full render and of its three stages, and the peak memory."""
+    cfg = load_config(None, ["MODEL.NUM_LAYERS", str(layers), "MODEL.MAX_SPLAT", "2",
+                             "MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"])
+    model = build_model(cfg, points).to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    p = torch.randn(points, 3, generator=g)
+    p = p / p.norm(dim=1, keepdim=True) * (0.5 + 0.2 * torch.rand(points, 1, generator=g))
+    clouds = FrameClouds({0: p}).to(device)
+    K = torch.tensor(pinhole(size, size, 45.0), dtype=torch.float32, device=device)[None]
+    c2w = torch.tensor(look_at([0.0, -3.0, 0.5], [0, 0, 0], [0, 0, 1]), dtype=torch.float32,
+                       device=device)[None]
+    stages = {"projection": [], "gather": [], "network": [], "total": []}
+    with torch.no_grad():
+        for _ in range(repeats + 1):
+            sync(device)
+            t0 = time.perf_counter()
+            depth, index = model.project(clouds.points[0], K, c2w, size, size)
+            sync(device)
+            t1 = time.perf_counter()
+            feats = pcpr_ext.gather_features(model.features, index, model.background)
+            sync(device)
+            t2 = time.perf_counter()
+            model.unet(feats.flatten(1, 2)).sigmoid().sum().item()
+            t3 = time.perf_counter()
+            for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                stages[name].append(dt)
+    median = {k: sorted(v[1:])[len(v[1:]) // 2] for k, v in stages.items()}
+    return {"points": points, "layers": layers, "size": size, **median,
+            "peak_mib": peak_memory_mib(device)}
+
+
+def run_one(args: argparse.Namespace, **config) -> dict:
+    cmd = [sys.executable, __file__, "--device", args.device, "--repeats", str(args.repeats),
+           "--one", json.dumps(config)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{config} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="the three smallest of each sweep")
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # one configuration, in a subprocess
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if args.one:
+        print(json.dumps(measure(**json.loads(args.one), device=device, repeats=args.repeats)))
+        return
+    results = {}
+    for var, values in SWEEPS.items():
+        results[var] = []
+        for v in values[:3] if args.quick else values:
+            row = run_one(args, **{**BASE, var: v})
+            results[var].append(row)
+            print(json.dumps(row), flush=True)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    base = next(r for r in results["points"] if r["points"] == BASE["points"])
+    shares = {k: 100 * base[k] / base["total"] for k in ("projection", "gather", "network")}
+    lines = [f"# Render scaling on {args.device}\n",
+             f"Machine: {name}. Untrained model (feature dim 8, U-Net [16, 32, 64, 128]), full "
+             f"frames, median of {args.repeats}; base 1M points, L = 4, 512x512; peak = process "
+             "RSS (CPU) or CUDA max allocated.\n",
+             f"Where the time goes at the base setting: projection {shares['projection']:.0f}%, "
+             f"feature gather {shares['gather']:.0f}%, network {shares['network']:.0f}% "
+             f"({1000 * base['total']:.0f} ms a frame).\n"]
+    for var, rows in results.items():
+        lines += [f"\n## {var}\n", f"| {var} | total ms | projection ms | gather ms | "
+                  "network ms | peak MiB |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r[var]:,} | {1000 * r['total']:.1f} | {1000 * r['projection']:.1f} | "
+                  f"{1000 * r['gather']:.1f} | {1000 * r['network']:.1f} | {r['peak_mib']:.0f} |"
+                  for r in rows]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"scaling_{device.type}.md").write_text("\n".join(lines) + "\n")
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for col, (var, rows) in enumerate(results.items()):
+        x = [r[var] for r in rows]
+        for stage in ("total", "projection", "gather", "network"):
+            axes[0, col].loglog(x, [1000 * r[stage] for r in rows], marker="o", label=stage)
+        axes[1, col].semilogx(x, [r["peak_mib"] for r in rows], marker="o")
+        axes[0, col].set_title(f"render time vs {var}")
+        axes[0, col].set_ylabel("ms")
+        axes[1, col].set_xlabel(var if var != "size" else "image side (pixels)")
+        axes[1, col].set_ylabel("peak MiB")
+        axes[0, col].legend(fontsize=8)
+        if var == "layers":
+            for ax in axes[:, col]:
+                ax.set_xscale("log", base=2)
+    fig.suptitle(f"npcr render scaling ({name})")
+    fig.tight_layout()
+    fig.savefig(out / f"scaling_{device.type}.png", dpi=90)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

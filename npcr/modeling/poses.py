@@ -1,0 +1,82 @@
+"""Camera-pose refinement by gradient.
+
+Each training camera gets a learnable correction ``delta = (w, v)`` in se(3), applied in the
+camera's own frame: ``R' = R Exp(w)``, ``t' = t + R v`` (``w`` in radians, ``v`` in scene units),
+zero at the start.
+
+How the gradient reaches the pose. The projector's z-buffer picks integer point indices, which
+carry no gradient. The pose instead acts through *image-space flow*: every pixel showing point i
+(layer 0) knows where that point projects under the corrected pose, ``u_i(delta)``, a smooth
+function of the pose. The rendered image is moved by the flow ``f = u_i - stop_grad(u_i)``, to
+first order: ``I'(x) = I(x) - f(x) . grad I(x)`` (central differences, held constant). In the
+forward pass ``f = 0`` and ``I' = I`` exactly; in the backward pass
+``dL/d delta = -sum_x dL/dI'(x) . grad I(x) . du_i/d delta``, the photometric-alignment gradient of direct image alignment: moving the camera moves the points'
+footprints, and the image gradient says whether that agrees with the photos. Silhouettes (the
+alpha loss) and texture both pull. Pixels without a point (background) give no pose gradient.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def so3_exp(w: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) of axis-angle vectors (..., 3) (Rodrigues; smooth at 0)."""
+    theta2 = (w * w).sum(-1, keepdim=True)[..., None]  # (..., 1, 1)
+    theta = theta2.clamp_min(1e-12).sqrt()
+    small = theta2 < 1e-8
+    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / theta2.clamp_min(1e-12))
+    zero = torch.zeros_like(w[..., 0])
+    Kx = torch.stack([torch.stack([zero, -w[..., 2], w[..., 1]], -1),
+                      torch.stack([w[..., 2], zero, -w[..., 0]], -1),
+                      torch.stack([-w[..., 1], w[..., 0], zero], -1)], -2)
+    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand(Kx.shape)
+    return eye + a * Kx + b * (Kx @ Kx)
+
+
+class CameraPoses(nn.Module):
+    """Learnable pose corrections of ``num_cameras`` cameras."""
+
+    def __init__(self, num_cameras: int):
+        super().__init__()
+        self.delta = nn.Parameter(torch.zeros(num_cameras, 6))
+
+    def forward(self, camera_ids: torch.Tensor, cam_to_world: torch.Tensor) -> torch.Tensor:
+        """Corrected (B, 4, 4) camera-to-world of cameras ``camera_ids`` (B,) given theirs."""
+        d = self.delta[camera_ids]
+        R, t = cam_to_world[:, :3, :3], cam_to_world[:, :3, 3]
+        out = cam_to_world.clone()
+        out[:, :3, :3] = R @ so3_exp(d[:, :3])
+        out[:, :3, 3] = t + (R @ d[:, 3:, None])[..., 0]
+        return out
+
+    @torch.no_grad()
+    def apply(self, cam_to_world: torch.Tensor) -> torch.Tensor:
+        """All cameras' corrected poses (M, 4, 4) given theirs (M, 4, 4)."""
+        return self(torch.arange(len(self.delta), device=self.delta.device), cam_to_world)
+
+
+def flow_to_pose(image: torch.Tensor, X: torch.Tensor, valid: torch.Tensor, K: torch.Tensor,
+                 cam_to_world: torch.Tensor) -> torch.Tensor:
+    """``image`` (B, C, H, W) moved by the zero flow of the module docstring, so that its
+    gradient reaches ``cam_to_world`` (B, 4, 4). ``X`` (B, H, W, 3) is the world position of the
+    point each pixel shows (layer 0) where ``valid`` (B, H, W)."""
+    R, t = cam_to_world[:, :3, :3], cam_to_world[:, :3, 3]
+    cam = torch.einsum("bji,bhwj->bhwi", R, X - t[:, None, None, :])  # R^T (X - t)
+    z = cam[..., 2:3].clamp_min(1e-6)
+    uv = torch.stack([(K[:, 0, 0, None, None] * cam[..., 0] + K[:, 0, 1, None, None] * cam[..., 1])
+                      / z[..., 0] + K[:, 0, 2, None, None],
+                      K[:, 1, 1, None, None] * cam[..., 1] / z[..., 0] + K[:, 1, 2, None, None]], -1)
+    flow = torch.where(valid[..., None], uv - uv.detach(), torch.zeros_like(uv)).to(image.dtype)
+    gx, gy = image_gradient(image.detach())
+    return image - (flow[..., 0][:, None] * gx + flow[..., 1][:, None] * gy)
+
+
+def image_gradient(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences (B, C, H, W) along x and y (one-sided at the border)."""
+    padded = F.pad(image, (1, 1, 1, 1), mode="replicate")
+    gx = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) / 2
+    gy = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) / 2
+    return gx, gy
