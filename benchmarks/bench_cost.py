@@ -24,7 +24,7 @@ import torch
 from ignite.engine import Events
 
 from npcr.config import load_config
-from npcr.engine.monitor import peak_memory_mib
+from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.engine.optim import build_optimizer, maybe_compile
 from npcr.engine.trainer import amp_dtype, create_trainer
 from npcr.geometry import look_at, pinhole
@@ -53,6 +53,7 @@ def cloud(points: int, device: torch.device) -> FrameClouds:
 
 def measure_training(variant: str, device: torch.device, points: int, crop: int,
                      steps: int) -> dict:
+    reset_peak_memory(device)
     amp = "fp16" if device.type == "cuda" else "bf16"
     opts = [o.format(amp=amp) for o in VARIANTS[variant]]
     cfg = load_config(None, SETTINGS + ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0", *opts])
@@ -72,7 +73,6 @@ def measure_training(variant: str, device: torch.device, points: int, crop: int,
     def start(_):
         if device.type == "cuda":
             torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
         clock["t"] = time.perf_counter()
 
     trainer.run(batches, max_epochs=1)

@@ -24,7 +24,7 @@ import torch
 
 import pcpr_ext
 from npcr.config import load_config
-from npcr.engine.monitor import peak_memory_mib
+from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.geometry import look_at, pinhole
 from npcr.modeling import FrameClouds, build_model
 
@@ -44,6 +44,7 @@ def sync(device: torch.device) -> None:
 
 def measure(points: int, layers: int, size: int, device: torch.device, repeats: int) -> dict:
     """Median seconds of a full render and of its three stages, and the peak memory."""
+    reset_peak_memory(device)
     cfg = load_config(None, ["MODEL.NUM_LAYERS", str(layers), "MODEL.MAX_SPLAT", "2",
                              "MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"])
     model = build_model(cfg, points).to(device).eval()

@@ -15,10 +15,29 @@ from ..modeling import FrameClouds, PointRenderer
 
 
 def peak_memory_mib(device: torch.device) -> float:
-    """Peak GPU memory allocated (CUDA) or the process's peak resident memory (CPU), in MiB."""
+    """Peak GPU memory allocated (CUDA) or the process's peak resident memory (CPU; Linux's VmHWM,
+    which ``reset_peak_memory`` can reset), in MiB."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start measuring the peak from now. On the CPU this matters for a process started from a
+    big one: Linux carries the parent's peak resident memory over fork and exec."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 @torch.no_grad()

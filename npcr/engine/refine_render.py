@@ -21,7 +21,7 @@ from ..modeling import TemporalRefiner, build_refiner
 from ..refine.stream import FlickerMeter, StreamingRefiner, View
 from ..videoio import open_video
 from .common import checkpoint_epochs, load_checkpoint, setup_logger
-from .monitor import peak_memory_mib
+from .monitor import peak_memory_mib, reset_peak_memory
 from .refine_train import REFINE_DIR
 from .render import CameraPath, camera_path, pick_frame, to_rgba8
 from .trained import load_trained
@@ -91,7 +91,9 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
     (raw | refined), the cameras, and ``stats.json`` (warping error of raw and refined video,
     seconds, peak memory). Returns the stats."""
     log = setup_logger()
+    reset_peak_memory(torch.device("cpu"))
     trained = load_trained(output_dir, epoch)
+    reset_peak_memory(trained.device)
     frame = pick_frame(trained, frame)
     if cache and (campose or intrinsics or size):
         raise NpcrError("--cache renders the cached folder's own path: drop --cameras, "
