@@ -91,19 +91,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="the three smallest of each sweep")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redo the table and plot from the saved scaling_<device>.json")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # one configuration, in a subprocess
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.one:
         print(json.dumps(measure(**json.loads(args.one), device=device, repeats=args.repeats)))
         return
-    results = {}
-    for var, values in SWEEPS.items():
-        results[var] = []
-        for v in values[:3] if args.quick else values:
-            row = run_one(args, **{**BASE, var: v})
-            results[var].append(row)
-            print(json.dumps(row), flush=True)
+    out = Path(args.out)
+    raw = out / f"scaling_{device.type}.json"
+    if args.plot_only:
+        results = json.loads(raw.read_text())
+    else:
+        results = {}
+        for var, values in SWEEPS.items():
+            results[var] = []
+            for v in values[:3] if args.quick else values:
+                row = run_one(args, **{**BASE, var: v})
+                results[var].append(row)
+                print(json.dumps(row), flush=True)
+        out.mkdir(parents=True, exist_ok=True)
+        raw.write_text(json.dumps(results, indent=1) + "\n")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
     base = next(r for r in results["points"] if r["points"] == BASE["points"])
@@ -121,8 +130,6 @@ def main() -> None:
         lines += [f"| {r[var]:,} | {1000 * r['total']:.1f} | {1000 * r['projection']:.1f} | "
                   f"{1000 * r['gather']:.1f} | {1000 * r['network']:.1f} | {r['peak_mib']:.0f} |"
                   for r in rows]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / f"scaling_{device.type}.md").write_text("\n".join(lines) + "\n")
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for col, (var, rows) in enumerate(results.items()):
@@ -135,9 +142,11 @@ def main() -> None:
         axes[1, col].set_xlabel(var if var != "size" else "image side (pixels)")
         axes[1, col].set_ylabel("peak MiB")
         axes[0, col].legend(fontsize=8)
-        if var == "layers":
-            for ax in axes[:, col]:
-                ax.set_xscale("log", base=2)
+        labels = [f"{v / 1e6:g}M" if var == "points" else str(v) for v in x]
+        for ax in axes[:, col]:
+            ax.set_xscale("log", base=10 if var == "points" else 2)
+            ax.set_xticks(x, labels)
+            ax.minorticks_off()
     fig.suptitle(f"npcr render scaling ({name})")
     fig.tight_layout()
     fig.savefig(out / f"scaling_{device.type}.png", dpi=90)

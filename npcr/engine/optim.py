@@ -24,11 +24,10 @@ def maybe_compile(cfg: CfgNode, model: PointRenderer) -> None:
         model.unet.compile(mode=mode)
 
 
-def build_optimizer(cfg: CfgNode, model: PointRenderer, device: torch.device,
-                    poses: CameraPoses | None = None) -> torch.optim.Optimizer:
+def build_optimizer(cfg: CfgNode, model: PointRenderer,
+                    device: torch.device) -> torch.optim.Optimizer:
     """AdamW over what SOLVER.TRAIN trains (the rest is frozen): point and background features at
-    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR, camera-pose corrections (when given) at
-    SOLVER.POSE_LR. Fused kernels on CUDA."""
+    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR. Fused kernels on CUDA."""
     stage = cfg.SOLVER.TRAIN
     if stage not in STAGES:
         raise NpcrError(f"SOLVER.TRAIN {stage!r}: choose one of {', '.join(STAGES)}")
@@ -45,10 +44,14 @@ def build_optimizer(cfg: CfgNode, model: PointRenderer, device: torch.device,
     if train_network:
         groups.append({"params": network, "lr": cfg.SOLVER.BASE_LR,
                        "weight_decay": cfg.SOLVER.WEIGHT_DECAY})
-    if poses is not None:
-        groups.append({"params": list(poses.parameters()), "lr": cfg.SOLVER.POSE_LR,
-                       "weight_decay": 0.0})
     return torch.optim.AdamW(groups, fused=device.type == "cuda")
+
+
+def build_pose_optimizer(cfg: CfgNode, poses: CameraPoses) -> torch.optim.Optimizer:
+    """Lazy Adam at SOLVER.POSE_LR for the pose corrections: a camera's moments change only in
+    the steps that see it (its gradient is passed as sparse rows), so with one camera in a batch
+    of many its momentum is not worn away by the steps of the others."""
+    return torch.optim.SparseAdam(list(poses.parameters()), lr=cfg.SOLVER.POSE_LR)
 
 
 def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer,

@@ -29,7 +29,7 @@ from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, 
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
 from .monitor import attach_monitoring
-from .optim import build_lr_scheduler, build_optimizer, maybe_compile
+from .optim import build_lr_scheduler, build_optimizer, build_pose_optimizer, maybe_compile
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -50,10 +50,12 @@ def amp_dtype(cfg: CfgNode, device: torch.device) -> torch.dtype | None:
 
 def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                    clouds: FrameClouds, device: torch.device, scaler: torch.amp.GradScaler,
-                   poses: CameraPoses | None = None) -> Engine:
+                   poses: CameraPoses | None = None,
+                   pose_optimizer: torch.optim.Optimizer | None = None) -> Engine:
     """Engine whose step renders a batch of cameras (under autocast when SOLVER.AMP asks) and takes
     one optimizer step on ImageLoss; ``scaler`` scales float16 gradients (disabled otherwise).
-    With ``poses`` (trainable when their parameter requires grad) the cameras are corrected first."""
+    With ``poses`` (trainable when their parameter requires grad; stepped by ``pose_optimizer``)
+    the cameras are corrected first."""
     criterion = ImageLoss(cfg, device)
     dtype = amp_dtype(cfg, device)
 
@@ -69,10 +71,15 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
             out = model(clouds, batch["frame"].tolist(), batch["K"], c2w, h, w)
         terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
+        if refining:
+            pose_optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms["loss"]).backward()
-        if refining and idist.get_world_size() > 1 and poses.delta.grad is not None:
-            # the poses live outside DDP: average their gradients over the processes here
-            poses.delta.grad.copy_(idist.all_reduce(poses.delta.grad) / idist.get_world_size())
+        if refining:
+            grad = poses.delta.grad
+            if idist.get_world_size() > 1:  # the poses live outside DDP: average here
+                grad = idist.all_reduce(grad) / idist.get_world_size()
+            poses.delta.grad = grad.to_sparse(1)  # only the batch's cameras (lazy Adam)
+            scaler.step(pose_optimizer)
         scaler.step(optimizer)
         scaler.update()
         return {name: value.item() for name, value in terms.items()}
@@ -190,15 +197,16 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
         net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
                                       else None)
     poses = CameraPoses(data.scene.num_cameras).to(device) if cfg.SOLVER.POSE_LR > 0 else None
-    optimizer = build_optimizer(cfg, model, device, poses)
+    optimizer = build_optimizer(cfg, model, device)
+    pose_optimizer = build_pose_optimizer(cfg, poses) if poses is not None else None
     lr_scheduler = build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * len(train_loader))
     clouds = data.clouds.to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
-    trainer = create_trainer(cfg, net, optimizer, clouds, device, scaler, poses)
+    trainer = create_trainer(cfg, net, optimizer, clouds, device, scaler, poses, pose_optimizer)
     evaluator = create_evaluator(model, clouds, device)
     training_state = {"optimizer": optimizer, "trainer": trainer}
     if poses is not None:
-        training_state["camera_poses"] = poses
+        training_state.update(camera_poses=poses, pose_optimizer=pose_optimizer)
     if scaler.is_enabled():
         training_state["scaler"] = scaler
     if lr_scheduler is not None:
