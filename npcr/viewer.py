@@ -19,6 +19,7 @@ import viser
 import viser.transforms as vtf
 
 from .data import write_cam_poses, write_intrinsics
+from .engine.monitor import shade_depth
 from .engine.trained import Trained
 
 REST_SECONDS = 0.3  # a camera unchanged this long is at rest: render at full resolution
@@ -37,16 +38,6 @@ def camera_to_world(camera) -> np.ndarray:
     c2w[:3, :3] = vtf.SO3(np.asarray(camera.wxyz)).as_matrix()
     c2w[:3, 3] = camera.position
     return c2w
-
-
-def shade_depth(depth: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8: near bright, far dark, empty black."""
-    valid = depth > 0
-    out = np.zeros(depth.shape, np.float32)
-    if valid.any():
-        lo, hi = depth[valid].min(), depth[valid].max()
-        out[valid] = 1 - 0.8 * (depth[valid] - lo) / (hi - lo + 1e-8)
-    return (np.repeat(out[..., None], 3, 2) * 255).astype(np.uint8)
 
 
 class Viewer:
@@ -117,8 +108,9 @@ class Viewer:
         out = t.model(t.clouds, [self.frame], K[None], cam[None], h, w)
         mode = self.mode.value
         if mode.startswith("depth"):
-            return shade_depth(out["depth"][0, int(mode.split()[-1])].cpu().numpy())
-        img = out["alpha"][0].expand(3, -1, -1) if mode == "alpha" else out["rgb"][0]
+            img = shade_depth(out["depth"][0, int(mode.split()[-1])]).expand(3, -1, -1)
+        else:
+            img = out["alpha"][0].expand(3, -1, -1) if mode == "alpha" else out["rgb"][0]
         return (img.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
 
     def step(self) -> int:

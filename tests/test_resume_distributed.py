@@ -82,6 +82,15 @@ def common_args(scene):
     return ["DATASETS.ROOT", scene, *OPTS, "SOLVER.MAX_EPOCHS", "3", "SOLVER.CHECKPOINT_ITERS", "2"]
 
 
+def stopped_run(common, out, tmp_path, signal_name, at):
+    """tools/train.py with ``common`` options into ``out``, sent ``signal_name`` after iteration
+    ``at`` (see KILLER)."""
+    killer = tmp_path / "kill_at.py"
+    killer.write_text(KILLER)
+    return train(killer, *common, "OUTPUT_DIR", out, env={"KILL_AT": str(at), "SIGNAL": signal_name},
+                 ok=False)
+
+
 def same_weights(a_dir, b_dir):
     a, b = (torch.load(d / "nr_model_3.pth", weights_only=True) for d in (a_dir, b_dir))
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -92,10 +101,7 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, stra
     # must redo iteration 5 with the same batch and the same random crops.
     common = common_args(tiny_scene)
     broken = tmp_path / "broken"
-    killer = tmp_path / "kill_at.py"
-    killer.write_text(KILLER)
-    killed = train(killer, *common, "OUTPUT_DIR", broken, env={"KILL_AT": "5", "SIGNAL": "SIGKILL"},
-                   ok=False)
+    killed = stopped_run(common, broken, tmp_path, "SIGKILL", 5)
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert (broken / "nr_resume_4.pth").is_file() and not (broken / "nr_model_2.pth").exists()
     assert not list(broken.glob("*.tmp")) and not list(broken.glob(".*.pt*"))
@@ -113,10 +119,7 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, stra
 def test_ctrl_c_stops_after_the_iteration_and_resumes_exactly(tiny_scene, straight, tmp_path):
     common = common_args(tiny_scene)
     out = tmp_path / "ctrl_c"
-    killer = tmp_path / "kill_at.py"
-    killer.write_text(KILLER)
-    stopped = train(killer, *common, "OUTPUT_DIR", out, env={"KILL_AT": "7", "SIGNAL": "SIGINT"},
-                    ok=False)
+    stopped = stopped_run(common, out, tmp_path, "SIGINT", 7)
     assert stopped.returncode == 130, stopped.stdout + stopped.stderr
     assert "continue with RESUME True" in stopped.stdout and "Traceback" not in stopped.stderr
     assert (out / "nr_resume_7.pth").is_file() and not (out / "nr_model_3.pth").exists()

@@ -40,6 +40,16 @@ def reset_peak_memory(device: torch.device) -> None:
         pass
 
 
+def shade_depth(depth: torch.Tensor) -> torch.Tensor:
+    """(H, W) in [0, 1] for a depth map: nearest bright (1), farthest 0.2, empty 0."""
+    valid = depth > 0
+    shade = torch.zeros_like(depth)
+    if valid.any():
+        lo, hi = depth[valid].min(), depth[valid].max()
+        shade[valid] = 1 - 0.8 * (depth[valid] - lo) / (hi - lo + 1e-8)
+    return shade
+
+
 @torch.no_grad()
 def preview_grid(model: PointRenderer, clouds: FrameClouds, item: dict,
                  device: torch.device) -> np.ndarray:
@@ -50,12 +60,7 @@ def preview_grid(model: PointRenderer, clouds: FrameClouds, item: dict,
     out = model(clouds, [item["frame"]], item["K"][None].to(device),
                 item["cam_to_world"][None].to(device), h, w)
     model.train(was_training)
-    depth = out["depth"][0, 0]
-    valid = depth > 0
-    shade = torch.zeros_like(depth)
-    if valid.any():
-        lo, hi = depth[valid].min(), depth[valid].max()
-        shade[valid] = 1 - 0.8 * (depth[valid] - lo) / (hi - lo + 1e-8)
+    shade = shade_depth(out["depth"][0, 0])
     panels = [out["rgb"][0].cpu(), item["image"], out["alpha"][0].cpu().expand(3, -1, -1),
               shade.cpu()[None].expand(3, -1, -1)]
     grid = torch.cat(panels, dim=2).clamp(0, 1)
