@@ -44,14 +44,31 @@ def wait_for_http(url: str, seconds: float = 60) -> None:
     raise TimeoutError(url)
 
 
+def stop_process_group(process: subprocess.Popen, seconds: float = 10) -> None:
+    """SIGTERM every process in ``process``'s group, wait until all are gone, then SIGKILL any left."""
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait()
+    end = time.time() + seconds
+    try:
+        while time.time() < end:
+            os.killpg(process.pid, 0)  # raises once the group is empty
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 async def screenshot(url: str, wait: float) -> np.ndarray:
     """Open ``url`` in headless Chromium, wait ``wait`` seconds of real time (the viewer streams
     its renders over a websocket), and return a screenshot (BGR)."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes (zygote, renderer, GPU) outlive the main one for a moment and
+    # keep writing to the profile: the whole process group is stopped before the profile goes.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                                     f"--remote-debugging-port={port}", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/json")
             tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
@@ -67,8 +84,7 @@ async def screenshot(url: str, wait: float) -> np.ndarray:
                 await asyncio.sleep(wait)
                 shot = await call(2, "Page.captureScreenshot", format="png")
         finally:
-            browser.terminate()
-            browser.wait()
+            stop_process_group(browser)
     return cv2.imdecode(np.frombuffer(base64.b64decode(shot["data"]), np.uint8), cv2.IMREAD_COLOR)
 
 
