@@ -121,3 +121,21 @@ def test_training_refines_and_writes_the_training_poses(tmp_path):
     assert 0 < correction["max_degrees"] < 5
     state = torch.load(out / "nr_optimizer_2.pth", weights_only=True)
     assert state["camera_poses"]["delta"].shape == (6, 6)  # resumable
+
+
+def test_pose_rate_decays_over_the_refining_steps_to_the_end_factor():
+    from npcr.engine.optim import build_pose_lr_scheduler, build_pose_optimizer
+    cfg = load_config(None, ["SOLVER.POSE_LR", "0.01", "SOLVER.POSE_START_EPOCH", "2",
+                             "SOLVER.MAX_EPOCHS", "6", "SOLVER.POSE_LR_END_FACTOR", "0.01"])
+    poses = CameraPoses(3)
+    opt = build_pose_optimizer(cfg, poses)
+    scheduler = build_pose_lr_scheduler(cfg, opt, epoch_length=10)  # 40 refining steps
+    rates = []
+    for _ in range(40):
+        rates.append(opt.param_groups[0]["lr"])
+        poses.delta.grad = torch.ones(3, 6).to_sparse(1)
+        opt.step()
+        scheduler.step()
+    assert rates[0] == 0.01 and all(a > b for a, b in zip(rates, rates[1:]))
+    assert math.isclose(rates[20], 0.001, rel_tol=1e-9)  # half way: sqrt(0.01)
+    assert math.isclose(opt.param_groups[0]["lr"], 1e-4, rel_tol=1e-9)  # after the last step

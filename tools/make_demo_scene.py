@@ -20,12 +20,18 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1,
                         help="more than 1: the fur ball moves (turns and swings) over this many "
                              "frames; the same points, moved, in every frame")
+    parser.add_argument("--props", type=int, default=0,
+                        help="checkered balls scattered around the fur ball (depth for pose "
+                             "refinement to lock onto); single frame only")
     args = parser.parse_args()
-    if args.cameras < 2 or args.size < 8 or args.points < 1 or args.frames < 1:
-        parser.error("need --cameras >= 2, --size >= 8, --points >= 1, --frames >= 1")
+    if args.cameras < 2 or args.size < 8 or args.points < 1 or args.frames < 1 or args.props < 0:
+        parser.error("need --cameras >= 2, --size >= 8, --points >= 1, --frames >= 1, --props >= 0")
+    if args.props and args.frames > 1:
+        parser.error("--props is for a single frame")
     t0 = time.time()
     if args.frames == 1:
-        scenes = [make_demo_scene(args.seed, args.size, args.cameras, args.strands, args.points)]
+        scenes = [make_demo_scene(args.seed, args.size, args.cameras, args.strands, args.points,
+                                  props=args.props)]
     else:
         scenes = make_moving_scene(args.frames, args.seed, args.size, args.cameras, args.strands,
                                    args.points)

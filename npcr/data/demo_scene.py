@@ -121,6 +121,22 @@ def _fur_ball(rng: np.random.Generator, strands: int) -> o3d.geometry.TriangleMe
     return _core(0.45) + _strands(rng, strands, 0.45)
 
 
+def _props(rng: np.random.Generator, count: int) -> o3d.geometry.TriangleMesh:
+    """``count`` checkered balls (radius 0.15..0.3) scattered 1.3..1.9 from the origin: depth
+    around the fur ball, as a real capture's surroundings give (they pin camera poses down)."""
+    mesh = o3d.geometry.TriangleMesh()
+    for _ in range(count):
+        radius = rng.uniform(0.15, 0.3)
+        ball = o3d.geometry.TriangleMesh.create_sphere(radius, resolution=40)
+        v = np.asarray(ball.vertices) / radius
+        checker = (np.floor(4 * v).sum(1) % 2)[:, None]
+        base, other = rng.uniform(0.1, 0.9, size=(2, 3))
+        ball.vertex_colors = o3d.utility.Vector3dVector(checker * base + (1 - checker) * other)
+        where = rng.normal(size=3)
+        mesh += ball.translate(rng.uniform(1.3, 1.9) * where / np.linalg.norm(where))
+    return mesh
+
+
 def _sample(mesh: o3d.geometry.TriangleMesh, seed: int, num_points: int):
     o3d.utility.random.seed(seed)
     pcd = mesh.sample_points_uniformly(number_of_points=num_points)
@@ -129,9 +145,13 @@ def _sample(mesh: o3d.geometry.TriangleMesh, seed: int, num_points: int):
 
 def make_demo_scene(seed: int = 0, size: int = 128, num_cameras: int = 48, strands: int = 600,
                     num_points: int = 60000, fov_deg: float = 45.0,
-                    distance: float = 3.0) -> DemoScene:
-    """Build the fur-ball scene: ``num_cameras`` views of ``size``² pixels and a sampled point cloud."""
-    mesh = _fur_ball(np.random.default_rng(seed), strands)
+                    distance: float = 3.0, props: int = 0) -> DemoScene:
+    """Build the fur-ball scene: ``num_cameras`` views of ``size``² pixels and a sampled point
+    cloud; ``props`` adds that many checkered balls around it (``_props``)."""
+    rng = np.random.default_rng(seed)
+    mesh = _fur_ball(rng, strands)
+    if props:
+        mesh += _props(rng, props)
     poses = camera_ring(num_cameras, distance)
     K = pinhole(size, size, fov_deg)
     images, alphas = _render(mesh, poses, K, size)

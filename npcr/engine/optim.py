@@ -54,6 +54,20 @@ def build_pose_optimizer(cfg: CfgNode, poses: CameraPoses) -> torch.optim.Optimi
     return torch.optim.SparseAdam(list(poses.parameters()), lr=cfg.SOLVER.POSE_LR)
 
 
+def build_pose_lr_scheduler(cfg: CfgNode, pose_optimizer: torch.optim.Optimizer,
+                            epoch_length: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Exponential decay of the pose rate over the refining steps (stepped only while the poses
+    train, from SOLVER.POSE_START_EPOCH on): SOLVER.POSE_LR at the first, SOLVER.POSE_LR_END_FACTOR
+    x that after the last. Large steps find the basin, small ones settle in it (Adam's steps are
+    about the rate, whatever the gradient)."""
+    end = cfg.SOLVER.POSE_LR_END_FACTOR
+    if not 0 < end <= 1:
+        raise NpcrError(f"SOLVER.POSE_LR_END_FACTOR {end}: must be in (0, 1]")
+    steps = max(1, (cfg.SOLVER.MAX_EPOCHS - cfg.SOLVER.POSE_START_EPOCH) * epoch_length)
+    return torch.optim.lr_scheduler.LambdaLR(pose_optimizer,
+                                             lambda step: end ** min(step / steps, 1.0))
+
+
 def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer,
                        total_iterations: int) -> torch.optim.lr_scheduler.LRScheduler | None:
     """Per-iteration schedule of SOLVER.LR_SCHEDULER: None for "none", cosine decay to

@@ -29,7 +29,8 @@ from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, 
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
 from .monitor import attach_monitoring
-from .optim import build_lr_scheduler, build_optimizer, build_pose_optimizer, maybe_compile
+from .optim import (build_lr_scheduler, build_optimizer, build_pose_lr_scheduler,
+                    build_pose_optimizer, maybe_compile)
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -123,9 +124,8 @@ def write_refined_poses(poses: CameraPoses, scene, out_dir: Path) -> dict:
     refined = poses.cpu().apply(c2w).double().numpy()
     write_cam_poses(out_dir / "refined_poses" / "CamPose.inf", refined)
     write_intrinsics(out_dir / "refined_poses" / "Intrinsic.inf", scene.K)
-    deltas = poses.delta.detach().cpu().double()
-    degrees = torch.rad2deg(deltas[:, :3].norm(dim=1))
-    shifts = deltas[:, 3:].norm(dim=1)
+    degrees = torch.rad2deg(poses.delta.detach().cpu().double()[:, :3].norm(dim=1))
+    shifts = torch.as_tensor(refined[:, :3, 3] - scene.cam_to_world[:, :3, 3]).norm(dim=1)
     return {"mean_degrees": float(degrees.mean()), "max_degrees": float(degrees.max()),
             "mean_translation": float(shifts.mean()), "max_translation": float(shifts.max())}
 
@@ -206,7 +206,14 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     evaluator = create_evaluator(model, clouds, device)
     training_state = {"optimizer": optimizer, "trainer": trainer}
     if poses is not None:
-        training_state.update(camera_poses=poses, pose_optimizer=pose_optimizer)
+        pose_scheduler = build_pose_lr_scheduler(cfg, pose_optimizer, len(train_loader))
+        training_state.update(camera_poses=poses, pose_optimizer=pose_optimizer,
+                              pose_lr_scheduler=pose_scheduler)
+
+        @trainer.on(Events.ITERATION_COMPLETED)
+        def decay_pose_rate(_: Engine) -> None:
+            if poses.delta.requires_grad:
+                pose_scheduler.step()
     if scaler.is_enabled():
         training_state["scaler"] = scaler
     if lr_scheduler is not None:
