@@ -13,7 +13,7 @@ run and the held-out PSNR of all three (held-out cameras keep their true poses).
 ``benchmarks/results/poses.md`` (``poses_props.md`` with props). A run whose OUTPUT_DIR already
 holds a finished training of the same config is reused.
 
-    python benchmarks/bench_poses.py [--props 10] [--epochs 60] [--pose-lr 0.003]
+    python benchmarks/bench_poses.py [--props 10] [--epochs 150] [--pose-lr 0.003]
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from npcr.data import (read_cam_poses, read_intrinsics, read_points, write_cam_p
                        write_native_scene)
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
+from npcr.modeling.poses import CameraPoses
 
 VAL = [3, 15, 27, 39]
 
@@ -47,6 +48,64 @@ def reprojection_px(points: np.ndarray, K: np.ndarray, c2w: np.ndarray, true: np
         uv = cam @ K.T
         return uv[:, :2] / uv[:, 2:]
     return float(np.linalg.norm(project(c2w) - project(true), axis=1).mean())
+
+
+def camera_frame_error(c2w: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation (axis-angle, radians) and translation of ``c2w`` relative to ``true``, both in the
+    true camera's frame."""
+    R = true[:3, :3].T @ c2w[:3, :3]
+    angle = np.arccos(np.clip((np.trace(R) - 1) / 2, -1, 1))
+    axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    w = axis * (angle / (2 * np.sin(angle)) if angle > 1e-9 else 0.5)
+    return w, true[:3, :3].T @ (c2w[:3, 3] - true[:3, 3])
+
+
+def trade_off_correlation(refined: np.ndarray, true: np.ndarray, ids: list[int]) -> float:
+    """How much of the remaining error is the turn/slide trade: the correlation, over cameras and
+    the x and y axes, of the sideways translation error with the one the rotation error would
+    cancel at the scene's depth (``v_x = -d w_y``, ``v_y = d w_x``)."""
+    pairs = []
+    for i in ids:
+        w, v = camera_frame_error(refined[i], true[i])
+        d = np.linalg.norm(true[i, :3, 3])  # the cloud sits about the origin
+        pairs += [(v[0], -d * w[1]), (v[1], d * w[0])]
+    a = np.array(pairs)
+    return float(np.corrcoef(a[:, 0], a[:, 1])[0, 1])
+
+
+def convergence(run: Path, wrong: np.ndarray, true: np.ndarray, ids: list[int],
+                radius: float) -> list[tuple[int, float, float]]:
+    """(epoch, mean rotation error in degrees, mean translation error in % of the radius) of
+    the training cameras at each of ``run``'s saved checkpoints."""
+    rows = []
+    for path in sorted(run.glob("nr_optimizer_*.pth"), key=lambda p: int(p.stem.split("_")[-1])):
+        poses = CameraPoses(len(wrong))
+        poses.load_state_dict(torch.load(path, weights_only=True)["camera_poses"])
+        c2w = poses.apply(torch.as_tensor(wrong, dtype=torch.float32)).double().numpy()
+        rows.append((int(path.stem.split("_")[-1]),
+                     float(np.mean([rotation_error_deg(c2w[i], true[i]) for i in ids])),
+                     float(np.mean([100 * np.linalg.norm(c2w[i, :3, 3] - true[i, :3, 3]) / radius
+                                    for i in ids]))))
+    return rows
+
+
+def plot_convergence(rows: list[tuple[int, float, float]], title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs, rot, trans = zip(*rows)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot((0, *epochs), (2.0, *rot), "o-", label="rotation (degrees)")
+    ax.plot((0, *epochs), (2.0, *trans), "s-", label="translation (% of radius)")
+    ax.axhline(0.2, color="grey", ls="--", label="target 0.2")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean pose error, training cameras")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def perturb(c2w: np.ndarray, degrees: float, shift: float, seed: int) -> np.ndarray:
@@ -69,7 +128,7 @@ def perturb(c2w: np.ndarray, degrees: float, shift: float, seed: int) -> np.ndar
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--pose-lr", type=float, default=0.003)
     parser.add_argument("--pose-start", type=int, default=3)
     parser.add_argument("--props", type=int, default=0,
@@ -116,8 +175,9 @@ def main() -> None:
         rows[name] = run_training(cfg)
         print(name, json.dumps({"psnr": rows[name]["heldout_psnr"]}), flush=True)
 
-    refined = read_cam_poses(Path(args.work) / "wrong_poses_refined" / "refined_poses" /
-                             "CamPose.inf")
+    refined_run = Path(args.work) / "wrong_poses_refined"
+    refined = read_cam_poses(refined_run / "refined_poses" / "CamPose.inf")
+    trace = convergence(refined_run, wrong, true, train_ids, radius)
     before = [(rotation_error_deg(wrong[i], true[i]),
                np.linalg.norm(wrong[i, :3, 3] - true[i, :3, 3]) / radius) for i in train_ids]
     after = [(rotation_error_deg(refined[i], true[i]),
@@ -141,15 +201,25 @@ def main() -> None:
              f"| refined | {a[:, 0].mean():.3f} | {a[:, 0].max():.3f} | {100 * a[:, 1].mean():.3f} | "
              f"{100 * a[:, 1].max():.3f} | {np.mean(after_px):.2f} | {np.max(after_px):.2f} |",
              "\nReprojection: mean distance in pixels (128x128 images) between where the cloud's "
-             "points land with the pose and with the true pose.\n",
+             "points land with the pose and with the true pose. What is left is the turn/slide "
+             "trade (a turn about the camera's x or y axis with the sideways move that cancels it "
+             "at the scene's depth): correlation "
+             f"{trade_off_correlation(refined, true, train_ids):.3f}.\n",
+             "| epoch | " + " | ".join(str(e) for e, _, _ in trace) + " |",
+             "|---" * (len(trace) + 1) + "|",
+             "| rotation mean (deg) | " + " | ".join(f"{r:.3f}" for _, r, _ in trace) + " |",
+             "| translation mean (% radius) | " + " | ".join(f"{t:.3f}" for _, _, t in trace)
+             + " |\n",
              "| training run | held-out PSNR (dB) |", "|---|---|"]
     lines += [f"| {name} | {r['heldout_psnr']:.2f} |" for name, r in rows.items()]
     gain = rows["wrong poses, refined"]["heldout_psnr"] - rows["wrong poses, frozen"]["heldout_psnr"]
     lines.append(f"\nRefined minus frozen wrong poses: {gain:+.2f} dB. Targets: < 0.2 degrees, "
                  "< 0.2% of the radius, >= +2 dB.")
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    report = Path(args.out) / f"poses{'_props' if args.props else ''}.md"
-    report.write_text("\n".join(lines) + "\n")
+    name = f"poses{'_props' if args.props else ''}"
+    (Path(args.out) / f"{name}.md").write_text("\n".join(lines) + "\n")
+    plot_convergence(trace, f"pose refinement, demo scene{' with props' if args.props else ''} "
+                     f"({platform.machine()} CPU)", Path(args.out) / f"{name}_convergence.png")
     print("\n".join(lines))
 
 

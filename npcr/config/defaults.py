@@ -79,7 +79,7 @@ _C.SOLVER.POSE_LR = 0.0
 _C.SOLVER.POSE_START_EPOCH = 5
 # The pose rate decays exponentially from POSE_LR (at POSE_START_EPOCH) to POSE_LR_END_FACTOR x
 # POSE_LR at the last iteration; 1 keeps it constant.
-_C.SOLVER.POSE_LR_END_FACTOR = 0.01
+_C.SOLVER.POSE_LR_END_FACTOR = 0.1
 # Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
 # "fp16" (CUDA only) or "bf16".
 _C.SOLVER.AMP = "auto"

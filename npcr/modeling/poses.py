@@ -13,6 +13,12 @@ forward pass ``f = 0`` and ``I' = I`` exactly; in the backward pass
 ``dL/d delta = -sum_x dL/dI'(x) . grad I(x) . du_i/d delta``, the photometric-alignment gradient of direct image alignment: moving the camera moves the points'
 footprints, and the image gradient says whether that agrees with the photos. Silhouettes (the
 alpha loss) and texture both pull. Pixels without a point (background) give no pose gradient.
+
+What the images pin down slowly: turning a camera about its x or y axis by ``w`` and sliding it
+sideways by ``d w`` (``d`` the scene's depth) move the image almost alike; only parallax between
+near and far points tells them apart, so the error left after training lies along that direction
+and shrinks over many epochs (``benchmarks/bench_poses.py``). The pose rate therefore decays
+slowly (SOLVER.POSE_LR_END_FACTOR, ``npcr.engine.optim.build_pose_lr_scheduler``).
 """
 from __future__ import annotations
 
