@@ -131,6 +131,16 @@ def test_demo_scene_is_deterministic():
     assert 0 < np.mean(a.alphas) < 255
 
 
+def test_demo_scene_props_surround_the_fur_ball():
+    plain = make_demo_scene(seed=5, size=32, num_cameras=4, strands=20, num_points=4000)
+    props = make_demo_scene(seed=5, size=32, num_cameras=4, strands=20, num_points=4000, props=6)
+    assert np.linalg.norm(plain.points, axis=1).max() < 1.1  # the fur ball reaches about 1
+    far = np.linalg.norm(props.points, axis=1)
+    assert 0.1 < np.mean(far > 1.1) < 0.9  # some points on the props, 1.3..1.9 out
+    assert far.max() < 2.3
+    assert np.mean(props.alphas) > np.mean(plain.alphas)  # and the cameras see them
+
+
 def test_two_frame_sequence_trains_and_renders_each_frame(tmp_path):
     from npcr.data import Scene
     from npcr.data.native import write_native
