@@ -31,6 +31,7 @@ from npcr.data import (read_cam_poses, read_intrinsics, read_points, write_cam_p
                        write_native_scene)
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
+from npcr.geometry import _rotation_exp, _rotation_log
 from npcr.modeling.poses import CameraPoses
 
 VAL = [3, 15, 27, 39]
@@ -53,11 +54,8 @@ def reprojection_px(points: np.ndarray, K: np.ndarray, c2w: np.ndarray, true: np
 def camera_frame_error(c2w: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rotation (axis-angle, radians) and translation of ``c2w`` relative to ``true``, both in the
     true camera's frame."""
-    R = true[:3, :3].T @ c2w[:3, :3]
-    angle = np.arccos(np.clip((np.trace(R) - 1) / 2, -1, 1))
-    axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-    w = axis * (angle / (2 * np.sin(angle)) if angle > 1e-9 else 0.5)
-    return w, true[:3, :3].T @ (c2w[:3, 3] - true[:3, 3])
+    return (_rotation_log(true[:3, :3].T @ c2w[:3, :3]),
+            true[:3, :3].T @ (c2w[:3, 3] - true[:3, 3]))
 
 
 def trade_off_correlation(refined: np.ndarray, true: np.ndarray, ids: list[int]) -> float:
@@ -115,10 +113,7 @@ def perturb(c2w: np.ndarray, degrees: float, shift: float, seed: int) -> np.ndar
     out = c2w.copy()
     for i in range(len(c2w)):
         axis = rng.normal(size=3)
-        axis /= np.linalg.norm(axis)
-        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-        a = np.radians(degrees)
-        R = np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
+        R = _rotation_exp(np.radians(degrees) * axis / np.linalg.norm(axis))
         out[i, :3, :3] = R @ c2w[i, :3, :3]
         d = rng.normal(size=3)
         out[i, :3, 3] += shift * d / np.linalg.norm(d)
