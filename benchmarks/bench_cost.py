@@ -83,8 +83,10 @@ def measure_training(variant: str, device: torch.device, points: int, crop: int,
 
 
 @torch.no_grad()
-def measure_render(device: torch.device, points: int, size: int, frames: int) -> float:
-    """Milliseconds per full frame (projection, gather, U-Net) at ``size``², fp32, eval mode."""
+def measure_render(device: torch.device, points: int, size: int, frames: int,
+                   amp: torch.dtype | None = None) -> float:
+    """Milliseconds per full frame (projection, gather, U-Net) at ``size``², eval mode, under
+    autocast to ``amp`` when given."""
     cfg = load_config(None, SETTINGS + ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"])
     model = build_model(cfg, points).to(device).eval()
     clouds = cloud(points, device)
@@ -94,7 +96,8 @@ def measure_render(device: torch.device, points: int, size: int, frames: int) ->
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
         times.append(time.perf_counter() - t)
     return 1000 * sorted(times[2:])[len(times[2:]) // 2]
 
@@ -108,15 +111,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--render-size", type=int, default=1024)
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma-separated training variants among: {', '.join(VARIANTS)}")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one measurement, in a subprocess
     args = parser.parse_args()
+    unknown = set(args.variants.split(",")) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown --variants {sorted(unknown)}; choose among {list(VARIANTS)}")
     device = torch.device(args.device)
     if args.variant:
         print(json.dumps(measure_training(args.variant, device, args.points, args.crop,
                                           args.steps)))
         return
     rows = []
-    for variant in VARIANTS:
+    for variant in args.variants.split(","):
         proc = subprocess.run([sys.executable, __file__, "--variant", variant, "--device",
                                args.device, "--points", str(args.points), "--crop",
                                str(args.crop), "--steps", str(args.steps)],
@@ -125,7 +133,11 @@ def main() -> None:
             sys.exit(f"{variant} failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
-    render_ms = measure_render(device, args.points, args.render_size, frames=5)
+    amp = "fp16" if device.type == "cuda" else "bf16"
+    render_ms = {"fp32": measure_render(device, args.points, args.render_size, frames=5),
+                 f"autocast {amp}": measure_render(device, args.points, args.render_size, frames=5,
+                                                   amp=getattr(torch, {"fp16": "float16",
+                                                                       "bf16": "bfloat16"}[amp]))}
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
     lines = [f"# Cost at NPCR-like settings on {args.device}\n",
@@ -133,14 +145,19 @@ def main() -> None:
              f"32, L = 4, U-Net [32, 64, 128, 256], batch 1; {args.steps} timed steps after 3 "
              "warm-up steps; peak = CUDA max allocated or process peak RSS.\n",
              "| training variant | it/s | peak memory (MiB) |", "|---|---|---|"]
-    amp = "fp16" if device.type == "cuda" else "bf16"
     lines += [f"| {r['variant'].replace('autocast', f'autocast {amp}')} | {r['it_per_s']:.2f} | "
               f"{r['peak_mib']:.0f} |" for r in rows]
-    lines += ["", f"Full-frame render at {args.render_size}x{args.render_size} (fp32, median of 5): "
-                  f"**{render_ms:.1f} ms** (NPCR: ~250 ms on a V100; target < 25 ms on a GPU).",
+    lines += ["", f"Full-frame render at {args.render_size}x{args.render_size} (projection, gather, "
+                  "U-Net; median of 5): " + ", ".join(f"{k} **{v:.1f} ms**" for k, v in
+                                                      render_ms.items()),
+              "(NPCR: ~250 ms on a V100; target < 25 ms on a GPU).",
               "NPCR's peak training memory: 13 GB on a V100 (target <= 4 GB)."]
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / f"cost_{device.type}.md").write_text("\n".join(lines) + "\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"cost_{device.type}.md").write_text("\n".join(lines) + "\n")
+    (out / f"cost_{device.type}.json").write_text(json.dumps(
+        {"machine": name, "points": args.points, "crop": args.crop, "training": rows,
+         "render_size": args.render_size, "render_ms": render_ms}, indent=1) + "\n")
     print("\n".join(lines))
 
 

@@ -4,11 +4,19 @@
 Every comparison runs side by side in this one process; times are medians of repeated runs. Writes
 ``benchmarks/results/projection.md`` (machine, tables, ratios) and ``projection_scaling.png``.
 
+``--device cuda`` runs the device sweep instead: the kernel on that device at 1024x1024, L = 4,
+splat 2, from 1M points up to ``--max-points`` (as far as memory allows), one camera and a batch of
+8, each size checked bit for bit (indices and depths) against the CPU kernel. It writes
+``projection_cuda.md`` and ``projection_cuda.json``. ``--device cpu --sweep device`` runs the same
+sweep on the CPU kernel (a dry run of the GPU check).
+
     python benchmarks/bench_projection.py [--quick] [--repeats 3] [--out benchmarks/results]
+    python benchmarks/bench_projection.py --device cuda [--max-points 100000000]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import time
@@ -108,22 +116,63 @@ def bench_open3d(counts, size, repeats):
     return rows
 
 
-def bench_cuda(n, size, layers, batches, repeats):
+def bench_device(device: str, counts: list[int], size: int, layers: int, splat: int, batch: int,
+                 repeats: int) -> list[dict]:
+    """Median ms of the ``device`` kernel for each cloud size, for one camera and a batch, and
+    whether its indices and depths equal the CPU kernel's bit for bit (one camera). Stops at the
+    first size that does not fit in the device's memory."""
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    kw = dict(num_layers=layers, near=NEAR, far=FAR, max_splat=splat, backend=device)
     rows = []
-    for batch in batches:
-        pts, K, c2w = scene(n, size, batch, "cuda")
-        t = timed(lambda: pcpr_ext.project(pts, K, c2w, size, size, num_layers=layers, near=NEAR,
-                                           far=FAR, backend="cuda"), repeats, torch.cuda.synchronize)
-        # bytes a perfect kernel must move: read points once per layer pass, init + write the keys,
-        # write depth and index
-        pixels = batch * layers * size * size
-        bytes_moved = layers * n * 12 + pixels * (8 + 8 + 4 + 8)
-        props = torch.cuda.get_device_properties(0)
-        bandwidth = getattr(props, "memory_bandwidth", None)
-        rows.append((batch, t, t / batch, bytes_moved / t / 1e9, bandwidth))
-        print(f"cuda N={n} {size}^2 L={layers} B={batch}: {t * 1e3:.3f} ms, "
-              f"{t / batch * 1e3:.3f} ms/camera, {bytes_moved / t / 1e9:.0f} GB/s effective", flush=True)
+    for n in counts:
+        try:
+            pts, K, c2w = scene(n, size, batch, device)
+            ms = {b: 1e3 * timed(lambda: pcpr_ext.project(pts, K[:b], c2w[:b], size, size, **kw),
+                                 repeats, sync) for b in (1, batch)}
+            depth, index = pcpr_ext.project(pts, K[:1], c2w[:1], size, size, **kw)
+        except torch.OutOfMemoryError:
+            print(f"{device} N={n:,}: out of memory, sweep stops", flush=True)
+            break
+        cpu_depth, cpu_index = pcpr_ext.project(pts.cpu(), K[:1].cpu(), c2w[:1].cpu(), size, size,
+                                                **{**kw, "backend": "cpu"})
+        same = (torch.equal(index.cpu(), cpu_index)
+                and torch.equal(depth.cpu().view(torch.int32), cpu_depth.view(torch.int32)))
+        # bytes a perfect kernel must move: read the points once per layer pass, initialise and
+        # write the 64-bit keys, write depth (4 B) and index (8 B)
+        moved = layers * n * 12 + layers * size * size * (8 + 8 + 4 + 8)
+        row = {"points": n, "size": size, "layers": layers, "splat": splat,
+               "ms": ms[1], f"ms_batch{batch}": ms[batch], "ms_per_camera_batched": ms[batch] / batch,
+               "effective_gb_s": moved / (ms[1] / 1e3) / 1e9,
+               "filled_layer0": float((cpu_index[0, 0] >= 0).float().mean()),
+               "bit_identical_to_cpu": same}
+        rows.append(row)
+        print(f"{device} N={n:>11,} {size}^2 L={layers} splat={splat}: {ms[1]:.3f} ms, batch {batch} "
+              f"{ms[batch] / batch:.3f} ms/camera, {row['effective_gb_s']:.0f} GB/s effective, "
+              f"bit-identical to the CPU kernel: {same}", flush=True)
+        del pts, depth, index
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
     return rows
+
+
+def write_device_report(rows: list[dict], device: str, desc: str, batch: int, out: Path) -> None:
+    lines = [f"# Projection on {device}\n", f"Machine: {desc}\n",
+             f"A ball of points 3 units in front of the camera, 50 degree field of view; median of "
+             f"repeated calls after a warm-up. Target (issue 13): 1M points at 1024², L = 4, "
+             f"splat 2 in < 2 ms, indices bit-identical to the CPU kernel.\n",
+             f"| points | image | L | splat | ms (1 camera) | ms per camera (batch {batch}) | "
+             "effective GB/s | layer-0 pixels filled | bit-identical to CPU kernel |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['points']:,} | {r['size']}² | {r['layers']} | {r['splat']} | {r['ms']:.3f} | "
+              f"{r['ms_per_camera_batched']:.3f} | {r['effective_gb_s']:.0f} | "
+              f"{r['filled_layer0']:.1%} | {'yes' if r['bit_identical_to_cpu'] else '**no**'} |"
+              for r in rows]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"projection_{device}.md").write_text("\n".join(lines) + "\n")
+    (out / f"projection_{device}.json").write_text(
+        json.dumps({"machine": desc, "rows": rows}, indent=1) + "\n")
+    print(f"wrote {out / f'projection_{device}.md'}")
 
 
 def plot(cpu_rows, o3d_rows, path: Path, size: int, title: str):
@@ -154,18 +203,33 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda: the device sweep on the GPU (see above)")
+    parser.add_argument("--sweep", choices=["auto", "compare", "device"], default="auto",
+                        help="compare: CPU backends side by side; device: one backend at large "
+                             "sizes; auto: device on cuda, compare on the CPU")
+    parser.add_argument("--max-points", type=int, default=100_000_000,
+                        help="largest cloud of the device sweep")
+    parser.add_argument("--size", type=int, default=1024, help="image side of the device sweep")
     args = parser.parse_args()
     if "cpu" not in pcpr_ext.backends():
         raise SystemExit("pcpr_ext._C is not built; run `make install` first")
+    if args.device not in pcpr_ext.backends():
+        raise SystemExit(f"no {args.device} backend here; available: {pcpr_ext.backends()}")
     out = Path(args.out)
+    desc = machine()
+    print(desc)
+    if args.sweep == "device" or (args.sweep == "auto" and args.device == "cuda"):
+        counts = [n for n in (1_000_000, 10_000_000, 30_000_000, 100_000_000) if n <= args.max_points]
+        rows = bench_device(args.device, counts or [args.max_points], args.size, 4, 2, 8,
+                            args.repeats)
+        write_device_report(rows, args.device, desc, 8, out)
+        return
     out.mkdir(parents=True, exist_ok=True)
     counts = [10_000, 100_000] if args.quick else [100_000, 1_000_000, 4_000_000]
     sizes = [128] if args.quick else [512, 1024]
-    desc = machine()
-    print(desc)
     cpu_rows = bench_cpu(counts, sizes, [1, 4], [1, 4], args.repeats)
     o3d_rows = bench_open3d(counts, sizes[0], args.repeats)
-    cuda_rows = bench_cuda(1_000_000, 1024, 4, [1, 8], 20) if "cuda" in pcpr_ext.backends() else []
 
     lines = ["# Projection benchmark\n", f"Machine: {desc}\n",
              "## CPU: native kernel vs torch reference (median ms)\n",
@@ -177,12 +241,7 @@ def main() -> None:
               "|---|---|---|---|---|---|"]
     lines += [f"| {n:,} | {s}² | {o * 1e3:.1f} | {nt * 1e3:.1f} | {o / nt:.1f}x | {a:.1%} |"
               for n, s, o, nt, a in o3d_rows]
-    lines.append("\n## GPU\n")
-    if cuda_rows:
-        lines += ["| batch | ms per call | ms per camera | effective GB/s |", "|---|---|---|---|"]
-        lines += [f"| {b} | {t * 1e3:.3f} | {tc * 1e3:.3f} | {bw:.0f} |" for b, t, tc, bw, _ in cuda_rows]
-    else:
-        lines.append("No CUDA device in this run; GPU figures not measured.")
+    lines.append("\nGPU figures: `--device cuda` (projection_cuda.md).")
     (out / "projection.md").write_text("\n".join(lines) + "\n")
     plot(cpu_rows, o3d_rows, out / "projection_scaling.png", sizes[0], desc.split(";")[0])
     print(f"wrote {out / 'projection.md'} and {out / 'projection_scaling.png'}")

@@ -32,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 BASE = {"points": 1_000_000, "layers": 4, "size": 512}
-SWEEPS = {"points": [10_000, 100_000, 1_000_000, 5_000_000, 20_000_000],
+SWEEPS = {"points": [10_000, 100_000, 1_000_000, 5_000_000, 20_000_000, 50_000_000, 100_000_000],
           "layers": [1, 2, 4, 8, 16],
           "size": [128, 256, 512, 1024, 2048]}
 
@@ -75,11 +75,15 @@ def measure(points: int, layers: int, size: int, device: torch.device, repeats: 
             "peak_mib": peak_memory_mib(device)}
 
 
-def run_one(args: argparse.Namespace, **config) -> dict:
+def run_one(args: argparse.Namespace, **config) -> dict | None:
+    """One configuration in its own process; None when it ran out of memory."""
     cmd = [sys.executable, __file__, "--device", args.device, "--repeats", str(args.repeats),
            "--one", json.dumps(config)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
+        if "OutOfMemoryError" in proc.stderr or "out of memory" in proc.stderr:
+            print(f"{config}: out of memory, sweep stops", flush=True)
+            return None
         sys.exit(f"{config} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -90,6 +94,12 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="the three smallest of each sweep")
+    parser.add_argument("--base-points", type=int, default=BASE["points"],
+                        help="points of the layer and size sweeps")
+    parser.add_argument("--base-size", type=int, default=BASE["size"],
+                        help="image side of the point and layer sweeps")
+    parser.add_argument("--max-points", type=int, default=20_000_000,
+                        help="largest cloud of the point sweep (100000000 on a big GPU)")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--plot-only", action="store_true",
                         help="redo the table and plot from the saved scaling_<device>.json")
@@ -99,6 +109,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(**json.loads(args.one), device=device, repeats=args.repeats)))
         return
+    base = {**BASE, "points": args.base_points, "size": args.base_size}
     out = Path(args.out)
     raw = out / f"scaling_{device.type}.json"
     if args.plot_only:
@@ -107,23 +118,29 @@ def main() -> None:
         results = {}
         for var, values in SWEEPS.items():
             results[var] = []
+            if var == "points":
+                values = [v for v in values if v <= args.max_points]
             for v in values[:3] if args.quick else values:
-                row = run_one(args, **{**BASE, var: v})
+                row = run_one(args, **{**base, var: v})
+                if row is None:
+                    break
                 results[var].append(row)
                 print(json.dumps(row), flush=True)
-        out.mkdir(parents=True, exist_ok=True)
-        raw.write_text(json.dumps(results, indent=1) + "\n")
+                out.mkdir(parents=True, exist_ok=True)
+                raw.write_text(json.dumps(results, indent=1) + "\n")  # kept if stopped early
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    base = next(r for r in results["points"] if r["points"] == BASE["points"])
-    shares = {k: 100 * base[k] / base["total"] for k in ("projection", "gather", "network")}
+    at_base = next((r for r in results["points"] if r["points"] == base["points"]),
+                   results["points"][-1])
+    shares = {k: 100 * at_base[k] / at_base["total"] for k in ("projection", "gather", "network")}
     lines = [f"# Render scaling on {args.device}\n",
              f"Machine: {name}. Untrained model (feature dim 8, U-Net [16, 32, 64, 128]), full "
-             f"frames, median of {args.repeats}; base 1M points, L = 4, 512x512; peak = process "
+             f"frames, median of {args.repeats}; base {base['points']:,} points, L = "
+             f"{base['layers']}, {base['size']}x{base['size']}; peak = process "
              "RSS (CPU) or CUDA max allocated.\n",
              f"Where the time goes at the base setting: projection {shares['projection']:.0f}%, "
              f"feature gather {shares['gather']:.0f}%, network {shares['network']:.0f}% "
-             f"({1000 * base['total']:.0f} ms a frame).\n"]
+             f"({1000 * at_base['total']:.1f} ms a frame at {at_base['points']:,} points).\n"]
     for var, rows in results.items():
         lines += [f"\n## {var}\n", f"| {var} | total ms | projection ms | gather ms | "
                   "network ms | peak MiB |", "|---|---|---|---|---|---|"]

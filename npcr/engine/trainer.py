@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import ignite.distributed as idist
@@ -28,7 +29,7 @@ from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, 
                      setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
-from .monitor import attach_monitoring
+from .monitor import attach_monitoring, peak_memory_mib, reset_peak_memory
 from .optim import (build_lr_scheduler, build_optimizer, build_pose_lr_scheduler,
                     build_pose_optimizer, maybe_compile)
 
@@ -255,6 +256,9 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
 
     max_epochs = cfg.SOLVER.MAX_EPOCHS
     start = trainer.state.epoch
+    start_iteration = trainer.state.iteration
+    reset_peak_memory(device)
+    clock = time.perf_counter()
     try:
         if start >= max_epochs:
             logger.info("already trained to epoch %d (SOLVER.MAX_EPOCHS %d): nothing to do",
@@ -267,6 +271,7 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     finally:
         if tb is not None:
             tb.close()
+    seconds = time.perf_counter() - clock
 
     epoch = max(start, trainer.state.epoch)
     psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
@@ -274,7 +279,10 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     if rank == 0:
         baseline = mean_colour_psnr(ConcatDataset(per_frame(train_ids, augment=False)),
                                     ConcatDataset(val_set.parts))
+        iterations = trainer.state.iteration - start_iteration
         result.update({"epoch": epoch, "iterations": trainer.state.iteration,
+                       "train_seconds": seconds, "it_per_s": iterations / max(seconds, 1e-9),
+                       "peak_memory_mib": peak_memory_mib(device), "device": str(device),
                        "heldout_psnr": psnr, "mean_colour_psnr": baseline,
                        "val_cameras": val_ids, "heldout_psnr_by_epoch": history,
                        "weights_sha256": digests})
