@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole GPU check in one command, for a bare GPU machine with no package index:
 #
-#   benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] RESULTS_DIR
+#   benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] [--steps a,b,...] RESULTS_DIR
 #
-# Installs the carried wheels, builds pcpr_ext with CUDA for this device, runs the CUDA tests, the
-# projection / cost / scaling benchmarks, trains the demo scene with autocast off and on, renders its
-# turntable and times frames at 128² and 1024². RESULTS_DIR receives at most 8 files, no folders:
-# projection_<dev>.md, cost_<dev>.md, scaling_<dev>.md + .png, demo_<dev>.md, demo_<dev>_heldout.png
-# (truth | prediction | error), gpu_check.json (every figure) and gpu_check.log (steps, times, the
-# end of each step's output). Prepare the carried folder first on a machine with the internet:
+# Steps: packages (install the carried wheels), build (pcpr_ext with CUDA for this device), tests
+# (the CUDA parametrisations), projection, network (the U-Net alone), demo (train the demo scene with
+# autocast off and on, render its turntable, time frames at 128² and 1024²), cost, scaling;
+# --steps runs only those named (packages and build are always run). RESULTS_DIR receives at most
+# 8 files, no folders: projection_<dev>.md, cost_<dev>.md (with the U-Net table), scaling_<dev>.md
+# + .png, demo_<dev>.md, demo_<dev>_heldout.png (truth | prediction | error), gpu_check.json (every
+# figure) and gpu_check.log (steps, times, the end of each step's output). Prepare the carried folder first on a machine with the internet:
 # benchmarks/gpu_wheels.sh (wheels in .gpu/wheels, the demo scene in .gpu/demo); NPCR_GPU_CARRY
 # names another folder.
 #
@@ -18,15 +19,18 @@
 # is 1 when any step failed, 2 for bad arguments or a machine that cannot run the check.
 set -uo pipefail
 
-usage() { echo "usage: benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] RESULTS_DIR" >&2; exit 2; }
+usage() { echo "usage: benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] [--steps a,b,...] RESULTS_DIR" >&2; exit 2; }
+ALL_STEPS="packages build tests projection network demo cost scaling"
 DRY=0
 BUDGET=450
+STEPS=$ALL_STEPS
 RESULTS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --budget) [ $# -ge 2 ] || usage; BUDGET=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --steps) [ $# -ge 2 ] || usage; STEPS="packages build ${2//,/ }"; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) usage ;;
     *) [ -z "$RESULTS" ] || usage; RESULTS=$1 ;;
   esac
@@ -34,23 +38,19 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$RESULTS" ] || usage
 case "$BUDGET" in ''|*[!0-9]*) echo "gpu_check.sh: --budget must be whole seconds, got '$BUDGET'" >&2; exit 2 ;; esac
+for s in $STEPS; do
+  case " $ALL_STEPS " in *" $s "*) ;; *) echo "gpu_check.sh: unknown step '$s'; steps: $ALL_STEPS" >&2; exit 2 ;; esac
+done
 
 cd "$(dirname "$0")/.." || exit 2
 REPO=$PWD
 PY=${PYTHON:-python3}
 CARRY=$(realpath -m "${NPCR_GPU_CARRY:-.gpu}")
-mkdir -p "$RESULTS" || exit 2
-RESULTS=$(realpath "$RESULTS")
-if [ -n "$(ls -A "$RESULTS")" ]; then
+RESULTS=$(realpath -m "$RESULTS")
+if [ -e "$RESULTS" ] && [ -n "$(ls -A "$RESULTS")" ]; then
   echo "gpu_check.sh: $RESULTS is not empty; give an empty or new folder" >&2
   exit 2
 fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/npcr_gpu_check.XXXXXX") || exit 2
-trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/logs" "$WORK/bench"
-LOG=$RESULTS/gpu_check.log
-START=$SECONDS
-FAILED=()
 
 if [ "$DRY" = 1 ]; then
   DEV=cpu
@@ -65,6 +65,13 @@ else
     exit 2
   fi
 fi
+mkdir -p "$RESULTS" || exit 2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/npcr_gpu_check.XXXXXX") || exit 2
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/logs" "$WORK/bench"
+LOG=$RESULTS/gpu_check.log
+START=$SECONDS
+FAILED=()
 
 say() { echo "$*" | tee -a "$LOG"; }
 
@@ -73,6 +80,7 @@ say() { echo "$*" | tee -a "$LOG"; }
 step() {
   local name=$1 limit=$2 left rc t0
   shift 2
+  case " $STEPS " in *" $name "*) ;; *) say "== $name: not selected"; return 0 ;; esac
   left=$((BUDGET - (SECONDS - START)))
   [ "$left" -lt "$limit" ] && limit=$left
   if [ "$limit" -lt 5 ]; then
@@ -109,24 +117,17 @@ step() {
 # --- 1. Python packages: the carried wheels, installed beside the machine's own packages -----------
 SITE=$WORK/site
 STUBS=$WORK/stubs
+DATA=$CARRY/demo
 if [ "$DRY" = 1 ]; then
-  # The demo scene is made here with open3d (on the GPU machine it is carried, made beforehand).
-  if [ -d "$CARRY/demo" ]; then DATA=$CARRY/demo; else
-    DATA=$WORK/demo
-    step demo_scene 120 "$PY" tools/make_demo_scene.py --out "$DATA" --size 32 --cameras 8 \
-      --strands 60 --points 3000 || exit 1
-  fi
-  # What the GPU machine lacks is hidden from every later step.
+  # What the GPU machine lacks is hidden from every step.
   for mod in open3d pycolmap viser; do
     mkdir -p "$STUBS/$mod"
     echo "raise ImportError('$mod is not installed on the GPU machine (gpu_check.sh --dry-run)')" \
       > "$STUBS/$mod/__init__.py"
   done
-else
-  DATA=$CARRY/demo
 fi
 export PYTHONPATH=$STUBS:$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}
-export DRY DEV PY CARRY SITE WORK DATA RESULTS
+export DRY DEV PY CARRY SITE STUBS WORK DATA RESULTS
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MPLBACKEND=Agg
 
 install_wheels() {
@@ -181,12 +182,25 @@ else
     --max-points 100000000 --out "$WORK/bench"
 fi
 
-# --- 5. The demo scene: train with autocast off and on, render the turntable, time frames -----------
+# --- 5. The U-Net alone: GroupNorm, autocast and cuDNN autotuning variants, top kernels -------------
+if [ "$DRY" = 1 ]; then
+  step network 60 "$PY" benchmarks/bench_unet.py --device cpu --size 64 --train-size 32 --repeats 1 \
+    --out "$WORK/bench"
+else
+  step network 90 "$PY" benchmarks/bench_unet.py --device cuda --out "$WORK/bench"
+fi
+
+# --- 6. The demo scene: train with autocast off and on, render the turntable, time frames -----------
 demo() {
   local amp epochs sizes turntable=$WORK/turntable_cameras
   local extra=()
   if [ "$DRY" = 1 ]; then
     amp=bf16; epochs=1; sizes="32 64"; extra=(DATASETS.VAL_CAMERAS "[3, 7]")
+    if [ ! -d "$DATA" ]; then  # made here with open3d; on the GPU machine it is carried
+      DATA=$WORK/demo
+      PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" tools/make_demo_scene.py --out "$DATA" --size 32 \
+        --cameras 8 --strands 60 --points 3000 || return 1
+    fi
   else
     amp=fp16; epochs=30; sizes="128 1024"
   fi
@@ -216,7 +230,7 @@ demo() {
 export -f demo
 step demo 200 demo
 
-# --- 6. Training and rendering cost at NPCR-like settings (1M points, crop 512², F 32, L 4) ---------
+# --- 7. Training and rendering cost at NPCR-like settings (1M points, crop 512², F 32, L 4) ---------
 if [ "$DRY" = 1 ]; then
   step cost 90 "$PY" benchmarks/bench_cost.py --device cpu --points 20000 --crop 64 --steps 2 \
     --render-size 64 --variants "fp32 eager,autocast" --out "$WORK/bench"
@@ -225,7 +239,7 @@ else
     --out "$WORK/bench"
 fi
 
-# --- 7. Render time and memory against points (up to 100M), layers and image size ------------------
+# --- 8. Render time and memory against points (up to 100M), layers and image size ------------------
 if [ "$DRY" = 1 ]; then
   step scaling 120 "$PY" benchmarks/bench_scaling.py --device cpu --quick --repeats 1 \
     --max-points 10000 --base-points 10000 --base-size 64 --out "$WORK/bench"
@@ -234,7 +248,7 @@ else
     --out "$WORK/bench"
 fi
 
-# --- 8. Tables and targets into RESULTS_DIR ----------------------------------------------------------
+# --- 9. Tables and targets into RESULTS_DIR ----------------------------------------------------------
 say "== summary"
 "$PY" benchmarks/gpu_summary.py --bench "$WORK/bench" --results "$RESULTS" --device "$DEV" \
   --failed "${FAILED[*]:-}" --seconds $((SECONDS - START)) 2>&1 | tee -a "$LOG"

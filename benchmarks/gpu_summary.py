@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The last step of benchmarks/gpu_check.sh: tables and targets from the benchmarks' raw files.
 
-Reads what the steps left in ``--bench`` (projection_<dev>.*, cost_<dev>.*, scaling_<dev>.*,
-train_<amp>.json, eval_off.json, render_<amp>.json), copies the benchmark tables and the scaling
-plot to ``--results``, writes ``demo_<dev>.md`` and ``gpu_check.json`` (every figure, and each
+Reads what the steps left in ``--bench`` (projection_<dev>.*, cost_<dev>.*, unet_<dev>.*,
+scaling_<dev>.*, train_<amp>.json, eval_off.json, render_<amp>.json), copies the benchmark tables
+and the scaling plot to ``--results`` (the U-Net table appended to the cost table), writes ``demo_<dev>.md`` and ``gpu_check.json`` (every figure, and each
 target of issue 13 as met / not met / not measured) there, and prints the summary.
 """
 from __future__ import annotations
@@ -101,6 +101,10 @@ def main() -> None:
     for name in (f"projection_{dev}.md", f"cost_{dev}.md", f"scaling_{dev}.md", f"scaling_{dev}.png"):
         if (bench / name).exists():
             shutil.copyfile(bench / name, results / name)
+    unet = bench / f"unet_{dev}.md"
+    if unet.exists():  # beside the cost table: RESULTS_DIR may hold 8 files
+        with open(results / f"cost_{dev}.md", "a") as cost_md:
+            cost_md.write("\n" + unet.read_text().replace("# U-Net alone", "## U-Net alone", 1))
     projection = read_json(bench / f"projection_{dev}.json")
     cost = read_json(bench / f"cost_{dev}.json")
     lines, demo = demo_table(bench, dev)
@@ -111,6 +115,7 @@ def main() -> None:
             c["status"] = "not judged (not a GPU run)"
     report = {"device": dev, "failed_steps": args.failed.split(), "seconds": args.seconds,
               "targets": checks, "projection": projection, "cost": cost,
+              "network": read_json(bench / f"unet_{dev}.json"),
               "scaling": read_json(bench / f"scaling_{dev}.json"), "demo": demo}
     (results / "gpu_check.json").write_text(json.dumps(report, indent=1) + "\n")
     print("\n".join(lines))

@@ -61,3 +61,24 @@ def test_mixed_frame_batches_render_like_single_frames():
         # frame 3's points use feature rows 150..239
         d, i = model.project(clouds.points[3], K[:1], c2w[:1], 16, 16)
     assert (i >= 0).any() and mixed["depth"][0].equal(d[0])
+
+
+def test_group_norm_by_reduction_matches_torch():
+    """The CUDA path of the U-Net's GroupNorm (run here on the CPU) equals F.group_norm in value
+    and gradient, for one and several images and groups."""
+    from npcr.modeling.unet import group_norm_by_reduction
+
+    g = torch.Generator().manual_seed(0)
+    for shape, groups in (((1, 16, 40, 56), 2), ((3, 32, 7, 9), 4), ((2, 8, 5), 1)):
+        x = (torch.randn(shape, generator=g) * 3 + 1).double().requires_grad_()
+        weight = torch.randn(shape[1], generator=g).double().requires_grad_()
+        bias = torch.randn(shape[1], generator=g).double().requires_grad_()
+        ours = group_norm_by_reduction(x, groups, weight, bias, 1e-5)
+        ref = torch.nn.functional.group_norm(x, groups, weight, bias, 1e-5)
+        # statistics are taken in float32, like the float32 model
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+        up = torch.randn(shape, generator=g).double()
+        grads = torch.autograd.grad((ours * up).sum(), (x, weight, bias))
+        ref_grads = torch.autograd.grad((ref * up).sum(), (x, weight, bias))
+        for a, b in zip(grads, ref_grads):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
