@@ -56,7 +56,8 @@ def targets(projection: dict | None, cost: dict | None) -> list[dict]:
 def demo_table(bench: Path, dev: str) -> tuple[list[str], dict]:
     """demo_<dev>.md lines and the figures: one row per autocast setting of the demo training."""
     runs = {}
-    for path in sorted(bench.glob("train_*.json")):
+    # autocast off first
+    for path in sorted(bench.glob("train_*.json"), key=lambda p: p.stem != "train_off"):
         amp = path.stem.removeprefix("train_")
         runs[amp] = {"training": read_json(path), "render": read_json(bench / f"render_{amp}.json")}
     evaluation = read_json(bench / "eval_off.json")

@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "splat.h"
@@ -106,7 +107,7 @@ std::tuple<at::Tensor, at::Tensor> project_cpu(const at::Tensor& points, const a
                                                const at::Tensor& near, const at::Tensor& far,
                                                int64_t max_splat) {
   TORCH_CHECK_VALUE(height <= INT16_MAX && width <= INT32_MAX, "the CPU projector takes images of at "
-                    "most ", INT16_MAX, " rows, got ", height);
+                    "most ", std::to_string(INT16_MAX), " rows, got ", std::to_string(height));
   const int64_t B = K.size(0), N = points.size(0);
   const Geometry g{points.data_ptr<float>(), K.data_ptr<float>(), cam_to_world.data_ptr<float>(),
                    near.data_ptr<float>(), far.data_ptr<float>(), B, N, height, width, num_layers,
