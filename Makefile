@@ -21,8 +21,8 @@ $(STAMP): requirements.txt setup.py $(wildcard pcpr_ext/csrc/*)
 	touch $@
 
 demo: install
-	$(BIN)/python tools/make_demo_scene.py --out $(DEMO_DATA) --seed 0
-	$(BIN)/python tools/train.py --config configs/demo.yml
+	$(BIN)/python tools/make_demo_scene.py --out $(DEMO_DATA) --seed 0 --overwrite
+	$(BIN)/python tools/train.py --overwrite --config configs/demo.yml
 	head -n 1 $(DEMO_DATA)/CamPose.inf > $(DEMO_OUT)/start_camera.inf
 	$(BIN)/python exparamgen/exgen.py --campose $(DEMO_OUT)/start_camera.inf \
 		--intrinsics $(DEMO_DATA)/Intrinsic.inf --pointcloud $(DEMO_DATA)/pointclouds/frame1.txt \

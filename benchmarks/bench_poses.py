@@ -138,7 +138,8 @@ def main() -> None:
     data = Path(f"data/demo{suffix}")
     if not (data / "CamPose.inf").is_file():
         s = make_demo_scene(seed=0, props=args.props)
-        write_native_scene(data, s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)
+        write_native_scene(data, s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors,
+                           overwrite=True)
     true = read_cam_poses(data / "CamPose.inf")
     points = read_points(data / "pointclouds" / "frame1.txt")[0]
     centre = (points.min(0) + points.max(0)) / 2
@@ -167,7 +168,7 @@ def main() -> None:
             rows[name] = json.loads(done.read_text())
             continue
         save_config(cfg, out / "config.yml")
-        rows[name] = run_training(cfg)
+        rows[name] = run_training(cfg, overwrite=True)
         print(name, json.dumps({"psnr": rows[name]["heldout_psnr"]}), flush=True)
 
     refined_run = Path(args.work) / "wrong_poses_refined"

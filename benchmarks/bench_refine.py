@@ -68,13 +68,14 @@ def bench_scene(name: str, args: argparse.Namespace) -> dict:
     data, scene_args = SCENES[name]
     if not Path(data, "CamPose.inf").is_file():
         s = make_demo_scene(**scene_args)
-        write_native_scene(data, s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)
+        write_native_scene(data, s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors,
+                           overwrite=True)
     out = Path(args.work) / name
     if not (out / "nr_model_30.pth").is_file():
         cfg = load_config("configs/demo.yml", ["OUTPUT_DIR", str(out), "DATASETS.ROOT", data,
                                                "TEST.IMAGE_PERIOD", "100000", *RENDERER])
         save_config(cfg, out / "config.yml")
-        run_training(cfg)
+        run_training(cfg, overwrite=True)
     trained = load_trained(out)
     done = out / REFINE_DIR / "metrics.json"
     if args.reuse and done.is_file():

@@ -45,7 +45,8 @@ def main() -> None:
     data, scene_args = SCENES[args.size]
     if not Path(data, "CamPose.inf").is_file():
         s = make_demo_scene(**scene_args)
-        write_native_scene(data, s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)
+        write_native_scene(data, s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors,
+                           overwrite=True)
     e = args.epochs
     rows = []
     for name, opts in VARIANTS.items():
@@ -57,7 +58,7 @@ def main() -> None:
                                                "TEST.IMAGE_PERIOD", "100000", *opts])
         save_config(cfg, out_dir / "config.yml")  # as tools/train.py does; evaluate reads it
         start = time.perf_counter()
-        result = run_training(cfg)
+        result = run_training(cfg, overwrite=True)
         seconds = time.perf_counter() - start
         report = evaluate_views(out_dir)
         rows.append((name, result["heldout_psnr"], report["mean_ssim"],

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
-from .errors import NpcrError
+from .errors import NpcrError, one_line
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -16,15 +17,26 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 def run_cli(main: Callable[[], None]) -> None:
     """Run ``main``; user errors print one line ``error: ...`` and exit with status 2, errors of
-    the file system (disk full, no permission) with status 1, Ctrl-C with 130."""
+    the file system (disk full, no permission) and internal errors with status 1, Ctrl-C or
+    SIGTERM with 130. ``--debug`` anywhere on the command line (or NPCR_DEBUG=1) shows the
+    traceback instead."""
+    debug = os.environ.get("NPCR_DEBUG") == "1" or "--debug" in sys.argv
+    if "--debug" in sys.argv:
+        sys.argv.remove("--debug")
     try:
         main()
-    except NpcrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as exc:  # disk full, read-only or missing folders: the system's own words
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, NpcrError):
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        if isinstance(exc, OSError):  # disk full, read-only or missing folders: the system's words
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(1)
+        print(f"error: internal error ({type(exc).__name__}: {one_line(exc)}); run again with "
+              "--debug for the traceback", file=sys.stderr)
+        sys.exit(1)

@@ -106,8 +106,11 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, stra
     assert (broken / "nr_resume_4.pth").is_file() and not (broken / "nr_model_2.pth").exists()
     assert not list(broken.glob("*.tmp")) and not list(broken.glob(".*.pt*"))
 
+    assert (broken / ".npcr.lock").is_file()  # the killed run's lock, stale now
+    (broken / "tmpab12cd").write_bytes(b"half a checkpoint")  # as a kill during a save leaves
     resumed = train("tools/train.py", *common, "OUTPUT_DIR", broken, "RESUME", "True")
     assert "resumed from iteration 4" in resumed.stdout
+    assert not (broken / ".npcr.lock").exists() and not (broken / "tmpab12cd").exists()
     assert not list(broken.glob("nr_resume_*.pth"))  # removed once training completed
     assert same_weights(straight, broken)
     digests = [json.loads((d / "metrics.json").read_text())["weights_sha256"]
@@ -116,10 +119,12 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, stra
     assert json.loads((broken / "metrics.json").read_text())["iterations"] == 9
 
 
-def test_ctrl_c_stops_after_the_iteration_and_resumes_exactly(tiny_scene, straight, tmp_path):
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_stops_after_the_iteration_and_resumes_exactly(
+        tiny_scene, straight, tmp_path, signal_name):
     common = common_args(tiny_scene)
     out = tmp_path / "ctrl_c"
-    stopped = stopped_run(common, out, tmp_path, "SIGINT", 7)
+    stopped = stopped_run(common, out, tmp_path, signal_name, 7)
     assert stopped.returncode == 130, stopped.stdout + stopped.stderr
     assert "continue with RESUME True" in stopped.stdout and "Traceback" not in stopped.stderr
     assert (out / "nr_resume_7.pth").is_file() and not (out / "nr_model_3.pth").exists()

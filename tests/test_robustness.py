@@ -71,6 +71,40 @@ CASES = {
     "train: unknown config key": (
         lambda w, t: ["tools/train.py", *config(t, "SOLVER:\n  BASE_LRR: 0.1\n")],
         "unknown config key SOLVER.BASE_LRR; did you mean SOLVER.BASE_LR", 2),
+    "train: python file as config": (lambda w, t: ["tools/train.py", "--config", py_config(t)],
+                                     "c.py: a config must be a .yml or .yaml file", 2),
+    "train: config that is a list": (lambda w, t: ["tools/train.py", *config(t, "- 1\n- 2\n")],
+                                     "c.yml: a config must be a mapping", 2),
+    "train: batch of zero": (lambda w, t: ["tools/train.py", "SOLVER.IMS_PER_BATCH", "0"],
+                             "SOLVER.IMS_PER_BATCH must be an integer >= 1, got 0", 2),
+    "train: zero layers": (lambda w, t: ["tools/train.py", "MODEL.NUM_LAYERS", "0"],
+                           "MODEL.NUM_LAYERS must be an integer >= 1", 2),
+    "train: one-number image size": (lambda w, t: ["tools/train.py", "INPUT.SIZE", "[64]"],
+                                     "INPUT.SIZE must be [0, 0] or [height, width] > 0", 2),
+    "train: negative size": (lambda w, t: ["tools/train.py", "INPUT.SIZE", "[-64, 64]"],
+                             "INPUT.SIZE must be", 2),
+    "train: no U-Net levels": (lambda w, t: ["tools/train.py", "MODEL.UNET_CHANNELS", "[]"],
+                               "MODEL.UNET_CHANNELS must be a non-empty list", 2),
+    "train: unknown backend": (lambda w, t: ["tools/train.py", "MODEL.BACKEND", "bogus"],
+                               "MODEL.BACKEND must be auto, torch, cpu or cuda, got 'bogus'", 2),
+    "train: unknown device": (lambda w, t: ["tools/train.py", "DEVICE", "tpu"],
+                              "DEVICE must be auto, cpu, cuda or cuda:N, got 'tpu'", 2),
+    "train: negative zoom": (lambda w, t: ["tools/train.py", "INPUT.ZOOM_RANGE", "[-1.0, 0.0]"],
+                             "INPUT.ZOOM_RANGE must be [low, high] with 0 < low <= high", 2),
+    "train: negative learning rate": (lambda w, t: ["tools/train.py", "SOLVER.BASE_LR", "-1.0"],
+                                      "SOLVER.BASE_LR must be a learning rate > 0", 2),
+    "train: negative epochs": (lambda w, t: ["tools/train.py", "SOLVER.MAX_EPOCHS", "-3"],
+                               "SOLVER.MAX_EPOCHS must be an integer >= 1", 2),
+    "train: into a trained run without RESUME": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", w / "scene", "OUTPUT_DIR",
+                      copy_model(w, t), *TRAIN], "already holds a trained run (epochs [1])", 2),
+    "train: RESUME with another feature size": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", w / "scene", "OUTPUT_DIR",
+                      copy_model(w, t), *TRAIN, "RESUME", "True", "MODEL.FEATURE_DIM", "4"],
+        "MODEL.FEATURE_DIM: 8 -> 4", 2),
+    "train: run already writing there": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", w / "scene", "OUTPUT_DIR",
+                      locked(t / "o"), *TRAIN], "another training (PID 1) is writing there", 2),
     "train: missing dataset": (lambda w, t: ["tools/train.py", "DATASETS.ROOT", t / "nowhere",
                                              "OUTPUT_DIR", t / "o"], "nowhere: dataset not found", 2),
     "train: corrupt image": (
@@ -108,6 +142,28 @@ CASES = {
         "depth_0000.npy: missing", 2),
     "inspect_dataset: missing dataset": (lambda w, t: ["tools/inspect_dataset.py", t / "none"],
                                          "none: dataset not found", 2),
+    "convert_dataset: output not empty": (
+        lambda w, t: ["tools/convert_dataset.py", "--to", "native", w / "scene", keep_file(t / "o")],
+        "o: folder exists and is not empty; choose a new folder, or pass --overwrite", 2),
+    "convert_dataset: output inside the input": (
+        lambda w, t: ["tools/convert_dataset.py", "--to", "native", copy_scene(w, t),
+                      t / "scene" / "converted"], "must lie apart from the input", 2),
+    "convert_dataset: output holds the input": (
+        lambda w, t: ["tools/convert_dataset.py", "--to", "native", "--overwrite",
+                      copy_scene(w, t), t], "must lie apart from the input", 2),
+    "prepare_points: output not empty": (
+        lambda w, t: ["tools/prepare_points.py", w / "scene", keep_file(t / "o")],
+        "folder exists and is not empty", 2),
+    "render: size zero": (lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--size", "0",
+                                        "0", "--out", t / "r"], "--size 0 0: need a height", 2),
+    "render: config asks for other features": (
+        lambda w, t: ["tools/render.py", "--output-dir", feature_dim(copy_model(w, t), 4)],
+        "(MODEL.FEATURE_DIM 4) asks for", 2),
+    "train: binary camera file": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", binary_poses(copy_scene(w, t)),
+                      "OUTPUT_DIR", t / "o", *TRAIN], "CamPose.inf:2: not a text file (byte 0x80", 2),
+    "render: NaN orbit": (lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--orbit",
+                                        "nan:90", "--out", t / "r"], "--orbit", 2),
     "convert_dataset: missing dataset": (
         lambda w, t: ["tools/convert_dataset.py", "--to", "native", t / "none", t / "o"],
         "none: dataset not found", 2),
@@ -119,6 +175,36 @@ CASES = {
                       w / "scene" / "Intrinsic.inf", "--center", "0", "0", "0", "--out", t / "p"],
         "poses.inf:2:", 2),
 }
+
+
+def py_config(tmp_path):
+    """A Python file as config: yacs would run it (it would write ran.txt)."""
+    (tmp_path / "c.py").write_text(f"open({str(tmp_path / 'ran.txt')!r}, 'w').write('ran')\n")
+    return tmp_path / "c.py"
+
+
+def locked(out):
+    """An OUTPUT_DIR whose lock is held by a live process (PID 1, always alive)."""
+    out.mkdir()
+    (out / ".npcr.lock").write_text("1\n")
+    return out
+
+
+def feature_dim(out, dim):
+    path = out / "config.yml"
+    path.write_text(path.read_text().replace("FEATURE_DIM: 8", f"FEATURE_DIM: {dim}"))
+    return out
+
+
+def binary_poses(scene):
+    (scene / "CamPose.inf").write_bytes(bytes(range(256)))
+    return scene
+
+
+def keep_file(folder):
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the user's own file")
+    return folder
 
 
 def corrupt_image(scene):
@@ -160,3 +246,59 @@ def test_bad_input_gives_one_clear_error(case, world, tmp_path):
     assert lines and lines[-1].startswith("error: ") and words in lines[-1], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not leftovers(tmp_path), leftovers(tmp_path)
+
+
+def test_python_config_is_never_run(tmp_path):
+    proc = run("tools/train.py", "--config", py_config(tmp_path))
+    assert proc.returncode == 2 and not (tmp_path / "ran.txt").exists()
+
+
+def test_overwrite_replaces_only_what_the_tool_writes(world, tmp_path):
+    out = keep_file(tmp_path / "o")
+    (out / "img").mkdir()
+    (out / "img" / "stale.png").write_bytes(b"from an earlier conversion")
+    proc = run("tools/convert_dataset.py", "--to", "native", "--overwrite", world / "scene", out)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "notes.txt").read_text() == "the user's own file"  # not ours: kept
+    assert (out / "CamPose.inf").is_file() and not (out / "img" / "stale.png").exists()
+    fresh = tmp_path / "fresh"
+    assert run("tools/convert_dataset.py", "--to", "native", world / "scene", fresh).returncode == 0
+    assert (fresh.stat().st_mode & 0o777) == 0o777 & ~current_umask()  # not mkdtemp's 0700
+    assert not leftovers(tmp_path)
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_failed_training_leaves_the_trained_run_as_it_was(world, tmp_path):
+    out = copy_model(world, tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    proc = run("tools/train.py", "--overwrite", "DATASETS.ROOT", tmp_path / "typo", "OUTPUT_DIR",
+               out, *TRAIN)
+    assert proc.returncode == 2 and "typo: dataset not found" in proc.stderr
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before  # config.yml, checkpoints and metrics untouched, no lock left
+    rendered = run("tools/render.py", "--output-dir", out, "--out", tmp_path / "r")
+    assert rendered.returncode == 0, rendered.stderr
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch, capsys):
+    from npcr.cli import run_cli
+
+    def broken():
+        raise ZeroDivisionError("division by zero\nin some module")
+
+    monkeypatch.setattr(sys, "argv", ["tool.py"])
+    with pytest.raises(SystemExit) as stop:
+        run_cli(broken)
+    assert stop.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: internal error (ZeroDivisionError: division by zero in some module); "
+                   "run again with --debug for the traceback")
+    monkeypatch.setattr(sys, "argv", ["tool.py", "--debug"])
+    with pytest.raises(ZeroDivisionError):
+        run_cli(broken)
+    assert sys.argv == ["tool.py"]  # the tool's own parser never sees --debug

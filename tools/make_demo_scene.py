@@ -11,7 +11,9 @@ from npcr.data.demo_scene import make_demo_scene, make_moving_scene
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True, help="scene folder to write (replaced if present)")
+    parser.add_argument("--out", required=True, help="new or empty scene folder to write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty --out, replacing only the scene's own files")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=128, help="image side in pixels")
     parser.add_argument("--cameras", type=int, default=48, help="number of cameras (>= 2)")
@@ -36,7 +38,8 @@ def main() -> None:
         scenes = make_moving_scene(args.frames, args.seed, args.size, args.cameras, args.strands,
                                    args.points)
     write_native_sequence(args.out, scenes[0].cam_to_world, scenes[0].K,
-                          [(s.images, s.alphas, s.points, s.colors) for s in scenes])
+                          [(s.images, s.alphas, s.points, s.colors) for s in scenes],
+                          args.overwrite)
     print(f"wrote {args.out}: {args.cameras} cameras of {args.size}x{args.size}, "
           f"{len(scenes[0].points)} points, {args.frames} frame(s) ({time.time() - t0:.1f} s)")
 

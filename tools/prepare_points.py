@@ -11,7 +11,7 @@ from pathlib import Path
 from npcr.cli import run_cli
 from npcr.data.formats import READERS, load_scene_from, write_scene
 from npcr.data.prepare import PrepareOptions, prepare_scene
-from npcr.fileio import write_text
+from npcr.fileio import check_apart, write_text
 
 
 def main() -> None:
@@ -26,11 +26,14 @@ def main() -> None:
     parser.add_argument("--min-views", type=int, default=0,
                         help="keep points inside the image of at least this many cameras")
     parser.add_argument("--normalize", action="store_true", help="fit the scene in the unit sphere")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty OUT, replacing only the files written here")
     args = parser.parse_args()
+    check_apart(args.input, args.output)
     neighbours, std = args.outliers if args.outliers else (0, 2.0)
     opts = PrepareOptions(args.voxel, int(neighbours), std, args.min_views, args.normalize)
     scene, T, report = prepare_scene(load_scene_from(args.input, args.format), opts)
-    write_scene(scene, args.output, "native")
+    write_scene(scene, args.output, "native", args.overwrite)
     if args.normalize:
         write_text(Path(args.output) / "normalization.txt",
                    "\n".join(" ".join(f"{x:.12g}" for x in row) for row in T) + "\n")

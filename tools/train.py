@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Train a neural point renderer: tools/train.py --config configs/demo.yml [KEY VALUE ...]."""
 import argparse
-from pathlib import Path
 
 from npcr.cli import add_config_args, run_cli
-from npcr.config import load_config, save_config
+from npcr.config import load_config
 from npcr.engine import run_training
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in an OUTPUT_DIR that holds a trained run (its checkpoints "
+                             "and metrics are removed; logs stay)")
     add_config_args(parser)
     args = parser.parse_args()
-    cfg = load_config(args.config, args.opts)
-    save_config(cfg, Path(cfg.OUTPUT_DIR) / "config.yml")
-    run_training(cfg)
+    run_training(load_config(args.config, args.opts), overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

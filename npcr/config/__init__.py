@@ -11,22 +11,34 @@ from yacs.config import CfgNode
 from ..errors import NpcrError
 from ..fileio import write_text
 from .defaults import get_cfg_defaults
+from .validate import validate_config
 
-__all__ = ["get_cfg_defaults", "load_config", "save_config"]
+__all__ = ["get_cfg_defaults", "load_config", "save_config", "validate_config"]
 
 
 def load_config(config_file: str | Path | None, opts: list[str] | None = None,
                 freeze: bool = True) -> CfgNode:
-    """Defaults, merged with ``config_file`` and then ``KEY VALUE`` overrides; frozen by default."""
+    """Defaults, merged with ``config_file`` and then ``KEY VALUE`` overrides, then validated
+    (``validate_config``); frozen by default. Only YAML files are read: a config is data, never
+    code (yacs would run a .py file)."""
     cfg = get_cfg_defaults()
     source = config_file
     try:
         if config_file:
-            if not Path(config_file).is_file():
+            path = Path(config_file)
+            if path.suffix.lower() not in (".yml", ".yaml"):
+                raise NpcrError(f"{config_file}: a config must be a .yml or .yaml file")
+            if not path.is_file():
                 raise NpcrError(f"{config_file}: config file not found")
-            if not Path(config_file).read_text().strip():
+            try:
+                text = path.read_text()
+            except UnicodeDecodeError:
+                raise NpcrError(f"{config_file}: not a text file") from None
+            if not text.strip():
                 raise NpcrError(f"{config_file}: empty config file")
-            cfg.merge_from_file(str(config_file))
+            if not isinstance(yaml.safe_load(text), dict):
+                raise NpcrError(f"{config_file}: a config must be a mapping of KEY: value")
+            cfg.merge_from_other_cfg(CfgNode(yaml.safe_load(text)))
         if opts:
             source = "overrides"
             if len(opts) % 2:
@@ -36,8 +48,10 @@ def load_config(config_file: str | Path | None, opts: list[str] | None = None,
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
         raise NpcrError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    except (KeyError, ValueError, AssertionError) as exc:
+    except (KeyError, ValueError, AssertionError, TypeError) as exc:
         raise NpcrError(f"{source or 'overrides'}: {_explain(exc)}") from None
+    validate_config(cfg, " + ".join(([str(config_file)] if config_file else [])
+                                    + (["overrides"] if opts else [])) or "defaults")
     if freeze:
         cfg.freeze()
     return cfg

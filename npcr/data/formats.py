@@ -43,8 +43,9 @@ def load_scene_from(root: str | Path, fmt: str = "auto") -> Scene:
     return READERS[fmt](root)
 
 
-def write_scene(scene: Scene, out: str | Path, fmt: str) -> None:
-    """Write ``scene`` to ``out`` in format ``fmt`` (replacing ``out`` only once complete)."""
+def write_scene(scene: Scene, out: str | Path, fmt: str, overwrite: bool = False) -> None:
+    """Write ``scene`` to ``out`` in format ``fmt``, complete or not at all; an ``out`` that is not
+    empty is refused unless ``overwrite`` (npcr.fileio.atomic_dir)."""
     if fmt not in WRITERS:
         raise DataFormatError(out, f"cannot write format {fmt!r}; choose {', '.join(WRITERS)}")
-    WRITERS[fmt](scene, out)
+    WRITERS[fmt](scene, out, overwrite)

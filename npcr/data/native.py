@@ -198,19 +198,21 @@ def load_native_scene(root: str | Path) -> Scene:
 
 def write_native_scene(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray,
                        images: list[np.ndarray], alphas: list[np.ndarray], points: np.ndarray,
-                       colors: np.ndarray | None = None) -> None:
+                       colors: np.ndarray | None = None, overwrite: bool = False) -> None:
     """Write one frame (frame 0) of a scene: images are (H, W, 3) uint8 RGB, alphas (H, W) uint8.
 
-    The scene is assembled in a temporary folder that replaces ``root`` only when complete.
+    The scene is assembled in a temporary folder that becomes ``root`` only when complete (see
+    ``atomic_dir`` for a ``root`` that is not empty).
     """
-    write_native_sequence(root, cam_to_world, K, [(images, alphas, points, colors)])
+    write_native_sequence(root, cam_to_world, K, [(images, alphas, points, colors)], overwrite)
 
 
 def write_native_sequence(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray,
-                          frames: list[tuple[list, list, np.ndarray, np.ndarray | None]]) -> None:
+                          frames: list[tuple[list, list, np.ndarray, np.ndarray | None]],
+                          overwrite: bool = False) -> None:
     """Write frames 0, 1, ... of a scene seen by fixed cameras; each frame is (images, alphas,
-    points, colors) as in ``write_native_scene``. Replaces ``root`` only when complete."""
-    with atomic_dir(root) as tmp:
+    points, colors) as in ``write_native_scene``, as that writes them."""
+    with atomic_dir(root, overwrite) as tmp:
         write_cam_poses(tmp / "CamPose.inf", cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", K)
         for f, (images, alphas, points, colors) in enumerate(frames):
@@ -222,9 +224,10 @@ def write_native_sequence(root: str | Path, cam_to_world: np.ndarray, K: np.ndar
             write_points_txt(tmp / "pointclouds" / f"frame{f + 1}.txt", points, colors)
 
 
-def write_native(scene: Scene, root: str | Path) -> None:
-    """Write every frame of ``scene`` in the native layout (PNG images and mattes, text clouds)."""
-    with atomic_dir(root) as tmp:
+def write_native(scene: Scene, root: str | Path, overwrite: bool = False) -> None:
+    """Write every frame of ``scene`` in the native layout (PNG images and mattes, text clouds);
+    see ``atomic_dir`` for a ``root`` that is not empty."""
+    with atomic_dir(root, overwrite) as tmp:
         write_cam_poses(tmp / "CamPose.inf", scene.cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", scene.K)
         for frame in scene.frames:

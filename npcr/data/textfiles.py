@@ -33,7 +33,14 @@ def nonblank_lines(path: Path) -> list[tuple[int, str]]:
     """(line number from 1, text) of the non-blank lines of ``path``."""
     if not path.is_file():
         raise DataFormatError(path, "file not found")
-    return [(i + 1, ln) for i, ln in enumerate(path.read_text().splitlines()) if ln.strip()]
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataFormatError(path, f"not a text file (byte 0x{data[exc.start]:02x} is not UTF-8)",
+                              line) from None
+    return [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
 
 
 def check_rotation(path: Path, lineno: int, rot: np.ndarray) -> None:

@@ -95,12 +95,13 @@ def read_transforms(path: str | Path) -> Scene:
     return scene
 
 
-def write_transforms(scene: Scene, out: str | Path, frame: int = 0) -> None:
-    """Write one frame of ``scene`` as ``out/transforms.json`` + RGBA ``images/`` + ``points.ply``."""
+def write_transforms(scene: Scene, out: str | Path, overwrite: bool = False, frame: int = 0) -> None:
+    """Write one frame of ``scene`` as ``out/transforms.json`` + RGBA ``images/`` + ``points.ply``;
+    see ``atomic_dir`` for an ``out`` that is not empty."""
     import cv2
     import open3d as o3d
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, overwrite) as tmp:
         (tmp / "images").mkdir()
         records = []
         for cam in range(scene.num_cameras):

@@ -3,8 +3,8 @@
 - ``nr_model_<epoch>.pth`` (the model) and ``nr_optimizer_<epoch>.pth`` (optimizer, trainer,
   scheduler, scaler), as NPCR names them, every SOLVER.CHECKPOINT_PERIOD epochs and at the end;
 - ``nr_resume_<iteration>.pth`` (all of the above in one file) every SOLVER.CHECKPOINT_ITERS
-  iterations, so a run killed mid-epoch loses at most that many iterations. Only the newest is kept,
-  and none is left once training completes.
+  iterations, so a run killed mid-epoch loses at most that many iterations. Only the newest is kept
+  (older ones, of earlier runs too, are removed), and none is left once training completes.
 
 The refine net's checkpoints are the same with prefix "refine" instead of "nr".
 Files are written atomically (temp file, then rename) by ignite's DiskSaver; RESUME continues from
@@ -66,6 +66,13 @@ def attach_checkpoints(out_dir: Path, model: torch.nn.Module, training_state: di
                                   n_saved=1,
                                   global_step_transform=lambda engine, _: engine.state.iteration)
         trainer.add_event_handler(Events.ITERATION_COMPLETED(every=resume_every), resume_point)
+
+        @trainer.on(Events.ITERATION_COMPLETED(every=resume_every))
+        def drop_older_resume_points(engine: Engine) -> None:  # those of earlier, killed runs too
+            if idist.get_rank() == 0:
+                for it in resume_iterations(out_dir, prefix):
+                    if it < engine.state.iteration:
+                        (out_dir / f"{prefix}_resume_{it}.pth").unlink(missing_ok=True)
 
     @trainer.on(Events.COMPLETED)
     def drop_resume_points(_: Engine) -> None:

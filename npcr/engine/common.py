@@ -107,16 +107,10 @@ def depth_range(cfg: CfgNode, data: SceneData) -> tuple[float, float]:
 
 def layers_at_epoch(cfg: CfgNode, epoch_index: int) -> int:
     """Depth-peeling layers in use in training epoch ``epoch_index`` (0-based), per
-    SOLVER.LAYER_SCHEDULE; MODEL.NUM_LAYERS when there is no schedule."""
+    SOLVER.LAYER_SCHEDULE (checked by validate_config); MODEL.NUM_LAYERS when there is none."""
     schedule = [tuple(step) for step in cfg.SOLVER.LAYER_SCHEDULE]
     if not schedule:
         return cfg.MODEL.NUM_LAYERS
-    epochs = [e for e, _ in schedule]
-    if any(len(step) != 2 for step in schedule) or epochs[0] != 0 or epochs != sorted(set(epochs)) \
-            or not all(1 <= n <= cfg.MODEL.NUM_LAYERS for _, n in schedule):
-        raise NpcrError(f"SOLVER.LAYER_SCHEDULE {cfg.SOLVER.LAYER_SCHEDULE}: need [[0, layers], "
-                        f"[epoch, layers], ...] with rising epochs and 1 <= layers <= "
-                        f"MODEL.NUM_LAYERS ({cfg.MODEL.NUM_LAYERS})")
     return [n for e, n in schedule if e <= epoch_index][-1]
 
 

@@ -1,4 +1,4 @@
-"""Ctrl-C during training: finish the iteration, save a resume point, stop cleanly."""
+"""Ctrl-C or SIGTERM during training: finish the iteration, save a resume point, stop cleanly."""
 from __future__ import annotations
 
 import contextlib
@@ -18,17 +18,20 @@ from .checkpoints import CheckpointSaver
 def stop_cleanly_on_ctrl_c(trainer: Engine, out_dir: Path, model: torch.nn.Module,
                            training_state: dict, logger: logging.Logger,
                            prefix: str = "nr") -> Iterator[None]:
-    """Within the block, a first Ctrl-C (SIGINT) lets the running iteration complete, writes
-    ``<prefix>_resume_<iteration>.pth`` and raises KeyboardInterrupt once the engine has stopped;
-    RESUME then continues exactly from there. A second Ctrl-C interrupts at once."""
+    """Within the block, a first Ctrl-C (SIGINT) or SIGTERM (a scheduler or ``kill``) lets the
+    running iteration complete, writes ``<prefix>_resume_<iteration>.pth`` and raises
+    KeyboardInterrupt once the engine has stopped; RESUME then continues exactly from there. A
+    second signal interrupts at once."""
     asked = {"stop": False}
-    previous = signal.getsignal(signal.SIGINT)
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
 
-    def on_sigint(signum, frame) -> None:
+    def on_stop_signal(signum, frame) -> None:
         if asked["stop"]:
             raise KeyboardInterrupt
         asked["stop"] = True
-        logger.warning("Ctrl-C: stopping after this iteration (press again to stop at once)")
+        logger.warning("%s: stopping after this iteration (again to stop at once)",
+                       signal.Signals(signum).name)
 
     def stop_if_asked(engine: Engine) -> None:
         if asked["stop"]:
@@ -45,10 +48,12 @@ def stop_cleanly_on_ctrl_c(trainer: Engine, out_dir: Path, model: torch.nn.Modul
 
     trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_if_asked)
     trainer.add_event_handler(Events.TERMINATE, save_resume_point)
-    signal.signal(signal.SIGINT, on_sigint)
+    for s in signals:
+        signal.signal(s, on_stop_signal)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s in signals:
+            signal.signal(s, previous[s])
     if asked["stop"]:
         raise KeyboardInterrupt

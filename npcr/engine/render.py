@@ -69,8 +69,12 @@ def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
     if sum([spiral, orbit is not None, campose is not None]) > 1:
         raise NpcrError("choose one of --cameras, --spiral and --orbit")
     if orbit is not None:
-        if orbit.frames < 1 or (orbit.radius is not None and orbit.radius <= 0):
+        if orbit.frames < 1 or (orbit.radius is not None and not orbit.radius > 0):
             raise NpcrError("--orbit needs --frames >= 1 and --radius > 0")
+        if not np.isfinite([*orbit.azimuth, orbit.elevation]).all() \
+                or (orbit.radius is not None and not np.isfinite(orbit.radius)):
+            raise NpcrError(f"--orbit {orbit.azimuth[0]}:{orbit.azimuth[1]}, --elevation "
+                            f"{orbit.elevation}, --radius {orbit.radius}: need finite numbers")
         points = trained.data.clouds.points[frame].cpu().numpy()
         c2w = scene_orbit(data.scene.cam_to_world, points, orbit.azimuth, orbit.elevation,
                           orbit.frames, orbit.radius)
@@ -85,6 +89,8 @@ def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
     native_hw = read_image(data.scene.image_path(frame, 0)).shape[:2]
     train_hw = tuple(cfg.INPUT.SIZE) if min(cfg.INPUT.SIZE) > 0 else native_hw
     height, width = size or train_hw
+    if min(height, width) < 1:
+        raise NpcrError(f"--size {height} {width}: need a height and width >= 1")
     K = np.stack([scale_intrinsics(k, native_hw, (height, width)) for k in K])
     return CameraPath(np.asarray(c2w), K, height, width)
 

@@ -46,9 +46,14 @@ def load_trained(output_dir: str | Path, epoch: int | None = None) -> Trained:
     model = build_model(cfg, data.clouds.total, depth_range(cfg, data))
     path = output_dir / MODEL_FILE.format(epoch)
     state = load_checkpoint(path)
-    if tuple(state.get("features", torch.empty(0)).shape) != tuple(model.features.shape):
-        raise NpcrError(f"{path}: checkpoint does not match the {data.clouds.total} points of "
-                        f"{cfg.DATASETS.ROOT}")
+    saved = tuple(state.get("features", torch.empty(0)).shape)
+    if len(saved) == 2 and saved[0] != model.features.shape[0]:
+        raise NpcrError(f"{path}: checkpoint has features for {saved[0]} points, "
+                        f"{cfg.DATASETS.ROOT} has {data.clouds.total}")
+    if saved != tuple(model.features.shape):
+        raise NpcrError(f"{path}: checkpoint has features of shape {saved}, the config "
+                        f"(MODEL.FEATURE_DIM {cfg.MODEL.FEATURE_DIM}) asks for "
+                        f"{tuple(model.features.shape)}")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

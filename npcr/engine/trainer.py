@@ -1,6 +1,7 @@
 """Training with pytorch-ignite: a named ``train_step``, held-out PSNR each epoch, checkpoints, resume."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -18,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from yacs.config import CfgNode
 
+from ..config import save_config
 from ..data import (CameraImageDataset, ResumableSampler, SeededItems, split_cameras,
                     write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
@@ -32,6 +34,7 @@ from .losses import ImageLoss
 from .monitor import attach_monitoring, peak_memory_mib, reset_peak_memory
 from .optim import (build_lr_scheduler, build_optimizer, build_pose_lr_scheduler,
                     build_pose_optimizer, maybe_compile)
+from .rundir import check_run_dir, clear_run, output_lock, remove_temporary_files
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -140,22 +143,36 @@ def model_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def run_training(cfg: CfgNode) -> dict:
+def run_training(cfg: CfgNode, overwrite: bool = False) -> dict:
     """Train the model ``cfg`` describes; returns the final held-out and baseline PSNR (dB).
 
-    Launched by ``torchrun --nproc_per_node N`` it trains data-parallel in N processes (gloo on the
-    CPU, nccl on GPUs) with ignite.distributed; SOLVER.IMS_PER_BATCH is then the global batch."""
+    OUTPUT_DIR is locked while the run writes there, and a run that would mix with a trained one
+    already there is refused unless ``overwrite`` (npcr.engine.rundir); config.yml is written (with
+    an absolute DATASETS.ROOT) once the scene has loaded. Launched by ``torchrun --nproc_per_node
+    N`` it trains data-parallel in N processes (gloo on the CPU, nccl on GPUs) with
+    ignite.distributed; SOLVER.IMS_PER_BATCH is then the global batch; rank 0 holds the lock."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.DATASETS.ROOT = str(Path(cfg.DATASETS.ROOT).resolve()) if cfg.DATASETS.ROOT else ""
+    cfg.freeze()
     result: dict = {}
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        backend = "nccl" if select_device(cfg).type == "cuda" else "gloo"
-        with idist.Parallel(backend=backend) as parallel:
-            parallel.run(_train, cfg, result)
-    else:
-        _train(0, cfg, result)
+    out_dir = Path(cfg.OUTPUT_DIR)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    lock = output_lock(out_dir) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
+    with lock:
+        if int(os.environ.get("RANK", "0")) == 0:
+            check_run_dir(out_dir, cfg, overwrite)
+            remove_temporary_files(out_dir)
+        if world > 1:
+            backend = "nccl" if select_device(cfg).type == "cuda" else "gloo"
+            with idist.Parallel(backend=backend) as parallel:
+                parallel.run(_train, cfg, result, overwrite)
+        else:
+            _train(0, cfg, result, overwrite)
     return result
 
 
-def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
+def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None:
     rank, world = idist.get_rank(), idist.get_world_size()
     out_dir = Path(cfg.OUTPUT_DIR)
     logger = setup_logger(out_dir if rank == 0 else None)
@@ -220,8 +237,12 @@ def _train(local_rank: int, cfg: CfgNode, result: dict) -> None:
     if lr_scheduler is not None:
         training_state["lr_scheduler"] = lr_scheduler
         trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: lr_scheduler.step())
+    if rank == 0 and overwrite:  # the run starts: its scene loaded and its model built
+        clear_run(out_dir)
     if cfg.RESUME:
         resume(out_dir, model, training_state, len(train_loader), logger)
+    if rank == 0:
+        save_config(cfg, out_dir / "config.yml")
     attach_checkpoints(out_dir, model, training_state, trainer, cfg.SOLVER.CHECKPOINT_PERIOD,
                        cfg.SOLVER.KEEP_CHECKPOINTS, cfg.SOLVER.CHECKPOINT_ITERS)
 

@@ -1,0 +1,118 @@
+"""An OUTPUT_DIR belongs to one run at a time: a lock while training writes there, a check that a
+new run does not mix with the trained one already there, and no temporary files left behind."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+from yacs.config import CfgNode
+
+from ..errors import NpcrError
+from .common import checkpoint_epochs
+
+LOCK_FILE = ".npcr.lock"
+# Keys that steer a run without changing what it trains: they may differ on RESUME.
+RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_EPOCHS", "SOLVER.NUM_WORKERS",
+                    "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
+                    "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD"}
+# What a training run writes into OUTPUT_DIR (besides logs): removed by --overwrite.
+RUN_FILES = ("nr_model_*.pth", "nr_optimizer_*.pth", "nr_resume_*.pth", "metrics.json")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir/.npcr.lock`` (holding this process's PID) for the block. A lock held by a
+    live process is refused with its PID; one left by a killed run is taken over."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                raise NpcrError(f"{out_dir}: another training (PID {holder}) is writing there; "
+                                f"wait for it or choose another OUTPUT_DIR") from None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise NpcrError(f"{path}: cannot take the lock")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def remove_temporary_files(out_dir: Path) -> None:
+    """Remove what an interrupted write left: ignite's ``tmp*`` checkpoint files and npcr's
+    ``.<name>.*.tmp*`` files. Only under the lock: no other run writes there then."""
+    for pattern in ("tmp*", ".*.tmp*"):
+        for path in out_dir.glob(pattern):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+
+
+def _flatten(node: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_differences(old: CfgNode | dict, new: CfgNode) -> list[str]:
+    """``KEY: old -> new`` for every key (run-control keys aside) whose value differs."""
+    a, b = _flatten(dict(old)), _flatten(dict(new))
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if k not in RUN_CONTROL_KEYS and a.get(k) != b.get(k)]
+
+
+def clear_run(out_dir: Path) -> None:
+    """Remove a previous run's checkpoints and metrics (logs and previews stay)."""
+    for pattern in RUN_FILES:
+        for path in out_dir.glob(pattern):
+            path.unlink()
+
+
+def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool) -> None:
+    """Refuse to mix a new run with the trained one in ``out_dir``: without RESUME, or with a config
+    that differs from its config.yml, unless ``overwrite`` (then the trainer calls ``clear_run``
+    once the new run is known to start)."""
+    epochs = checkpoint_epochs(out_dir)
+    resume_points = list(out_dir.glob("nr_resume_*.pth"))
+    if overwrite or (not epochs and not resume_points):
+        return
+    old = out_dir / "config.yml"
+    try:
+        saved = yaml.safe_load(old.read_text()) if old.is_file() else None
+    except (OSError, yaml.YAMLError):
+        saved = None
+    changed = config_differences(saved, cfg) if isinstance(saved, dict) else ["config.yml unreadable"]
+    trained = f"epochs {epochs}" if epochs else "a resume point"
+    if not cfg.RESUME:
+        raise NpcrError(f"{out_dir} already holds a trained run ({trained}): RESUME True continues "
+                        f"it, --overwrite starts over there, or choose another OUTPUT_DIR")
+    if changed:
+        shown = "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
+        raise NpcrError(f"{out_dir}: RESUME with a config that differs from its config.yml ({shown}); "
+                        f"--overwrite starts over there, or choose another OUTPUT_DIR")
