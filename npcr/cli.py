@@ -37,6 +37,11 @@ def run_cli(main: Callable[[], None]) -> None:
         if isinstance(exc, OSError):  # disk full, read-only or missing folders: the system's words
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" \
+                or "can't allocate memory" in str(exc):
+            print(f"error: out of memory ({one_line(exc, 160)}); try a smaller image size, fewer "
+                  "points or fewer layers", file=sys.stderr)
+            sys.exit(1)
         print(f"error: internal error ({type(exc).__name__}: {one_line(exc)}); run again with "
               "--debug for the traceback", file=sys.stderr)
         sys.exit(1)

@@ -110,7 +110,7 @@ CASES = {
     "train: corrupt image": (
         lambda w, t: ["tools/train.py", "DATASETS.ROOT", corrupt_image(copy_scene(w, t)),
                       "OUTPUT_DIR", t / "o", *TRAIN],
-        "img_0002.png: image missing or not decodable", 2),
+        "img_0002.png: truncated PNG (no IEND chunk)", 2),
     "train: NaN in points": (
         lambda w, t: ["tools/train.py", "DATASETS.ROOT", nan_point(copy_scene(w, t)),
                       "OUTPUT_DIR", t / "o", *TRAIN],
@@ -162,6 +162,16 @@ CASES = {
     "train: binary camera file": (
         lambda w, t: ["tools/train.py", "DATASETS.ROOT", binary_poses(copy_scene(w, t)),
                       "OUTPUT_DIR", t / "o", *TRAIN], "CamPose.inf:2: not a text file (byte 0x80", 2),
+    "train: truncated JPEG": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", truncated_jpeg(copy_scene(w, t)),
+                      "OUTPUT_DIR", t / "o", *TRAIN], "img_0002.jpg: truncated JPEG", 2),
+    "train: intrinsics of another image size": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", doubled_intrinsics(copy_scene(w, t)),
+                      "OUTPUT_DIR", t / "o", *TRAIN], "the intrinsics are for another image size", 2),
+    "exgen: NaN elevation": (
+        lambda w, t: ["exparamgen/exgen.py", "--campose", w / "scene" / "CamPose.inf", "--intrinsics",
+                      w / "scene" / "Intrinsic.inf", "--center", "0", "0", "0", "--elevation", "nan",
+                      "--out", t / "p"], "camera 0 is not finite (NaN or inf); nothing written", 2),
     "render: NaN orbit": (lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--orbit",
                                         "nan:90", "--out", t / "r"], "--orbit", 2),
     "convert_dataset: missing dataset": (
@@ -198,6 +208,26 @@ def feature_dim(out, dim):
 
 def binary_poses(scene):
     (scene / "CamPose.inf").write_bytes(bytes(range(256)))
+    return scene
+
+
+def truncated_jpeg(scene):
+    import cv2
+
+    png = scene / "img" / "0" / "img_0002.png"
+    ok, jpg = cv2.imencode(".jpg", cv2.imread(str(png)))
+    png.unlink()
+    (scene / "img" / "0" / "img_0002.jpg").write_bytes(jpg.tobytes()[: len(jpg) // 2])
+    return scene
+
+
+def doubled_intrinsics(scene):
+    """Intrinsics for images twice the size of the scene's (as if the photos were halved)."""
+    from npcr.data import read_intrinsics, write_intrinsics
+
+    K = read_intrinsics(scene / "Intrinsic.inf")
+    K[:, :2] *= 2
+    write_intrinsics(scene / "Intrinsic.inf", K)
     return scene
 
 
@@ -302,3 +332,20 @@ def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch, capsys):
     with pytest.raises(ZeroDivisionError):
         run_cli(broken)
     assert sys.argv == ["tool.py"]  # the tool's own parser never sees --debug
+
+
+def test_truncated_binary_ply_is_refused(tmp_path):
+    import numpy as np
+    import open3d as o3d
+
+    from npcr.data import read_points
+    from npcr.errors import DataFormatError
+
+    xyz = np.random.default_rng(0).normal(size=(500, 3))
+    o3d.io.write_point_cloud(str(tmp_path / "c.ply"), o3d.geometry.PointCloud(
+        o3d.utility.Vector3dVector(xyz)))
+    assert np.allclose(read_points(tmp_path / "c.ply")[0], xyz, atol=1e-6)
+    data = (tmp_path / "c.ply").read_bytes()
+    (tmp_path / "c.ply").write_bytes(data[: len(data) - 6000])
+    with pytest.raises(DataFormatError, match=r"c.ply: truncated: the header promises 12000 bytes"):
+        read_points(tmp_path / "c.ply")

@@ -31,7 +31,7 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: viewer.stop())
     print(f"npcr viewer of {args.output_dir} (epoch {trained.epoch}): "
-          f"http://{args.host}:{args.port}  (Ctrl-C stops)", flush=True)
+          f"http://{args.host}:{viewer.server.get_port()}  (Ctrl-C stops)", flush=True)
     viewer.serve_forever()
     print("viewer stopped", flush=True)
 

@@ -25,9 +25,10 @@ class CameraImageDataset(Dataset):
                  crop: tuple[int, int] = (0, 0)):
         self.scene, self.frame, self.camera_ids = scene, frame, list(camera_ids)
         self.zoom_range, self.crop = tuple(zoom_range), tuple(crop)
-        first = read_image(scene.image_path(frame, self.camera_ids[0]))
-        self.native_hw = first.shape[:2]
+        first_path = scene.image_path(frame, self.camera_ids[0])
+        self.native_hw = read_image(first_path).shape[:2]
         self.size = tuple(size) if size[0] > 0 and size[1] > 0 else self.native_hw
+        check_principal_points(scene, self.camera_ids, self.native_hw, first_path)
 
     def __len__(self) -> int:
         return len(self.camera_ids)
@@ -62,6 +63,20 @@ class CameraImageDataset(Dataset):
             "camera_id": cam,
             "frame": self.frame,
         }
+
+
+def check_principal_points(scene: Scene, camera_ids: list[int], hw: tuple[int, int],
+                           image_path) -> None:
+    """Refuse intrinsics made for another image size: each camera's principal point must lie in
+    the middle 80% of the (H, W) images (a photo resized without its intrinsics puts it at an
+    edge or beyond)."""
+    h, w = hw
+    for cam in camera_ids:
+        cx, cy = scene.K[cam][0, 2] + 0.5, scene.K[cam][1, 2] + 0.5
+        if not (0.1 * w <= cx <= 0.9 * w and 0.1 * h <= cy <= 0.9 * h):
+            raise DataFormatError(image_path, f"images are {w}x{h}, but camera {cam}'s principal "
+                                  f"point ({cx - 0.5:.1f}, {cy - 0.5:.1f}) lies outside their "
+                                  "middle 80%: the intrinsics are for another image size")
 
 
 def split_cameras(num_cameras: int, val_cameras: list[int]) -> tuple[list[int], list[int]]:

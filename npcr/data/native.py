@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, NpcrError
 from ..fileio import atomic_dir, atomic_path, write_image, write_text
 from .images import read_image_and_alpha
 from .scene import Scene
@@ -34,9 +34,15 @@ def read_cam_poses(path: str | Path) -> np.ndarray:
 
 
 def write_cam_poses(path: str | Path, cam_to_world: np.ndarray) -> None:
-    """Write (M, 4, 4) or (M, 3, 4) camera-to-world matrices as ``CamPose.inf``."""
+    """Write (M, 4, 4) or (M, 3, 4) camera-to-world matrices as ``CamPose.inf``; non-finite
+    cameras are refused here, where every camera file is made."""
+    cam_to_world = np.asarray(cam_to_world, dtype=np.float64)
+    if not np.isfinite(cam_to_world).all():
+        bad = int(np.flatnonzero(~np.isfinite(cam_to_world).reshape(len(cam_to_world), -1)
+                                 .all(1))[0])
+        raise NpcrError(f"{path}: camera {bad} is not finite (NaN or inf); nothing written")
     rows = []
-    for c2w in np.asarray(cam_to_world, dtype=np.float64):
+    for c2w in cam_to_world:
         cols = (c2w[:3, 2], c2w[:3, 0], c2w[:3, 1], c2w[:3, 3])
         rows.append(" ".join(f"{x:.9g}" for col in cols for x in col))
     write_text(path, "\n".join(rows) + "\n")
@@ -67,7 +73,9 @@ def read_intrinsics(path: str | Path) -> np.ndarray:
 
 
 def write_intrinsics(path: str | Path, K: np.ndarray) -> None:
-    """Write (M, 3, 3) intrinsics as ``Intrinsic.inf`` blocks."""
+    """Write (M, 3, 3) intrinsics as ``Intrinsic.inf`` blocks (finite ones only)."""
+    if not np.isfinite(np.asarray(K, dtype=np.float64)).all():
+        raise NpcrError(f"{path}: intrinsics are not finite (NaN or inf); nothing written")
     blocks = []
     for i, k in enumerate(np.asarray(K, dtype=np.float64)):
         rows = "\n".join(" ".join(f"{x:.9g}" for x in row) for row in k)
@@ -122,10 +130,47 @@ def _read_obj_vertices(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return data, colors
 
 
+PLY_SIZES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2,
+             "uint16": 2, "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4,
+             "double": 8, "float64": 8}
+
+
+def check_ply_length(path: Path) -> None:
+    """Refuse a binary PLY shorter than its header promises (open3d reads a truncated one with
+    the missing points at the origin). Files with list properties before the last element's end
+    cannot be sized from the header alone and are only checked up to the first list."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    end = head.find(b"end_header")
+    if not head.startswith(b"ply") or end < 0:
+        return
+    body_start = head.index(b"\n", end) + 1
+    header = head[:body_start].decode("ascii", "replace").splitlines()
+    if not any(ln.startswith("format binary") for ln in header):
+        return
+    need, count, record = 0, 0, 0
+    for line in header:
+        words = line.split()
+        if words[:1] == ["element"]:
+            need += count * record
+            count, record = int(words[2]), 0
+        elif words[:1] == ["property"]:
+            if words[1] == "list":
+                return
+            record += PLY_SIZES.get(words[1], 0)
+    need += count * record
+    size = path.stat().st_size - body_start
+    if size < need:
+        raise DataFormatError(path, f"truncated: the header promises {need} bytes of data, the "
+                                    f"file holds {size}")
+
+
 def _read_points_open3d(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """.ply, .pcd, .xyz, .xyzrgb, .pts through open3d's point reader."""
     import open3d as o3d
 
+    if path.suffix.lower() == ".ply":
+        check_ply_length(path)
     geom = o3d.io.read_point_cloud(str(path))
     xyz, cols = np.asarray(geom.points), np.asarray(geom.colors)
     if xyz.shape[0] == 0:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DataFormatError
 from ..fileio import atomic_dir
 from .images import read_image_and_alpha
+from .native import check_ply_length
 from .scene import Scene
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -122,6 +123,12 @@ def write_transforms(scene: Scene, out: str | Path, overwrite: bool = False, fra
             pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz.astype(np.float64)))
             if colors is not None:
                 pcd.colors = o3d.utility.Vector3dVector(colors.astype(np.float64))
-            o3d.io.write_point_cloud(str(tmp / "points.ply"), pcd)
+            written = o3d.io.write_point_cloud(str(tmp / "points.ply"), pcd)
+            try:
+                check_ply_length(tmp / "points.ply")  # open3d does not report a short write
+            except DataFormatError:
+                written = False
+            if not written:
+                raise OSError(f"cannot write {Path(out) / 'points.ply'} (is the disk full?)")
             meta["ply_file_path"] = "points.ply"
         (tmp / "transforms.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -68,14 +68,27 @@ class CachedRenders:
                 raise NpcrError(f"{folder / f'depth_{i:04d}.npy'}: missing; render the path with "
                                 f"tools/render.py --depth")
 
+    def depth(self, i: int) -> np.ndarray:
+        """The (H, W) float depth of frame ``i``, refusing what render.py --depth did not write."""
+        path = self.folder / f"depth_{i:04d}.npy"
+        try:
+            depth = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise NpcrError(f"{path}: not a depth map written by tools/render.py --depth "
+                            f"({one_line(exc)})") from None
+        if depth.ndim != 2 or depth.dtype.kind != "f":
+            raise NpcrError(f"{path}: expected a 2-D float depth map, got {depth.dtype} "
+                            f"{depth.shape}")
+        return depth
+
     def path(self) -> CameraPath:
-        h, w = np.load(self.folder / "depth_0000.npy").shape
+        h, w = self.depth(0).shape
         return CameraPath(self.cam_to_world, self.K, h, w)
 
     def load(self, i: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         rgb, alpha = read_image_and_alpha(self.folder / f"frame_{i:04d}.png", None)
         rgba = np.concatenate([rgb, alpha[..., None]], 2)
-        depth = np.load(self.folder / f"depth_{i:04d}.npy")
+        depth = self.depth(i)
         return (torch.from_numpy(rgba).permute(2, 0, 1)[None].float().to(device) / 255,
                 torch.from_numpy(depth)[None, None].float().to(device))
 
