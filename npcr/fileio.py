@@ -16,7 +16,8 @@ from .errors import NpcrError
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it to ``path`` only on success."""
+    """Yield a temporary path in the target's folder; on success it is synced to disk and renamed
+    to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
@@ -24,6 +25,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        with open(tmp, "rb+") as f:  # on disk before it takes the name: a crash leaves old or new
+            os.fsync(f.fileno())
         tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except OSError as exc:  # name the file: a failed write() does not

@@ -78,7 +78,16 @@ def test_nerf_synthetic_style_transforms(tmp_path):
     scene = load_scene_from(tmp_path / "transforms.json")
     fx = 0.5 * 10 / np.tan(0.25)
     assert np.allclose(scene.K[0], [[fx, 0, 4.5], [0, fx, 3.5], [0, 0, 1]])
-    assert np.allclose(scene.cam_to_world[0][:3, 2], [0, 0, -1])  # OpenCV z = -OpenGL z
+    # OpenCV's x right, y down, z forward from OpenGL's x right, y up, z backward
+    assert np.allclose(scene.cam_to_world[0][:3, :3], np.diag([1, -1, -1]))
+    # so a point above the axis (world +y, OpenGL's up) lands above the image centre
+    import pcpr_ext
+
+    _, index = pcpr_ext.project(torch.tensor([[0.0, 0.5, 0.0]]), torch.tensor(scene.K[:1]).float(),
+                                torch.tensor(scene.cam_to_world[:1]).float(), 8, 10, near=0.1,
+                                far=10.0)
+    rows, cols = torch.nonzero(index[0, 0] == 0, as_tuple=True)
+    assert rows.tolist() == [1] and cols.tolist() == [5]  # (4.5, 3.5 - 19.6 * 0.5 / 4 = 1.05)
     assert scene.alpha_path(0, 0) is None
 
 

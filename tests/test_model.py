@@ -58,9 +58,16 @@ def test_mixed_frame_batches_render_like_single_frames():
         for b, f in enumerate([3, 0, 3]):
             single = model(clouds, [f], K[b:b + 1], c2w[b:b + 1], 16, 16)
             assert torch.allclose(mixed["rgb"][b], single["rgb"][0], atol=1e-6)
-        # frame 3's points use feature rows 150..239
+        # frame 3's points use feature rows 150..239: a model holding only those rows renders
+        # frame 3's cloud the same
         d, i = model.project(clouds.points[3], K[:1], c2w[:1], 16, 16)
+        alone = build_model(cfg, 90, depth_range=(0.5, 10.0)).eval()
+        alone.load_state_dict({**model.state_dict(), "features": model.features[150:]})
+        own_rows = alone.render_cloud(clouds.points[3], K[:1], c2w[:1], 16, 16)
     assert (i >= 0).any() and mixed["depth"][0].equal(d[0])
+    assert torch.allclose(mixed["rgb"][0], own_rows["rgb"][0], atol=1e-6)
+    assert not torch.allclose(mixed["rgb"][0], model.render_cloud(
+        clouds.points[3], K[:1], c2w[:1], 16, 16)["rgb"][0], atol=1e-3)  # rows 0..89 differ
 
 
 def test_group_norm_by_reduction_matches_torch():

@@ -111,7 +111,13 @@ def test_deterministic(device):
     assert torch.equal(runs[0][0].view(torch.int32), runs[1][0].view(torch.int32))
 
 
-def test_auto_picks_native_cpu():
+def test_auto_picks_native_cpu(monkeypatch):
+    import pcpr_ext.projection as projection
+
+    def reference_must_not_run(*args, **kwargs):
+        raise AssertionError("backend auto ran the torch reference on the CPU")
+
+    monkeypatch.setattr(projection, "project_reference", reference_must_not_run)
     points = awkward_cloud(200, seed=2)
     K, c2w = rig(1, 16, 16)
     auto = pcpr_ext.project(points, K, c2w, 16, 16, num_layers=2, near=0.5, far=7.0)

@@ -68,6 +68,8 @@ def test_refine_a_path_live_and_from_cache(refined):
     assert side.get(cv2.CAP_PROP_FRAME_COUNT) == 12 and side.get(cv2.CAP_PROP_FRAME_WIDTH) == 64
     stats = json.loads((live / "stats.json").read_text())
     assert stats["frames"] == 12 and stats["warping_error_raw"] > 0
+    # flicker goes down even after this short refine training (measured: 0.87 of the raw)
+    assert stats["warping_error_refined"] < 0.95 * stats["warping_error_raw"]
 
     rendered, cached = root / "rendered", root / "cached"
     run("tools/render.py", "--output-dir", out, "--cameras", cams, "--intrinsics", intr,

@@ -69,6 +69,19 @@ def test_sampler_is_a_function_of_seed_and_epoch():
     assert {i for i, _ in dealt} == set(range(7))
 
 
+def test_resumed_ranks_continue_where_each_stopped():
+    """Two processes resumed after 2 of their batches skip exactly those keys each: together they
+    deal the rest of the epoch, nothing twice, nothing lost."""
+    full = [ResumableSampler(11, seed=4, rank=r, world_size=2) for r in range(2)]
+    resumed = [ResumableSampler(11, seed=4, rank=r, world_size=2) for r in range(2)]
+    for f, r in zip(full, resumed):
+        f.set_epoch(3)
+        r.set_epoch(3, start=2)
+        assert list(r) == list(f)[2:] and len(r) == len(f) == 6
+    dealt = [k for r in resumed for k in r] + [k for f in full for k in list(f)[:2]]
+    assert sorted(dealt) == sorted(k for f in full for k in f)
+
+
 @pytest.fixture(scope="module")
 def straight(tiny_scene, tmp_path_factory):
     """An uninterrupted run of the options the interrupted runs use: 6 training cameras, 2 per

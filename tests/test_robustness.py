@@ -14,6 +14,7 @@ import torch
 
 from npcr.data import write_native_scene
 from npcr.data.demo_scene import make_demo_scene
+from npcr.data.images import read_image
 
 TRAIN = ["DATASETS.VAL_CAMERAS", "[1]", "MODEL.UNET_CHANNELS", "[8, 16]", "MODEL.NEAR", "0.5",
          "MODEL.FAR", "10.0", "SOLVER.MAX_EPOCHS", "1"]
@@ -276,6 +277,11 @@ def test_bad_input_gives_one_clear_error(case, world, tmp_path):
     assert lines and lines[-1].startswith("error: ") and words in lines[-1], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not leftovers(tmp_path), leftovers(tmp_path)
+    if "disk full" in case:  # whatever was written is whole: temp file, then rename
+        for path in tmp_path.rglob("*.png"):
+            read_image(path)  # refuses a truncated PNG
+        for path in tmp_path.rglob("*.pth"):
+            torch.load(path, weights_only=True)
 
 
 def test_python_config_is_never_run(tmp_path):

@@ -100,9 +100,13 @@ def test_train_step_with_and_without_bfloat16_autocast(amp):
              "K": intrinsics(f=12.0, cx=7.5, cy=7.5)[None], "cam_to_world": camera((0, 0, -3.0))[None],
              "frame": torch.tensor([0])}
     before = model.unet.head.weight.detach().clone()
+    seen = []
+    model.unet.head.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     out = create_trainer(cfg, model, opt, clouds, cpu, scaler).run([batch], max_epochs=2).output
     assert all(torch.isfinite(torch.tensor(v)) for v in out.values())
     assert not torch.equal(model.unet.head.weight, before)
+    # the convolutions ran in the precision asked for
+    assert set(seen) == {torch.bfloat16 if amp == "bf16" else torch.float32}
 
 
 def test_fp16_refused_on_cpu():

@@ -105,3 +105,21 @@ def test_warping_error_measures_disagreement():
     valid = torch.ones_like(depth)
     assert np.isclose(warping_error(img, img + 0.1, valid), 0.01)
     assert warping_error(img, img + 0.1, torch.zeros_like(depth)) == 0.0
+
+
+def test_inside_check_on_a_wide_image():
+    """A wide previous image (W > H): points landing right of its height but inside its width are
+    valid, points beyond its width are not (a swapped width and height would get both wrong)."""
+    h, w = 20, 60
+    Kw = torch.tensor(pinhole(h, w, 60.0), dtype=torch.float64)[None]
+    c = cam((0.0, 0.0, 0.0))
+    depth = torch.full((1, 1, h, w), 6.0, dtype=torch.float64)
+    prev = torch.arange(h * w, dtype=torch.float64).reshape(1, 1, h, w)
+    warped, valid = warp_previous(prev, depth, depth, Kw, c, Kw, c)
+    assert valid.all() and torch.allclose(warped, prev)
+    moved = cam((1.0, 0.0, 0.0), target=(1.0, 0.0, 6.0))  # the previous camera slid right
+    warped, valid = warp_previous(prev, depth, depth, Kw, c, Kw, moved)
+    cols = valid[0, 0].any(0)
+    # a slide of 1 at depth 6 shifts by fx / 6 pixels: the left columns fall off the old image
+    shift = float(Kw[0, 0, 0]) / 6.0
+    assert not cols[: int(shift) - 1].any() and cols[int(shift) + 1:].all()
