@@ -1,6 +1,6 @@
 """pcpr_ext: point-cloud projector (depth-peeled z-buffer of splatted points) and feature gathering.
 
-Contract: ../shared/design/projection.md. The pure-torch backend is the reference every other backend
+Contract: pcpr_ext/PROJECTION.md. The pure-torch backend is the reference every other backend
 must match exactly.
 """
 from .features import gather_features

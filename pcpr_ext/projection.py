@@ -98,7 +98,7 @@ def project(points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor, h
     """Splat ``points`` into B cameras; return depth-peeled layers.
 
     Returns ``depth`` (B, L, H, W) float32, 0 where empty, and ``index`` (B, L, H, W) int64, -1 where
-    empty. See ../shared/design/projection.md for the exact semantics every backend shares.
+    empty. See pcpr_ext/PROJECTION.md for the exact semantics every backend shares.
     """
     args = check_projection_args(points, K, cam_to_world, height, width, num_layers, near, far,
                                  max_splat)

@@ -1,6 +1,6 @@
 """Pure-torch reference projector: the twin that defines the answer of every backend.
 
-Implements ../shared/design/projection.md with vectorised tensor ops: each point is expanded into the
+Implements pcpr_ext/PROJECTION.md with vectorised tensor ops: each point is expanded into the
 pixels of its splat square, each pixel keeps the minimum of a packed ``(depth bits << 32) | index`` key
 (``scatter_reduce`` "amin"), and layer ``l`` repeats the pass over keys strictly greater than layer
 ``l-1``'s. Memory stays bounded by processing the points in chunks.

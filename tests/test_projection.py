@@ -12,7 +12,7 @@ f32 = np.float32
 
 
 def oracle(points, K, c2w, height, width, num_layers, near, far, max_splat):
-    """Independent, plain-loop reading of ../shared/design/projection.md in float32."""
+    """Independent, plain-loop reading of pcpr_ext/PROJECTION.md in float32."""
     pts = points.numpy().astype(f32)
     B = K.shape[0]
     depth = np.zeros((B, num_layers, height, width), f32)

@@ -1,4 +1,4 @@
-"""Reader and writer of the NPCR/NOPC native layout (../shared/design/data-format.md).
+"""Reader and writer of the NPCR/NOPC native layout (datasets/FORMAT.md).
 
 Camera-to-world matrices are (M, 4, 4) float64 arrays with OpenCV camera axes (x right, y down, z
 forward); intrinsics are (M, 3, 3). Every parse error names the file and the line.

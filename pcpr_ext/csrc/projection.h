@@ -1,6 +1,6 @@
 // pcpr_ext native projector: depth-peeled z-buffer of splatted points.
 //
-// Contract: ../shared/design/projection.md (the pure-torch twin pcpr_ext/reference.py defines the
+// Contract: pcpr_ext/PROJECTION.md (the pure-torch twin pcpr_ext/reference.py defines the
 // answer; every backend here must give the same indices and the same depth bits).
 //
 // Shapes (all float32 contiguous on one device; B cameras, N points, L layers):

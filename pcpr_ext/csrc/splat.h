@@ -1,6 +1,6 @@
 // One point's splat in one camera, shared by the CPU and CUDA kernels.
 //
-// The arithmetic follows ../shared/design/projection.md step by step, in float32 and in the same
+// The arithmetic follows pcpr_ext/PROJECTION.md step by step, in float32 and in the same
 // order as pcpr_ext/reference.py. Both builds disable contraction into fused multiply-adds
 // (-ffp-contract=off, nvcc --fmad=false), so every backend lands each point on the same pixels.
 #pragma once
