@@ -157,10 +157,9 @@ def run_training(cfg: CfgNode, overwrite: bool = False) -> dict:
     cfg.freeze()
     result: dict = {}
     out_dir = Path(cfg.OUTPUT_DIR)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    lock = output_lock(out_dir) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
-    with lock:
-        if int(os.environ.get("RANK", "0")) == 0:
+    world, first = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")) == 0
+    with output_lock(out_dir) if first else contextlib.nullcontext():
+        if first:
             check_run_dir(out_dir, cfg, overwrite)
             remove_temporary_files(out_dir)
         if world > 1:
