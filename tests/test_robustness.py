@@ -173,6 +173,13 @@ CASES = {
         lambda w, t: ["exparamgen/exgen.py", "--campose", w / "scene" / "CamPose.inf", "--intrinsics",
                       w / "scene" / "Intrinsic.inf", "--center", "0", "0", "0", "--elevation", "nan",
                       "--out", t / "p"], "camera 0 is not finite (NaN or inf); nothing written", 2),
+    "render: frame too large for memory": (
+        lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--size", "30000", "30000",
+                      "--out", t / "r"], "a 30000x30000 frame needs at least", 2),
+    "refine: pickled depth map": (
+        lambda w, t: ["tools/refine.py", "--output-dir", trained_refine(copy_model(w, t)),
+                      "--cache", pickled_depth(w, t), "--out", t / "r"],
+        "depth_0000.npy: not a depth map written by tools/render.py --depth", 2),
     "render: NaN orbit": (lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--orbit",
                                         "nan:90", "--out", t / "r"], "--orbit", 2),
     "convert_dataset: missing dataset": (
@@ -230,6 +237,23 @@ def doubled_intrinsics(scene):
     K[:, :2] *= 2
     write_intrinsics(scene / "Intrinsic.inf", K)
     return scene
+
+
+def trained_refine(out):
+    """``out`` (a copy of the world's model) with a refine net trained for 1 epoch."""
+    proc = run("tools/refine.py", "--train", "--output-dir", out, "REFINE.MAX_EPOCHS", "1")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def pickled_depth(world, tmp_path):
+    """A render.py --depth folder whose first depth map is a pickled object array."""
+    import numpy as np
+
+    proc = run("tools/render.py", "--output-dir", world / "out", "--depth", "--out", tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr
+    np.save(tmp_path / "c" / "depth_0000.npy", np.array([{"not": "a depth map"}]), allow_pickle=True)
+    return tmp_path / "c"
 
 
 def keep_file(folder):

@@ -135,3 +135,30 @@ def load_checkpoint(path: Path) -> dict:
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
                         f"{one_line(exc)})") from None
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for new tensors on ``device`` (CUDA's free memory, else Linux's MemAvailable);
+    None where it cannot be read."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_render_fits(cfg: CfgNode, height: int, width: int, device: torch.device) -> None:
+    """Refuse a render size that cannot fit, before the system's out-of-memory killer ends the
+    process. The estimate is a lower bound (gathered features, the U-Net's first level, the
+    projector's layers: about half of the peak measured on the CPU), so what fits is never
+    refused."""
+    per_pixel = 4 * (cfg.MODEL.NUM_LAYERS * cfg.MODEL.FEATURE_DIM + 4 * cfg.MODEL.UNET_CHANNELS[0]) \
+        + 12 * cfg.MODEL.NUM_LAYERS
+    need, free = per_pixel * height * width, available_memory(device)
+    if free is not None and need > free:
+        raise NpcrError(f"a {width}x{height} frame needs at least {need / 2**30:.1f} GiB, {device} "
+                        f"has {free / 2**30:.1f} GiB free: render smaller (--size)")

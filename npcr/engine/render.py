@@ -17,7 +17,7 @@ from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import save_npy, write_image
 from ..videoio import open_video
-from .common import setup_logger
+from .common import check_render_fits, setup_logger
 from .trained import Trained, load_trained
 
 
@@ -136,6 +136,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     trained = load_trained(output_dir, epoch)
     first = trained.data.frames[0] if frame in (None, "all") else pick_frame(trained, frame)
     path = camera_path(trained, first, campose, intrinsics, size, spiral, orbit)
+    check_render_fits(trained.cfg, path.height, path.width, trained.device)
     frames = frames_along(trained, frame, len(path.cam_to_world))
     out = Path(out) if out else output_dir / f"render_{trained.epoch}"
     out.mkdir(parents=True, exist_ok=True)
