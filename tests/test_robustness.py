@@ -379,3 +379,20 @@ def test_truncated_binary_ply_is_refused(tmp_path):
     (tmp_path / "c.ply").write_bytes(data[: len(data) - 6000])
     with pytest.raises(DataFormatError, match=r"c.ply: truncated: the header promises 12000 bytes"):
         read_points(tmp_path / "c.ply")
+
+
+def test_relative_dataset_root_renders_from_anywhere(world, tmp_path):
+    """config.yml keeps an absolute DATASETS.ROOT: a model trained with a relative one renders
+    from any working directory."""
+    repo = os.getcwd()
+    copy_scene(world, tmp_path)
+    train = subprocess.run([sys.executable, f"{repo}/tools/train.py", "DATASETS.ROOT", "scene",
+                            "OUTPUT_DIR", "out", *TRAIN], cwd=tmp_path, capture_output=True,
+                           text=True)
+    assert train.returncode == 0, train.stderr
+    (tmp_path / "elsewhere").mkdir()
+    render = subprocess.run([sys.executable, f"{repo}/tools/render.py", "--output-dir",
+                             tmp_path / "out", "--out", "r"], cwd=tmp_path / "elsewhere",
+                            capture_output=True, text=True)
+    assert render.returncode == 0, render.stderr
+    assert (tmp_path / "elsewhere" / "r" / "frame_0000.png").is_file()
