@@ -148,9 +148,25 @@ def test_colmap_text_and_binary(tmp_path, binary):
     assert load_scene_from(tmp_path / "native").num_cameras == 2
 
 
-def test_colmap_distorted_camera_is_refused(tmp_path):
-    _colmap_text(tmp_path, "OPENCV", "20 21 8 6 0.1 0 0 0")
-    with pytest.raises(DataFormatError, match="image_undistorter"):
+@pytest.mark.parametrize("model,params,coeffs,fisheye", [
+    ("SIMPLE_RADIAL", "20 8 6 0.1", (0.1, 0, 0, 0), False),
+    ("RADIAL", "20 8 6 0.1 -0.02", (0.1, -0.02, 0, 0), False),
+    ("OPENCV", "20 21 8 6 0.1 -0.02 0.001 0.002", (0.1, -0.02, 0.001, 0.002), False),
+    ("OPENCV_FISHEYE", "20 21 8 6 0.1 -0.02 0.003 0.001", (0.1, -0.02, 0.003, 0.001), True),
+])
+def test_colmap_distorted_cameras_are_undistorted_on_reading(tmp_path, model, params, coeffs,
+                                                              fisheye):
+    _colmap_text(tmp_path, model, params)
+    scene = load_scene_from(tmp_path)
+    dist = scene.distortion[0]
+    assert dist.fisheye == fisheye and np.allclose(dist.coeffs, coeffs)
+    rgb, alpha, valid = scene.read(0, 0)
+    assert rgb.shape == (12, 16, 3) and valid.shape == (12, 16) and valid.any()
+
+
+def test_colmap_unsupported_camera_model_is_refused(tmp_path):
+    _colmap_text(tmp_path, "FOV", "20 21 8 6 0.5")
+    with pytest.raises(DataFormatError, match="camera model FOV is not supported"):
         load_scene_from(tmp_path)
 
 

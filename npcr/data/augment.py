@@ -13,7 +13,8 @@ def zoom_and_crop(img: np.ndarray, alpha: np.ndarray, K: np.ndarray,
                   generator: torch.Generator | None = None):
     """Scale the image by a factor drawn from ``zoom_range`` (K scaled with it), then cut a random
     ``crop`` (H, W) window (K's principal point shifted). Where the zoomed image is smaller than the
-    crop it is padded with empty background (alpha 0). (0, 0) crops nothing."""
+    crop it is padded with empty background (alpha 0). (0, 0) crops nothing. ``alpha`` may be
+    (H, W) or (H, W, C): mattes and masks that follow the image."""
     h, w = img.shape[:2]
     lo, hi = zoom_range
     s = lo + (hi - lo) * float(torch.rand((), generator=generator)) if hi > lo else lo

@@ -1,7 +1,8 @@
 """COLMAP sparse models (text or binary) through pycolmap.
 
-Accepted camera models: PINHOLE and SIMPLE_PINHOLE, and the radial/OpenCV models when their distortion
-is zero (undistorted). COLMAP puts pixel centres at half-integers; npcr at integers.
+Camera models: SIMPLE_PINHOLE and PINHOLE; SIMPLE_RADIAL, RADIAL, OPENCV, FULL_OPENCV and
+OPENCV_FISHEYE, whose photos are undistorted on reading (npcr.data.distortion); others are refused.
+COLMAP puts pixel centres at half-integers; npcr at integers.
 """
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError
+from .distortion import Distortion
 from .scene import Scene
 
 UNDISTORTED_MODELS = {"SIMPLE_PINHOLE", "PINHOLE"}
-DISTORTION_MODELS = {"SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV"}
+# model -> (names of its extra parameters in COLMAP's order, fisheye)
+DISTORTION_MODELS = {"SIMPLE_RADIAL": (("k1",), False), "RADIAL": (("k1", "k2"), False),
+                     "OPENCV": (("k1", "k2", "p1", "p2"), False),
+                     "FULL_OPENCV": (("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6"), False),
+                     "OPENCV_FISHEYE": (("k1", "k2", "k3", "k4"), True)}
 MODEL_FILES = ("cameras.bin", "cameras.txt")
 
 
@@ -39,17 +45,21 @@ def read_colmap(root: str | Path, images_dir: str | Path | None = None) -> Scene
     except Exception as exc:  # pycolmap raises its own error types for malformed files
         raise DataFormatError(model, f"COLMAP model does not parse: {exc}") from None
     images_dir = Path(images_dir) if images_dir else root / "images"
-    c2w, Ks, images = [], [], {}
+    c2w, Ks, images, distortion = [], [], {}, {}
     for _, img in sorted(rec.images.items(), key=lambda kv: kv[1].name):
         if not img.has_pose:
             continue
         cam = rec.cameras[img.camera_id]
         name = cam.model_name
-        distortion = [cam.params[i] for i in cam.extra_params_idxs()]
-        if name not in UNDISTORTED_MODELS and not (name in DISTORTION_MODELS
-                                                   and not any(distortion)):
-            raise DataFormatError(model, f"camera {img.camera_id} ({name}) is distorted; run "
-                                  "COLMAP's image_undistorter first and read its output")
+        if name in DISTORTION_MODELS:
+            names, fisheye = DISTORTION_MODELS[name]
+            values = dict(zip(names, (float(cam.params[i]) for i in cam.extra_params_idxs())))
+            dist = Distortion.from_named(values, fisheye, model)
+            if not dist.is_zero:
+                distortion[len(c2w)] = dist
+        elif name not in UNDISTORTED_MODELS:
+            raise DataFormatError(model, f"camera {img.camera_id}: camera model {name} is not "
+                                  f"supported; use {', '.join([*UNDISTORTED_MODELS, *DISTORTION_MODELS])}")
         K = np.array(cam.calibration_matrix(), dtype=np.float64)
         K[0, 2] -= 0.5
         K[1, 2] -= 0.5
@@ -66,6 +76,6 @@ def read_colmap(root: str | Path, images_dir: str | Path | None = None) -> Scene
     xyz = np.array([p.xyz for _, p in pts], dtype=np.float32)
     colors = np.array([p.color for _, p in pts], dtype=np.float32) / 255.0
     scene = Scene(root, np.stack(c2w), np.stack(Ks), [0], images,
-                  point_arrays={0: (xyz, colors)})
+                  point_arrays={0: (xyz, colors)}, distortion=distortion)
     scene.check_files()
     return scene

@@ -8,7 +8,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DataFormatError
 from .augment import zoom_and_crop
-from .images import read_image, read_image_and_alpha, scale_intrinsics
+from .images import read_image, scale_intrinsics
 from .scene import Scene
 
 
@@ -37,27 +37,35 @@ class CameraImageDataset(Dataset):
         return self.item(i)
 
     def item(self, i: int, generator: torch.Generator | None = None) -> dict:
-        """Item ``i``; ``generator`` draws its zoom and crop (torch's global one when None)."""
+        """Item ``i``; ``generator`` draws its zoom and crop (torch's global one when None).
+        ``valid`` (1, H, W) is 0 where an undistorted photo has no source pixel (kept out of the
+        loss), else 1."""
         cam = self.camera_ids[i]
-        img_path = self.scene.image_path(self.frame, cam)
-        alpha_path = self.scene.alpha_path(self.frame, cam)
-        img, alpha = read_image_and_alpha(img_path, alpha_path)
-        for path, im in ((img_path, img), (alpha_path or img_path, alpha)):
+        img, alpha, valid = self.scene.read(self.frame, cam)
+        for path, im in ((self.scene.image_path(self.frame, cam), img),
+                         (self.scene.alpha_path(self.frame, cam) or
+                          self.scene.image_path(self.frame, cam), alpha)):
             if im.shape[:2] != self.native_hw:
                 raise DataFormatError(path, f"size {im.shape[1]}x{im.shape[0]} differs from the "
                                       f"frame's {self.native_hw[1]}x{self.native_hw[0]}")
+        # the valid mask rides along with alpha through resizing, zoom and crop; a pixel that mixes
+        # in an invalid one is invalid
+        masks = alpha if valid is None else np.dstack([alpha, valid.astype(np.uint8) * 255])
         K = self.scene.K[cam]
         if self.size != self.native_hw:
             dsize = (self.size[1], self.size[0])
             img = cv2.resize(img, dsize, interpolation=cv2.INTER_AREA)
-            alpha = cv2.resize(alpha, dsize, interpolation=cv2.INTER_AREA)
+            masks = cv2.resize(masks, dsize, interpolation=cv2.INTER_AREA)
             K = scale_intrinsics(K, self.native_hw, self.size)
         if self.zoom_range != (1.0, 1.0) or min(self.crop) > 0:
-            img, alpha, K = zoom_and_crop(img, alpha, K, self.zoom_range, self.crop,
-                                         generator)
+            img, masks, K = zoom_and_crop(img, masks, K, self.zoom_range, self.crop, generator)
+        alpha = masks if masks.ndim == 2 else masks[..., 0]
+        valid = np.ones(alpha.shape, np.float32) if masks.ndim == 2 else \
+            (masks[..., 1] == 255).astype(np.float32)
         return {
             "image": torch.from_numpy(img).permute(2, 0, 1).float() / 255.0,
             "alpha": torch.from_numpy(alpha)[None].float() / 255.0,
+            "valid": torch.from_numpy(valid)[None],
             "K": torch.from_numpy(np.asarray(K, dtype=np.float32)),
             "cam_to_world": torch.from_numpy(self.scene.cam_to_world[cam].astype(np.float32)),
             "camera_id": cam,

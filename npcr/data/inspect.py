@@ -13,7 +13,6 @@ import torch
 import pcpr_ext
 
 from ..fileio import atomic_path, write_image
-from .images import read_image_and_alpha
 from .scene import Scene
 
 
@@ -48,7 +47,7 @@ def inspect_scene(scene: Scene, frame: int, out: Path | None = None,
     points = torch.from_numpy(xyz)
     reports = []
     for cam in range(scene.num_cameras):
-        rgb, alpha = read_image_and_alpha(scene.image_path(frame, cam), scene.alpha_path(frame, cam))
+        rgb, alpha, _ = scene.read(frame, cam)
         if cam == 0:
             image_size = [rgb.shape[1], rgb.shape[0]]
         near, far = ranges[cam]

@@ -13,7 +13,6 @@ import numpy as np
 
 from ..errors import DataFormatError, NpcrError
 from ..fileio import atomic_dir, atomic_path, write_image, write_text
-from .images import read_image_and_alpha
 from .scene import Scene
 from .textfiles import check_rotation, nonblank_lines, parse_numbers
 
@@ -277,8 +276,7 @@ def write_native(scene: Scene, root: str | Path, overwrite: bool = False) -> Non
         write_intrinsics(tmp / "Intrinsic.inf", scene.K)
         for frame in scene.frames:
             for cam in range(scene.num_cameras):
-                rgb, alpha = read_image_and_alpha(scene.image_path(frame, cam),
-                                                  scene.alpha_path(frame, cam))
+                rgb, alpha, _ = scene.read(frame, cam)  # undistorted: no source -> alpha 0
                 write_image(tmp / "img" / str(frame) / f"img_{cam:04d}.png", rgb)
                 write_image(tmp / "img" / str(frame) / f"img_{cam:04d}_alpha.png", alpha)
             xyz, colors = scene.points(frame)

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError
+from .distortion import Distortion, undistort, undistortion_maps
+from .images import read_image_and_alpha
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Scene:
     point_arrays: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
     # an optional camera path for rendering a video: (P, 4, 4) camera-to-world and (P, 3, 3) K
     render_path: tuple[np.ndarray, np.ndarray] | None = None
+    # camera -> its lens distortion; photos of these cameras are undistorted on reading (``read``)
+    distortion: dict[int, Distortion] = field(default_factory=dict)
+    _maps: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_cameras(self) -> int:
@@ -41,6 +46,21 @@ class Scene:
     def alpha_path(self, frame: int, camera: int) -> Path | None:
         """The separate alpha matte, or None (alpha then comes from an RGBA image, else opaque)."""
         return self.alphas.get((frame, camera))
+
+    def read(self, frame: int, camera: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """RGB (H, W, 3) and alpha (H, W) uint8 of one photo, made pinhole (same K, same size) when
+        its camera has a lens distortion, and then the mask of pixels the photo covers (else None:
+        all valid)."""
+        rgb, alpha = read_image_and_alpha(self.image_path(frame, camera),
+                                          self.alpha_path(frame, camera))
+        dist = self.distortion.get(camera)
+        if dist is None or dist.is_zero:
+            return rgb, alpha, None
+        key = (camera, rgb.shape[:2])
+        if key not in self._maps:
+            self._maps[key] = undistortion_maps(self.K[camera], dist, *rgb.shape[:2])
+        maps = self._maps[key]
+        return undistort(rgb, maps), undistort(alpha, maps), maps[2]
 
     def points(self, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Point positions (N, 3) float32 and colours (N, 3) in [0, 1] or None of ``frame``."""

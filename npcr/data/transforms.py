@@ -14,12 +14,36 @@ import numpy as np
 
 from ..errors import DataFormatError
 from ..fileio import atomic_dir
-from .images import read_image_and_alpha
+from .distortion import Distortion
 from .native import check_ply_length
 from .scene import Scene
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
-INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h", "camera_angle_x", "camera_angle_y")
+INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h", "camera_angle_x", "camera_angle_y",
+                  "camera_model", "k1", "k2", "k3", "k4", "p1", "p2")
+DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
+# nerfstudio's camera models: OPENCV (k1, k2, k3 radial, p1, p2 tangential), OPENCV_FISHEYE
+# (k1..k4); PINHOLE or none: no distortion
+CAMERA_MODELS = {"PINHOLE": None, "OPENCV": False, "OPENCV_FISHEYE": True}
+
+
+def _distortion(path: Path, params: dict, where: str) -> Distortion | None:
+    """The lens distortion ``params`` describe, None for a pinhole; an unknown camera model or
+    coefficients it lacks are refused."""
+    model = params.get("camera_model", "OPENCV" if any(params.get(k) for k in DISTORTION_KEYS)
+                       else "PINHOLE")
+    if model not in CAMERA_MODELS:
+        raise DataFormatError(path, f"{where}: camera_model {model!r} is not supported; use "
+                              f"{', '.join(CAMERA_MODELS)}")
+    values = {k: params[k] for k in DISTORTION_KEYS if k in params}
+    if CAMERA_MODELS[model] is None:
+        if any(values.values()):
+            raise DataFormatError(path, f"{where}: a PINHOLE camera with distortion {values}")
+        return None
+    if not all(isinstance(v, (int, float)) for v in values.values()):
+        raise DataFormatError(path, f"{where}: distortion coefficients must be numbers")
+    dist = Distortion.from_named(values, CAMERA_MODELS[model], f"{path}: {where}")
+    return None if dist.is_zero else dist
 
 
 def _image_file(root: Path, name: str) -> Path:
@@ -72,7 +96,7 @@ def read_transforms(path: str | Path) -> Scene:
     if not frames:
         raise DataFormatError(path, "no 'frames' list")
     root = path.parent
-    c2w, Ks, images = [], [], {}
+    c2w, Ks, images, distortion = [], [], {}, {}
     for i, fr in enumerate(frames):
         where = f"frames[{i}]"
         if "file_path" not in fr or "transform_matrix" not in fr:
@@ -87,9 +111,12 @@ def read_transforms(path: str | Path) -> Scene:
         params = {k: meta[k] for k in INTRINSIC_KEYS if k in meta}
         params.update({k: fr[k] for k in INTRINSIC_KEYS if k in fr})
         Ks.append(_intrinsics(path, params, image, where))
+        dist = _distortion(path, params, where)
+        if dist is not None:
+            distortion[i] = dist
         c2w.append(m @ GL_TO_CV)
         images[0, i] = image
-    scene = Scene(root, np.stack(c2w), np.stack(Ks), [0], images)
+    scene = Scene(root, np.stack(c2w), np.stack(Ks), [0], images, distortion=distortion)
     if "ply_file_path" in meta:
         scene.point_files[0] = root / meta["ply_file_path"]
     scene.check_files()
@@ -106,8 +133,7 @@ def write_transforms(scene: Scene, out: str | Path, overwrite: bool = False, fra
         (tmp / "images").mkdir()
         records = []
         for cam in range(scene.num_cameras):
-            rgb, alpha = read_image_and_alpha(scene.image_path(frame, cam),
-                                              scene.alpha_path(frame, cam))
+            rgb, alpha, _ = scene.read(frame, cam)  # undistorted: no source -> alpha 0
             name = f"images/frame_{cam:05d}.png"
             rgba = cv2.cvtColor(np.dstack([rgb, alpha]), cv2.COLOR_RGBA2BGRA)
             if not cv2.imwrite(str(tmp / name), rgba):

@@ -36,8 +36,10 @@ def evaluate_views(output_dir: str | Path, epoch: int | None = None,
             h, w = item["image"].shape[-2:]
             o = t.model(t.clouds, [frame], item["K"][None].to(t.device),
                         item["cam_to_world"][None].to(t.device), h, w)
-            pred, truth = o["rgb"].clamp(0, 1).cpu(), item["image"][None]
-            mse = float(((pred - truth) ** 2).mean())
+            pred, truth, valid = o["rgb"].clamp(0, 1).cpu(), item["image"][None], item["valid"][None]
+            # over the pixels the photo covers (an undistorted photo may lack its corners)
+            mse = float(((pred - truth) ** 2 * valid).sum() / (3 * valid.sum()).clamp_min(1))
+            truth = torch.where(valid > 0, truth, pred)
             views.append({"frame": frame, "camera": item["camera_id"],
                           "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
                           "ssim": float(ssim(pred, truth, data_range=1.0)),

@@ -23,15 +23,25 @@ class ImageLoss:
             self.vgg = VGGPerceptualLoss(s.VGG_WEIGHTS or default_weights_path()).to(device)
 
     def __call__(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
-        """The total ``loss`` and its named terms."""
-        terms = {"rgb_l1": F.l1_loss(out["rgb"], batch["image"]),
-                 "alpha_l1": F.l1_loss(out["alpha"], batch["alpha"])}
+        """The total ``loss`` and its named terms. Pixels where ``batch["valid"]`` is 0 (no
+        source in an undistorted photo) count in none of them: the L1 terms average over valid
+        pixels, and SSIM and VGG see the photo there replaced by the prediction."""
+        valid = batch.get("valid")
+        image, alpha = batch["image"], batch["alpha"]
+        if valid is not None and not bool(valid.all()):
+            image = torch.where(valid > 0, image, out["rgb"].detach())
+            alpha = torch.where(valid > 0, alpha, out["alpha"].detach())
+            scale = valid.numel() / valid.sum().clamp_min(1)  # a mean over the valid pixels
+        else:
+            scale = 1.0
+        terms = {"rgb_l1": F.l1_loss(out["rgb"], image) * scale,
+                 "alpha_l1": F.l1_loss(out["alpha"], alpha) * scale}
         loss = self.rgb_weight * terms["rgb_l1"] + self.alpha_weight * terms["alpha_l1"]
         if self.ssim_weight > 0:
-            terms["ssim"] = ssim(out["rgb"], batch["image"], data_range=1.0)
+            terms["ssim"] = ssim(out["rgb"], image, data_range=1.0)
             loss = loss + self.ssim_weight * (1 - terms["ssim"])
         if self.vgg is not None:
-            terms["vgg"] = self.vgg(out["rgb"], batch["image"])
+            terms["vgg"] = self.vgg(out["rgb"], image)
             loss = loss + self.vgg_weight * terms["vgg"]
         terms["loss"] = loss
         return terms

@@ -93,7 +93,8 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
 
 
 def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.device) -> Engine:
-    """Engine computing the mean per-image RGB PSNR of the model on a loader."""
+    """Engine computing the mean per-image RGB PSNR and SSIM of the model on a loader (pixels
+    without a source in an undistorted photo count as matched)."""
 
     @torch.no_grad()
     def eval_step(engine: Engine, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +103,9 @@ def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.de
         h, w = batch["image"].shape[-2:]
         out = model(clouds, batch["frame"].tolist(), batch["K"],
                     batch["cam_to_world"], h, w)
-        return out["rgb"].clamp(0, 1), batch["image"]
+        pred = out["rgb"].clamp(0, 1)
+        # where an undistorted photo has no source pixel there is nothing to compare: matched
+        return pred, torch.where(batch["valid"] > 0, batch["image"], pred)
 
     evaluator = Engine(eval_step)
     PSNR(data_range=1.0, device=device).attach(evaluator, "psnr")
