@@ -313,3 +313,5 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
             result["pose_correction"] = write_refined_poses(poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
         logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)
+    if world > 1:  # leave together: a process tearing gloo down while another works aborts
+        idist.barrier()
