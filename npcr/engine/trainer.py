@@ -31,7 +31,7 @@ from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, 
                      setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
-from .monitor import attach_monitoring, peak_memory_mib, reset_peak_memory
+from .monitor import attach_monitoring, peak_memory_mib
 from .optim import (build_lr_scheduler, build_optimizer, build_pose_lr_scheduler,
                     build_pose_optimizer, maybe_compile)
 from .rundir import check_run_dir, clear_run, output_lock, remove_temporary_files
@@ -280,7 +280,6 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
     max_epochs = cfg.SOLVER.MAX_EPOCHS
     start = trainer.state.epoch
     start_iteration = trainer.state.iteration
-    reset_peak_memory(device)
     clock = time.perf_counter()
     try:
         if start >= max_epochs:
@@ -313,5 +312,5 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
             result["pose_correction"] = write_refined_poses(poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
         logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)
-    if world > 1:  # leave together: a process tearing gloo down while another works aborts
+    if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
         idist.barrier()
