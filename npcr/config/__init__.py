@@ -13,7 +13,7 @@ from ..fileio import write_text
 from .defaults import get_cfg_defaults
 from .validate import validate_config
 
-__all__ = ["get_cfg_defaults", "load_config", "save_config", "validate_config"]
+__all__ = ["flat_items", "get_cfg_defaults", "load_config", "save_config", "validate_config"]
 
 
 def load_config(config_file: str | Path | None, opts: list[str] | None = None,
@@ -57,12 +57,15 @@ def load_config(config_file: str | Path | None, opts: list[str] | None = None,
     return cfg
 
 
-def _all_keys(node: CfgNode, prefix: str = "") -> list[str]:
-    keys = []
+def flat_items(node: dict, prefix: str = "") -> dict:
+    """``{"SOLVER.BASE_LR": value, ...}`` for a config tree (a CfgNode or a plain nested dict)."""
+    flat = {}
     for name, value in node.items():
-        keys += _all_keys(value, f"{prefix}{name}.") if isinstance(value, CfgNode) \
-            else [f"{prefix}{name}"]
-    return keys
+        if isinstance(value, dict):
+            flat.update(flat_items(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
 
 
 def _explain(exc: Exception) -> str:
@@ -70,7 +73,7 @@ def _explain(exc: Exception) -> str:
     text = str(exc.args[0]) if exc.args else str(exc)
     m = re.search(r"Non-existent (?:config )?key: (\S+)", text)
     if m:
-        close = difflib.get_close_matches(m.group(1), _all_keys(get_cfg_defaults()), n=3)
+        close = difflib.get_close_matches(m.group(1), list(flat_items(get_cfg_defaults())), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         return f"unknown config key {m.group(1)}{hint}"
     return text

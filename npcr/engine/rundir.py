@@ -10,13 +10,14 @@ from typing import Iterator
 import yaml
 from yacs.config import CfgNode
 
+from ..config import flat_items
 from ..errors import NpcrError
 from .common import checkpoint_epochs
 
 LOCK_FILE = ".npcr.lock"
 # Keys that steer a run without changing what it trains: they may differ on RESUME.
-RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_EPOCHS", "SOLVER.NUM_WORKERS",
-                    "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
+RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_EPOCHS",
+                    "SOLVER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
                     "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD"}
 # What a training run writes into OUTPUT_DIR (besides logs): removed by --overwrite.
 RUN_FILES = ("nr_model_*.pth", "nr_optimizer_*.pth", "nr_resume_*.pth", "metrics.json")
@@ -70,19 +71,9 @@ def remove_temporary_files(out_dir: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _flatten(node: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in node.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def config_differences(old: CfgNode | dict, new: CfgNode) -> list[str]:
     """``KEY: old -> new`` for every key (run-control keys aside) whose value differs."""
-    a, b = _flatten(dict(old)), _flatten(dict(new))
+    a, b = flat_items(old), flat_items(new)
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
             if k not in RUN_CONTROL_KEYS and a.get(k) != b.get(k)]
 
@@ -102,16 +93,16 @@ def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool) -> None:
     resume_points = list(out_dir.glob("nr_resume_*.pth"))
     if overwrite or (not epochs and not resume_points):
         return
+    if not cfg.RESUME:
+        trained = f"epochs {epochs}" if epochs else "a resume point"
+        raise NpcrError(f"{out_dir} already holds a trained run ({trained}): RESUME True continues "
+                        f"it, --overwrite starts over there, or choose another OUTPUT_DIR")
     old = out_dir / "config.yml"
     try:
         saved = yaml.safe_load(old.read_text()) if old.is_file() else None
     except (OSError, yaml.YAMLError):
         saved = None
     changed = config_differences(saved, cfg) if isinstance(saved, dict) else ["config.yml unreadable"]
-    trained = f"epochs {epochs}" if epochs else "a resume point"
-    if not cfg.RESUME:
-        raise NpcrError(f"{out_dir} already holds a trained run ({trained}): RESUME True continues "
-                        f"it, --overwrite starts over there, or choose another OUTPUT_DIR")
     if changed:
         shown = "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
         raise NpcrError(f"{out_dir}: RESUME with a config that differs from its config.yml ({shown}); "
