@@ -96,7 +96,7 @@ def test_nerf_synthetic_style_transforms(tmp_path):
     ([{"file_path": "a.png", "transform_matrix": [[1, 0], [0, 1]]}], "4x4"),
     ([{"file_path": "a.png", "transform_matrix": (2 * np.eye(4)).tolist()}], "orthonormal"),
     ([{"file_path": "missing.png", "transform_matrix": np.eye(4).tolist(), "w": 4, "h": 4}],
-     "missing.png: file missing"),
+     "1 of 1 photos have missing files: .*missing.png"),
 ])
 def test_bad_transforms(tmp_path, frames, message):
     (tmp_path / "transforms.json").write_text(json.dumps({"fl_x": 10, "frames": frames}))

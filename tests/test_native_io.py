@@ -5,6 +5,7 @@ import pytest
 from npcr.data import (load_native_scene, read_cam_poses, read_intrinsics, read_points,
                        write_cam_poses, write_intrinsics, write_native_scene, write_points_txt)
 from npcr.data.demo_scene import camera_ring
+from npcr.data.formats import load_scene_from
 from npcr.errors import DataFormatError
 
 
@@ -103,8 +104,8 @@ def test_camera_count_mismatch_and_missing_image(tmp_path):
         load_native_scene(root)
     write_intrinsics(root / "Intrinsic.inf", K)
     (root / "img" / "0" / "img_0001_alpha.png").unlink()
-    with pytest.raises(DataFormatError, match="img_0001_alpha.png: file missing"):
-        load_native_scene(root)
+    with pytest.raises(DataFormatError, match="1 of 3 photos have missing files: .*img_0001_alpha.png"):
+        load_scene_from(root)
 
 
 @pytest.mark.parametrize("ext", [".ply", ".pcd", ".xyz", ".xyzrgb", ".pts", ".obj"])

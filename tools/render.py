@@ -47,11 +47,14 @@ def main() -> None:
     parser.add_argument("--depth", action="store_true",
                         help="also write layer-0 depth_%%04d.npy (for refine.py --cache and "
                              "evaluate.py --temporal)")
+    parser.add_argument("--photo", type=int, metavar="CAMERA",
+                        help="apply training photo CAMERA's exposure and white balance "
+                             "(MODEL.PHOTOMETRIC); default: uncorrected")
     args = parser.parse_args()
     orbit = Orbit(args.orbit, args.elevation, args.radius, args.frames) if args.orbit else None
     render_views(args.output_dir, args.epoch, args.cameras, args.intrinsics, args.out,
                  tuple(args.size) if args.size else None, args.fps, args.frame, args.spiral,
-                 args.depth, orbit)
+                 args.depth, orbit, args.photo)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,17 @@ _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
 _C.MODEL.SHARE_FEATURES = False
 # Projector backend: "auto", "torch", "cpu" or "cuda" (pcpr_ext.project).
 _C.MODEL.BACKEND = "auto"
+# Photos that differ in exposure and white balance (real captures; ADOP's photometric camera model,
+# npcr/modeling/photometric.py): a learned correction per training photo, applied to the render
+# before the loss, relative to the mean over the training photos. Renders (and held-out PSNR) are
+# uncorrected; tools/render.py --photo CAMERA applies one photo's correction.
+_C.MODEL.PHOTOMETRIC = CN()
+# One gain per photo.
+_C.MODEL.PHOTOMETRIC.EXPOSURE = False
+# Three channel gains per photo (their mean is the exposure's).
+_C.MODEL.PHOTOMETRIC.WHITE_BALANCE = False
+# One radial falloff 1 + a r^2 + b r^4 for all photos (r in focal lengths from the principal point).
+_C.MODEL.PHOTOMETRIC.VIGNETTING = False
 
 _C.SOLVER = CN()
 _C.SOLVER.MAX_EPOCHS = 50
@@ -71,6 +82,8 @@ _C.SOLVER.TRAIN = "joint"
 _C.SOLVER.BASE_LR = 1e-3
 # Learning rate of the per-point features and the background feature.
 _C.SOLVER.FEATURE_LR = 1e-2
+# Learning rate of the photometric corrections (MODEL.PHOTOMETRIC).
+_C.SOLVER.PHOTOMETRIC_LR = 1e-3
 _C.SOLVER.WEIGHT_DECAY = 0.0
 # Camera-pose refinement (npcr/modeling/poses.py): a learned se(3) correction per training camera
 # at POSE_LR (0 = off), from epoch POSE_START_EPOCH on (the features settle first). Refined poses

@@ -77,5 +77,4 @@ def read_colmap(root: str | Path, images_dir: str | Path | None = None) -> Scene
     colors = np.array([p.color for _, p in pts], dtype=np.float32) / 255.0
     scene = Scene(root, np.stack(c2w), np.stack(Ks), [0], images,
                   point_arrays={0: (xyz, colors)}, distortion=distortion)
-    scene.check_files()
     return scene

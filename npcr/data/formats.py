@@ -35,12 +35,16 @@ def detect_format(root: str | Path) -> str:
                           "capture (pose/, intrinsic/, rgb/)")
 
 
-def load_scene_from(root: str | Path, fmt: str = "auto") -> Scene:
-    """Read the scene at ``root`` in format ``fmt`` ("auto" detects it)."""
+def load_scene_from(root: str | Path, fmt: str = "auto", check_files: bool = True) -> Scene:
+    """Read the scene at ``root`` in format ``fmt`` ("auto" detects it); with ``check_files``
+    every file it references must exist (``Scene.check_files``)."""
     fmt = detect_format(root) if fmt == "auto" else fmt
     if fmt not in READERS:
         raise DataFormatError(root, f"unknown format {fmt!r}; choose auto, {', '.join(READERS)}")
-    return READERS[fmt](root)
+    scene = READERS[fmt](root)
+    if check_files:
+        scene.check_files()
+    return scene
 
 
 def write_scene(scene: Scene, out: str | Path, fmt: str, overwrite: bool = False) -> None:

@@ -47,6 +47,14 @@ def read_image_and_alpha(image_path: Path, alpha_path: Path | None) -> tuple[np.
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), np.full(img.shape[:2], 255, np.uint8)
 
 
+def image_has_alpha(path: Path) -> bool:
+    """Whether an image file has an alpha channel (PNG colour types 4 and 6; other formats none),
+    read from its header."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[25] in (4, 6)
+
+
 def scale_intrinsics(K: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
     """Intrinsics for an image resized from ``src_hw`` to ``dst_hw`` (pixel centres at integers)."""
     sy, sx = dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1]

@@ -229,14 +229,21 @@ def load_native_scene(root: str | Path) -> Scene:
         if img_dir.is_dir() else []
     if not frames:
         raise DataFormatError(img_dir, "no frame folders img/<frame>/")
-    images, alphas = {}, {}
+    images, alphas, valid = {}, {}, {}
     for frame in frames:
+        folder = img_dir / str(frame)
+        # mattes: for every photo of a frame or for none (photos without mattes are opaque)
+        has_mattes = any(folder.glob("img_*_alpha.*"))
         for cam in range(c2w.shape[0]):
-            images[frame, cam] = _find_image(img_dir / str(frame), f"img_{cam:04d}")
-            alphas[frame, cam] = _find_image(img_dir / str(frame), f"img_{cam:04d}_alpha")
+            images[frame, cam] = _find_image(folder, f"img_{cam:04d}")
+            if has_mattes:
+                alphas[frame, cam] = _find_image(folder, f"img_{cam:04d}_alpha")
+            mask = folder / f"img_{cam:04d}_valid.png"
+            if mask.is_file():
+                valid[frame, cam] = mask
     points = {f: root / "pointclouds" / f"frame{f + 1}.txt" for f in frames}
-    scene = Scene(root, c2w, K, frames, images, alphas, points, render_path=_spiral(root))
-    scene.check_files()
+    scene = Scene(root, c2w, K, frames, images, alphas, points, render_path=_spiral(root),
+                  valid_masks=valid)
     return scene
 
 
@@ -268,6 +275,17 @@ def write_native_sequence(root: str | Path, cam_to_world: np.ndarray, K: np.ndar
             write_points_txt(tmp / "pointclouds" / f"frame{f + 1}.txt", points, colors)
 
 
+def write_native_photo(folder: Path, camera: int, rgb: np.ndarray, alpha: np.ndarray,
+                       valid: np.ndarray | None, matte: bool = True) -> None:
+    """One photo of the native layout: ``img_%04d.png``, its matte ``img_%04d_alpha.png`` when
+    ``matte`` and, for an undistorted photo, its ``img_%04d_valid.png`` (255 where it has data)."""
+    write_image(folder / f"img_{camera:04d}.png", rgb)
+    if matte:
+        write_image(folder / f"img_{camera:04d}_alpha.png", alpha)
+    if valid is not None:
+        write_image(folder / f"img_{camera:04d}_valid.png", valid.astype(np.uint8) * 255)
+
+
 def write_native(scene: Scene, root: str | Path, overwrite: bool = False) -> None:
     """Write every frame of ``scene`` in the native layout (PNG images and mattes, text clouds);
     see ``atomic_dir`` for a ``root`` that is not empty."""
@@ -276,9 +294,8 @@ def write_native(scene: Scene, root: str | Path, overwrite: bool = False) -> Non
         write_intrinsics(tmp / "Intrinsic.inf", scene.K)
         for frame in scene.frames:
             for cam in range(scene.num_cameras):
-                rgb, alpha, _ = scene.read(frame, cam)  # undistorted: no source -> alpha 0
-                write_image(tmp / "img" / str(frame) / f"img_{cam:04d}.png", rgb)
-                write_image(tmp / "img" / str(frame) / f"img_{cam:04d}_alpha.png", alpha)
+                write_native_photo(tmp / "img" / str(frame), cam, *scene.read(frame, cam),
+                                   matte=scene.has_matte(frame, cam))
             xyz, colors = scene.points(frame)
             write_points_txt(tmp / "pointclouds" / f"frame{frame + 1}.txt", xyz, colors)
         if scene.render_path is not None:

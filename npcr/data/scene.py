@@ -1,14 +1,14 @@
 """The in-memory scene every reader produces and every writer and dataset consumes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataFormatError
 from .distortion import Distortion, undistort, undistortion_maps
-from .images import read_image_and_alpha
+from .images import image_has_alpha, read_image, read_image_and_alpha
 
 
 @dataclass
@@ -30,6 +30,9 @@ class Scene:
     render_path: tuple[np.ndarray, np.ndarray] | None = None
     # camera -> its lens distortion; photos of these cameras are undistorted on reading (``read``)
     distortion: dict[int, Distortion] = field(default_factory=dict)
+    # (frame, camera) -> mask of the pixels a photo holds (255) or lacks (0: no source when it was
+    # undistorted; kept out of the loss), for photos undistorted before they were written
+    valid_masks: dict[tuple[int, int], Path] = field(default_factory=dict)
     _maps: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -55,12 +58,19 @@ class Scene:
                                           self.alpha_path(frame, camera))
         dist = self.distortion.get(camera)
         if dist is None or dist.is_zero:
-            return rgb, alpha, None
+            mask = self.valid_masks.get((frame, camera))
+            return rgb, alpha, None if mask is None else read_image(mask, grey=True) > 127
         key = (camera, rgb.shape[:2])
         if key not in self._maps:
             self._maps[key] = undistortion_maps(self.K[camera], dist, *rgb.shape[:2])
         maps = self._maps[key]
         return undistort(rgb, maps), undistort(alpha, maps), maps[2]
+
+    def has_matte(self, frame: int, camera: int) -> bool:
+        """Whether the photo comes with an alpha matte (a separate file or an alpha channel);
+        photos without one are opaque and train on RGB alone."""
+        return self.alpha_path(frame, camera) is not None or \
+            image_has_alpha(self.image_path(frame, camera))
 
     def points(self, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Point positions (N, 3) float32 and colours (N, 3) in [0, 1] or None of ``frame``."""
@@ -72,8 +82,36 @@ class Scene:
             return read_points(self.point_files[frame])
         raise DataFormatError(self.source, f"no point cloud for frame {frame}")
 
+    def missing_photos(self) -> list[tuple[int, int]]:
+        """(frame, camera) of every photo whose image, matte or mask file is missing."""
+        return sorted(key for key in self.images
+                      if not all(Path(table[key]).is_file() for table in
+                                 (self.images, self.alphas, self.valid_masks) if key in table))
+
     def check_files(self) -> None:
-        """Every referenced image, matte and point file exists (error names the missing path)."""
-        for path in [*self.images.values(), *self.alphas.values(), *self.point_files.values()]:
+        """Every referenced image, matte, mask and point file exists; the error counts the
+        missing photos and names the first few."""
+        missing = self.missing_photos()
+        if missing:
+            first = [str(p) for key in missing[:3] for table in (self.images, self.alphas,
+                     self.valid_masks) if key in table and not Path(p := table[key]).is_file()]
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise DataFormatError(self.source, f"{len(missing)} of {len(self.images)} photos have "
+                                  f"missing files: {', '.join(first[:3])}{more}")
+        for path in self.point_files.values():
             if not Path(path).is_file():
                 raise DataFormatError(path, "file missing")
+
+    def without_cameras(self, cameras: set[int]) -> "Scene":
+        """The scene with ``cameras`` removed, the others renumbered in their order."""
+        keep = [c for c in range(self.num_cameras) if c not in cameras]
+        new = {old: i for i, old in enumerate(keep)}
+
+        def remap(table: dict) -> dict:
+            return {(f, new[c]): v for (f, c), v in table.items() if c in new}
+
+        return replace(self, cam_to_world=self.cam_to_world[keep], K=self.K[keep],
+                       images=remap(self.images), alphas=remap(self.alphas),
+                       valid_masks=remap(self.valid_masks),
+                       distortion={new[c]: d for c, d in self.distortion.items() if c in new},
+                       _maps={})

@@ -119,7 +119,6 @@ def read_transforms(path: str | Path) -> Scene:
     scene = Scene(root, np.stack(c2w), np.stack(Ks), [0], images, distortion=distortion)
     if "ply_file_path" in meta:
         scene.point_files[0] = root / meta["ply_file_path"]
-    scene.check_files()
     return scene
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from yacs.config import CfgNode
 
-from ..data import Scene
+from ..data import Scene, split_cameras
 from ..data.formats import load_scene_from
 from ..data.inspect import depth_range as scene_depth_range
 from ..errors import NpcrError, one_line
-from ..modeling import FrameClouds
+from ..modeling import FrameClouds, PointRenderer, build_model
 
 # Checkpoint names (NPCR's): the renderer's use prefix "nr", the refine net's "refine".
 MODEL_FILE = "nr_model_{}.pth"
@@ -63,6 +63,11 @@ class SceneData:
     clouds: FrameClouds  # their point clouds
 
     @property
+    def mattes(self) -> bool:
+        """Whether the photos come with alpha mattes (else the model renders opaque frames)."""
+        return self.scene.has_matte(self.frames[0], 0)
+
+    @property
     def points(self) -> torch.Tensor:
         """(N, 3) all points of the trained frames, in feature-row order."""
         return torch.cat(list(self.clouds.points.values()))
@@ -89,6 +94,14 @@ def load_scene(cfg: CfgNode) -> SceneData:
     except ValueError as exc:
         raise NpcrError(f"MODEL.SHARE_FEATURES: {exc}") from None
     return SceneData(scene, frames, clouds)
+
+
+def build_scene_model(cfg: CfgNode, data: SceneData) -> PointRenderer:
+    """The renderer ``cfg`` describes for ``data``: its points, depth range, mattes or not, and a
+    photometric correction per camera (relative to the training cameras) when asked."""
+    train_ids, _ = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
+    return build_model(cfg, data.clouds.total, depth_range(cfg, data), opaque=not data.mattes,
+                       num_cameras=data.scene.num_cameras, train_cameras=train_ids)
 
 
 def depth_range(cfg: CfgNode, data: SceneData) -> tuple[float, float]:

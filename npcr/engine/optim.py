@@ -27,7 +27,8 @@ def maybe_compile(cfg: CfgNode, model: PointRenderer) -> None:
 def build_optimizer(cfg: CfgNode, model: PointRenderer,
                     device: torch.device) -> torch.optim.Optimizer:
     """AdamW over what SOLVER.TRAIN trains (the rest is frozen): point and background features at
-    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR. Fused kernels on CUDA."""
+    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR, photometric corrections (if any) at
+    SOLVER.PHOTOMETRIC_LR. Fused kernels on CUDA."""
     stage = cfg.SOLVER.TRAIN
     if stage not in STAGES:
         raise NpcrError(f"SOLVER.TRAIN {stage!r}: choose one of {', '.join(STAGES)}")
@@ -44,6 +45,9 @@ def build_optimizer(cfg: CfgNode, model: PointRenderer,
     if train_network:
         groups.append({"params": network, "lr": cfg.SOLVER.BASE_LR,
                        "weight_decay": cfg.SOLVER.WEIGHT_DECAY})
+    if model.photometric is not None:  # trained in every stage: it belongs to the photos
+        groups.append({"params": list(model.photometric.parameters()),
+                       "lr": cfg.SOLVER.PHOTOMETRIC_LR, "weight_decay": 0.0})
     return torch.optim.AdamW(groups, fused=device.type == "cuda")
 
 

@@ -112,6 +112,20 @@ def frames_along(trained: Trained, frame: int | str | None, count: int) -> list[
     return [pick_frame(trained, frame)] * count
 
 
+def photo_ids(trained: Trained, photo: int | None) -> torch.Tensor | None:
+    """The (1,) camera id whose photometric correction renders apply, or None (uncorrected)."""
+    if photo is None:
+        return None
+    photometric = trained.model.photometric
+    if photometric is None:
+        raise NpcrError("--photo: the model has no photometric correction "
+                        "(MODEL.PHOTOMETRIC was off in training)")
+    trained_ids = torch.nonzero(photometric.trained).flatten().tolist()
+    if photo not in trained_ids:
+        raise NpcrError(f"--photo {photo}: not a training photo; choose one of {trained_ids}")
+    return torch.tensor([photo], device=trained.device)
+
+
 def to_rgba8(rgba: torch.Tensor) -> np.ndarray:
     """(1, 4, H, W) float in [0, 1] -> (H, W, 4) uint8."""
     return (rgba[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
@@ -121,7 +135,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
                  size: tuple[int, int] | None = None, fps: int = 24,
                  frame: int | str | None = None, spiral: bool = False, depth: bool = False,
-                 orbit: Orbit | None = None) -> Path:
+                 orbit: Orbit | None = None, photo: int | None = None) -> Path:
     """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
 
     Writes ``frame_%04d.png`` (RGBA) per camera, in order, ``video.mp4`` (encoded as frames come,
@@ -129,11 +143,13 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
     ``Intrinsic.inf`` at the render size); with ``depth`` also the layer-0 depth of each frame
     as ``depth_%04d.npy`` (float32, 0 = empty), which tools/refine.py --cache and
     tools/evaluate.py --temporal read. ``frame`` picks the point cloud among the trained frames;
-    "all" plays the trained frames along the path (see ``frames_along``).
+    "all" plays the trained frames along the path (see ``frames_along``). ``photo`` applies that
+    training photo's exposure and white balance (MODEL.PHOTOMETRIC) to every frame.
     """
     output_dir = Path(output_dir)
     log = setup_logger()
     trained = load_trained(output_dir, epoch)
+    photos = photo_ids(trained, photo)
     first = trained.data.frames[0] if frame in (None, "all") else pick_frame(trained, frame)
     path = camera_path(trained, first, campose, intrinsics, size, spiral, orbit)
     check_render_fits(trained.cfg, path.height, path.width, trained.device)
@@ -149,7 +165,7 @@ def render_views(output_dir: str | Path, epoch: int | None = None, campose: str 
         @torch.no_grad()
         def render_step(engine: Engine, i: int) -> None:
             o = trained.model(trained.clouds, [frames[i]], K_t[i:i + 1], c2w_t[i:i + 1],
-                              path.height, path.width)
+                              path.height, path.width, photos=photos)
             rgba = to_rgba8(torch.cat([o["rgb"], o["alpha"]], 1))
             write_image(out / f"frame_{i:04d}.png", rgba)
             if depth:

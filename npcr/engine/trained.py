@@ -9,8 +9,8 @@ from yacs.config import CfgNode
 
 from ..config import load_config
 from ..errors import NpcrError, one_line
-from ..modeling import FrameClouds, PointRenderer, build_model
-from .common import (MODEL_FILE, SceneData, checkpoint_epochs, depth_range, layers_at_epoch,
+from ..modeling import FrameClouds, PointRenderer
+from .common import (MODEL_FILE, SceneData, build_scene_model, checkpoint_epochs, layers_at_epoch,
                      load_checkpoint, load_scene, select_device)
 
 
@@ -43,7 +43,7 @@ def load_trained(output_dir: str | Path, epoch: int | None = None) -> Trained:
     epoch = pick_epoch(output_dir, epoch, cfg.LOAD_EPOCH)
     data = load_scene(cfg)
     device = select_device(cfg)
-    model = build_model(cfg, data.clouds.total, depth_range(cfg, data))
+    model = build_scene_model(cfg, data)
     path = output_dir / MODEL_FILE.format(epoch)
     state = load_checkpoint(path)
     saved = tuple(state.get("features", torch.empty(0)).shape)

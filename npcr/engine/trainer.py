@@ -24,11 +24,11 @@ from ..data import (CameraImageDataset, ResumableSampler, SeededItems, split_cam
                     write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
 from ..fileio import write_text
-from ..modeling import FrameClouds, PointRenderer, build_model
+from ..modeling import FrameClouds, PointRenderer
 from ..modeling.poses import CameraPoses
 from .checkpoints import attach_checkpoints, resume
-from .common import (depth_range, layers_at_epoch, load_scene, seed_everything, select_device,
-                     setup_logger)
+from .common import (build_scene_model, layers_at_epoch, load_scene, seed_everything,
+                     select_device, setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
 from .monitor import attach_monitoring, peak_memory_mib
@@ -73,7 +73,8 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
         if refining:
             c2w = poses(batch["camera_id"], c2w)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model(clouds, batch["frame"].tolist(), batch["K"], c2w, h, w)
+            out = model(clouds, batch["frame"].tolist(), batch["K"], c2w, h, w,
+                        photos=batch["camera_id"])
         terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
         if refining:
@@ -210,7 +211,7 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
         logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
                        train_ids[0])
 
-    model = build_model(cfg, data.clouds.total, depth_range(cfg, data)).to(device)
+    model = build_scene_model(cfg, data).to(device)
     maybe_compile(cfg, model)
     net = model
     if world > 1:

@@ -6,6 +6,7 @@ import torch.nn as nn
 
 import pcpr_ext
 
+from .photometric import PhotometricCorrection
 from .poses import flow_to_pose
 from .unet import AntialiasedUNet
 
@@ -14,12 +15,16 @@ class PointRenderer(nn.Module):
     """Renders RGB + alpha of a point cloud from cameras.
 
     Per-point features (N, C) and a background feature (C,) are gathered through L projected layers,
-    concatenated to L*C channels and decoded by the U-Net into RGB and alpha (sigmoid).
+    concatenated to L*C channels and decoded by the U-Net into RGB and alpha (sigmoid). An
+    ``opaque`` renderer (trained on photos without mattes) renders alpha 1 everywhere; a
+    ``photometric`` correction, when given, makes renders for training photos look like them.
     """
 
     def __init__(self, num_points: int, feature_dim: int, num_layers: int, unet_channels: list[int],
-                 max_splat: int = 1, near: float = 0.1, far: float = 100.0, backend: str = "auto"):
+                 max_splat: int = 1, near: float = 0.1, far: float = 100.0, backend: str = "auto",
+                 opaque: bool = False, photometric: PhotometricCorrection | None = None):
         super().__init__()
+        self.opaque, self.photometric = opaque, photometric
         self.features = nn.Parameter(torch.randn(num_points, feature_dim))
         self.background = nn.Parameter(torch.zeros(feature_dim))
         self.unet = AntialiasedUNet(num_layers * feature_dim, 4, unet_channels)
@@ -47,7 +52,8 @@ class PointRenderer(nn.Module):
         """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1] from projected layers of feature rows."""
         feats = pcpr_ext.gather_features(self.features, index, self.background)
         out = torch.sigmoid(self.unet(feats.flatten(1, 2)))
-        return {"rgb": out[:, :3], "alpha": out[:, 3:], "depth": depth}
+        alpha = torch.ones_like(out[:, 3:]) if self.opaque else out[:, 3:]
+        return {"rgb": out[:, :3], "alpha": alpha, "depth": depth}
 
     def render_cloud(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                      height: int, width: int) -> dict[str, torch.Tensor]:
@@ -55,11 +61,13 @@ class PointRenderer(nn.Module):
         return self.decode(*self.project(points, K, cam_to_world, height, width))
 
     def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
-                cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
+                cam_to_world: torch.Tensor, height: int, width: int,
+                photos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows):
         ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth`` (B, L, H, W). When
         ``cam_to_world`` requires grad (pose refinement), the outputs carry a gradient to it
-        (npcr.modeling.poses)."""
+        (npcr.modeling.poses). ``photos`` (B,) camera ids apply those photos' photometric
+        correction (when the model has one)."""
         b = len(frames)
         depth = K.new_zeros((b, self.num_layers, height, width))
         index = torch.full((b, self.num_layers, height, width), -1, dtype=torch.int64,
@@ -77,6 +85,8 @@ class PointRenderer(nn.Module):
             rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1), surface,
                                 index[:, 0] >= 0, K, cam_to_world)
             out["rgb"], out["alpha"] = rgba[:, :3], rgba[:, 3:]
+        if photos is not None and self.photometric is not None:
+            out["rgb"] = self.photometric(out["rgb"], photos, K)
         return out
 
 
