@@ -75,15 +75,36 @@ def keyframe_path(keyframes: np.ndarray, frames: int) -> np.ndarray:
                      for i, t in zip(seg, s)])
 
 
+def focus_point(cam_to_world: np.ndarray) -> np.ndarray | None:
+    """The point nearest to all the cameras' optical axes (least squares), where an object-centred
+    capture puts its object; None when the axes are near parallel or it lies behind most cameras."""
+    A, b = np.zeros((3, 3)), np.zeros(3)
+    for c2w in cam_to_world:
+        d = c2w[:3, 2] / np.linalg.norm(c2w[:3, 2])
+        P = np.eye(3) - np.outer(d, d)
+        A += P
+        b += P @ c2w[:3, 3]
+    eig = np.linalg.eigvalsh(A)
+    if eig[0] < 1e-2 * eig[-1]:
+        return None
+    point = np.linalg.solve(A, b)
+    ahead = ((point - cam_to_world[:, :3, 3]) * cam_to_world[:, :3, 2]).sum(1) > 0
+    return point if ahead.mean() > 0.5 else None
+
+
 def scene_orbit(cam_to_world: np.ndarray, points: np.ndarray, azimuth_deg: tuple[float, float],
                 elevation_deg: float, frames: int, radius: float | None = None,
                 up: np.ndarray | None = None) -> np.ndarray:
-    """An orbit around a captured object: about the bounding-box centre of ``points``, ``up`` by
-    default the cameras' mean image up (-y), azimuth 0 towards the first camera, ``radius`` by
-    default the cameras' mean distance to the centre."""
-    centre = (points.min(0) + points.max(0)) / 2.0
+    """An orbit around a captured object: about the point the cameras look at (``focus_point``;
+    the bounding-box centre of ``points`` when they do not converge), ``up`` by default the
+    cameras' image up (-y; the per-axis median, so a few photos taken sideways do not tilt it),
+    azimuth 0 towards the first camera, ``radius`` by default the cameras' mean distance to the
+    centre."""
+    centre = focus_point(cam_to_world)
+    if centre is None:
+        centre = (points.min(0) + points.max(0)) / 2.0
     if up is None:
-        up = -cam_to_world[:, :3, 1].mean(0)
+        up = -np.median(cam_to_world[:, :3, 1], axis=0)
     if radius is None:
         radius = float(np.linalg.norm(cam_to_world[:, :3, 3] - centre, axis=1).mean())
     return orbit_path(centre, up, cam_to_world[0, :3, 3] - centre, radius, azimuth_deg,

@@ -126,3 +126,15 @@ def test_exgen_cli_modes_and_preview(tmp_path):
     assert np.allclose(read_cam_poses(tmp_path / "k" / "CamPose.inf")[[0, -1]], cams, atol=1e-6)
     bad = run("--path", "keyframes", "--keyframes", "0", "7", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "--keyframes [7]" in bad.stderr
+
+
+def test_focus_point_where_the_cameras_look():
+    from npcr.camera_paths import focus_point
+    from npcr.data.box_scene import arc_cameras
+
+    cams = arc_cameras(6)  # all looking at (0, 0.3, 0)
+    assert np.allclose(focus_point(cams), [0.0, 0.3, 0.0], atol=1e-6)
+    parallel = np.repeat(np.eye(4)[None], 3, axis=0)
+    parallel[:, 0, 3] = [0.0, 1.0, 2.0]
+    assert focus_point(parallel) is None
+    assert focus_point(cams @ np.diag([1.0, 1.0, -1.0, 1.0])) is None  # looking away from it

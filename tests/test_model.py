@@ -89,3 +89,21 @@ def test_group_norm_by_reduction_matches_torch():
         ref_grads = torch.autograd.grad((ref * up).sum(), (x, weight, bias))
         for a, b in zip(grads, ref_grads):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_environment_background_depends_on_the_viewing_direction():
+    """With MODEL.ENVIRONMENT, empty pixels get a feature of their ray's direction: cameras looking
+    opposite ways see different backgrounds, and rendering trains the map."""
+    cfg = load_config(None, ["MODEL.FEATURE_DIM", "3", "MODEL.UNET_CHANNELS", "[8, 16]",
+                             "MODEL.ENVIRONMENT", "[8, 16]"])
+    model = build_model(cfg, 10, depth_range=(0.5, 10.0))
+    with torch.no_grad():
+        model.environment[0] = torch.linspace(-1, 1, 16)[None].expand(8, -1)  # varies with azimuth
+    K = intrinsics(f=12.0, cx=7.5, cy=7.5)[None].repeat(2, 1, 1)
+    c2w = torch.stack([camera((0, 0, -4.0)), camera((0, 0, 4.0))])  # looking +z and -z
+    env = model.environment_features(K, c2w, 16, 16)
+    assert env.shape == (2, 3, 16, 16)
+    assert (env[0, 0] - env[1, 0]).abs().mean() > 0.3 and env[0, 1].abs().max() == 0
+    out = model.render_cloud(torch.full((10, 3), 100.0), K, c2w, 16, 16)  # no point in view
+    out["rgb"].mean().backward()
+    assert model.environment.grad.abs().sum() > 0

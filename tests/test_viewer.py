@@ -135,6 +135,8 @@ def test_modes_record_and_save_a_path(trained_dir, tmp_path):
             viewer.mode.value = mode
             img = viewer.render(c2w[0], fov_y=0.8, aspect=1.5, size=48)
             assert img.shape == (48, 72, 3) and img.dtype == np.uint8
+        portrait = viewer.render(c2w[0], fov_y=0.8, aspect=9 / 16, size=48)  # a phone's window
+        assert portrait.shape == (48, 27, 3) and portrait.std() > 5
         assert viewer.save_path() is None  # nothing recorded yet
         viewer.record(c2w[0])
         viewer.record(c2w[1])

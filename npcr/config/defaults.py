@@ -59,6 +59,14 @@ _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
 # sequences whose frames hold the same points moved (equal counts, point i the same surface point
 # in every frame); False gives each frame's points their own features.
 _C.MODEL.SHARE_FEATURES = False
+# What pixels no point covers see: [0, 0] one learned background feature; [rows, columns] a learned
+# feature map over viewing directions (equirectangular, e.g. [16, 32]) for captures whose
+# surroundings (sky, far trees, walls) have no points.
+_C.MODEL.ENVIRONMENT = [0, 0]
+# How point features start: "random" (normal noise) or "colors" (channels 0-2 the points' own
+# colours, which SfM, scanners and tools/process_capture.py give, the rest small noise; refused
+# when the cloud has no colours).
+_C.MODEL.INIT_FEATURES = "random"
 # Projector backend: "auto", "torch", "cpu" or "cuda" (pcpr_ext.project).
 _C.MODEL.BACKEND = "auto"
 # Photos that differ in exposure and white balance (real captures; ADOP's photometric camera model,

@@ -85,6 +85,8 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.FAR": (at_least(0, integer=False), "a depth >= 0 (0: from the points)"),
     "MODEL.UNET_CHANNELS": (ints_at_least(1, non_empty=True), "a non-empty list of channels >= 1"),
     "MODEL.BACKEND": (one_of("auto", "torch", "cpu", "cuda"), "auto, torch, cpu or cuda"),
+    "MODEL.ENVIRONMENT": (_size, "[0, 0] or [rows, columns] > 0"),
+    "MODEL.INIT_FEATURES": (one_of("random", "colors"), "random or colors"),
     "MODEL.PHOTOMETRIC.EXPOSURE": (lambda v: isinstance(v, bool), "true or false"),
     "MODEL.PHOTOMETRIC.WHITE_BALANCE": (lambda v: isinstance(v, bool), "true or false"),
     "MODEL.PHOTOMETRIC.VIGNETTING": (lambda v: isinstance(v, bool), "true or false"),

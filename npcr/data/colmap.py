@@ -45,6 +45,12 @@ def read_colmap(root: str | Path, images_dir: str | Path | None = None) -> Scene
     except Exception as exc:  # pycolmap raises its own error types for malformed files
         raise DataFormatError(model, f"COLMAP model does not parse: {exc}") from None
     images_dir = Path(images_dir) if images_dir else root / "images"
+    return scene_from_reconstruction(rec, images_dir, model, root)
+
+
+def scene_from_reconstruction(rec, images_dir: Path, where: Path, source: Path) -> Scene:
+    """The registered photos of a pycolmap Reconstruction, ordered by name, and its points;
+    distorted cameras are undistorted on reading. Errors name ``where``."""
     c2w, Ks, images, distortion = [], [], {}, {}
     for _, img in sorted(rec.images.items(), key=lambda kv: kv[1].name):
         if not img.has_pose:
@@ -54,11 +60,11 @@ def read_colmap(root: str | Path, images_dir: str | Path | None = None) -> Scene
         if name in DISTORTION_MODELS:
             names, fisheye = DISTORTION_MODELS[name]
             values = dict(zip(names, (float(cam.params[i]) for i in cam.extra_params_idxs())))
-            dist = Distortion.from_named(values, fisheye, model)
+            dist = Distortion.from_named(values, fisheye, where)
             if not dist.is_zero:
                 distortion[len(c2w)] = dist
         elif name not in UNDISTORTED_MODELS:
-            raise DataFormatError(model, f"camera {img.camera_id}: camera model {name} is not "
+            raise DataFormatError(where, f"camera {img.camera_id}: camera model {name} is not "
                                   f"supported; use {', '.join([*UNDISTORTED_MODELS, *DISTORTION_MODELS])}")
         K = np.array(cam.calibration_matrix(), dtype=np.float64)
         K[0, 2] -= 0.5
@@ -69,12 +75,10 @@ def read_colmap(root: str | Path, images_dir: str | Path | None = None) -> Scene
         Ks.append(K)
         images[0, len(c2w) - 1] = images_dir / img.name
     if not c2w:
-        raise DataFormatError(model, "no registered images")
+        raise DataFormatError(where, "no registered images")
     if rec.num_points3D() == 0:
-        raise DataFormatError(model, "no 3D points")
-    pts = sorted(rec.points3D.items())
-    xyz = np.array([p.xyz for _, p in pts], dtype=np.float32)
-    colors = np.array([p.color for _, p in pts], dtype=np.float32) / 255.0
-    scene = Scene(root, np.stack(c2w), np.stack(Ks), [0], images,
-                  point_arrays={0: (xyz, colors)}, distortion=distortion)
-    return scene
+        raise DataFormatError(where, "no 3D points")
+    xyz = np.array([p.xyz for _, p in sorted(rec.points3D.items())], dtype=np.float32)
+    colors = np.array([p.color for _, p in sorted(rec.points3D.items())], dtype=np.float32) / 255
+    return Scene(source, np.stack(c2w), np.stack(Ks), [0], images,
+                 point_arrays={0: (xyz, colors)}, distortion=distortion)

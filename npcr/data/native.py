@@ -293,9 +293,11 @@ def write_native(scene: Scene, root: str | Path, overwrite: bool = False) -> Non
         write_cam_poses(tmp / "CamPose.inf", scene.cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", scene.K)
         for frame in scene.frames:
+            # mattes for every photo of the frame or none (a photo without one is opaque)
+            mattes = any(scene.has_matte(frame, cam) for cam in range(scene.num_cameras))
             for cam in range(scene.num_cameras):
                 write_native_photo(tmp / "img" / str(frame), cam, *scene.read(frame, cam),
-                                   matte=scene.has_matte(frame, cam))
+                                   matte=mattes)
             xyz, colors = scene.points(frame)
             write_points_txt(tmp / "pointclouds" / f"frame{frame + 1}.txt", xyz, colors)
         if scene.render_path is not None:

@@ -61,6 +61,7 @@ class SceneData:
     scene: Scene
     frames: list[int]  # the frames trained on
     clouds: FrameClouds  # their point clouds
+    colors: torch.Tensor | None = None  # (rows, 3) the points' colours in feature-row order, if known
 
     @property
     def mattes(self) -> bool:
@@ -88,12 +89,17 @@ def load_scene(cfg: CfgNode) -> SceneData:
     if missing:
         raise NpcrError(f"frames {missing} not among the frames {scene.frames} of "
                         f"{cfg.DATASETS.ROOT}")
+    read = {f: scene.points(f) for f in frames}
     try:
-        clouds = FrameClouds({f: torch.from_numpy(scene.points(f)[0]) for f in frames},
+        clouds = FrameClouds({f: torch.from_numpy(xyz) for f, (xyz, _) in read.items()},
                              shared=cfg.MODEL.SHARE_FEATURES)
     except ValueError as exc:
         raise NpcrError(f"MODEL.SHARE_FEATURES: {exc}") from None
-    return SceneData(scene, frames, clouds)
+    colors = None
+    if all(c is not None for _, c in read.values()):
+        rows = [read[f][1] for f in frames[:1 if clouds.shared else None]]
+        colors = torch.from_numpy(np.concatenate(rows).astype(np.float32))
+    return SceneData(scene, frames, clouds, colors)
 
 
 def build_scene_model(cfg: CfgNode, data: SceneData) -> PointRenderer:

@@ -26,13 +26,14 @@ def maybe_compile(cfg: CfgNode, model: PointRenderer) -> None:
 
 def build_optimizer(cfg: CfgNode, model: PointRenderer,
                     device: torch.device) -> torch.optim.Optimizer:
-    """AdamW over what SOLVER.TRAIN trains (the rest is frozen): point and background features at
-    SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR, photometric corrections (if any) at
-    SOLVER.PHOTOMETRIC_LR. Fused kernels on CUDA."""
+    """AdamW over what SOLVER.TRAIN trains (the rest is frozen): point, background and environment
+    features at SOLVER.FEATURE_LR, the network at SOLVER.BASE_LR, photometric corrections (if any)
+    at SOLVER.PHOTOMETRIC_LR. Fused kernels on CUDA."""
     stage = cfg.SOLVER.TRAIN
     if stage not in STAGES:
         raise NpcrError(f"SOLVER.TRAIN {stage!r}: choose one of {', '.join(STAGES)}")
-    features = [model.features, model.background]
+    features = [model.features, model.background] + \
+        ([model.environment] if model.environment is not None else [])
     network = list(model.unet.parameters())
     train_features, train_network = stage in ("joint", "features"), stage in ("joint", "network")
     for p in features:

@@ -74,7 +74,7 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
             c2w = poses(batch["camera_id"], c2w)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out = model(clouds, batch["frame"].tolist(), batch["K"], c2w, h, w,
-                        photos=batch["camera_id"])
+                        photos=batch.get("camera_id"))
         terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
         if refining:
@@ -211,7 +211,13 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
         logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
                        train_ids[0])
 
-    model = build_scene_model(cfg, data).to(device)
+    model = build_scene_model(cfg, data)
+    if cfg.MODEL.INIT_FEATURES == "colors":
+        if data.colors is None:
+            raise NpcrError(f"MODEL.INIT_FEATURES colors: the point cloud of {cfg.DATASETS.ROOT} "
+                            "has no colours")
+        model.init_features_from_colors(data.colors)
+    model = model.to(device)
     maybe_compile(cfg, model)
     net = model
     if world > 1:

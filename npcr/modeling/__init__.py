@@ -29,4 +29,5 @@ def build_model(cfg: CfgNode, num_points: int,
                                             p.WHITE_BALANCE, p.VIGNETTING)
     return PointRenderer(num_points, m.FEATURE_DIM, m.NUM_LAYERS, list(m.UNET_CHANNELS),
                          max_splat=m.MAX_SPLAT, near=near, far=far, backend=m.BACKEND,
-                         opaque=opaque, photometric=photometric)
+                         opaque=opaque, photometric=photometric,
+                         environment=tuple(m.ENVIRONMENT))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import pcpr_ext
 
@@ -22,16 +23,31 @@ class PointRenderer(nn.Module):
 
     def __init__(self, num_points: int, feature_dim: int, num_layers: int, unet_channels: list[int],
                  max_splat: int = 1, near: float = 0.1, far: float = 100.0, backend: str = "auto",
-                 opaque: bool = False, photometric: PhotometricCorrection | None = None):
+                 opaque: bool = False, photometric: PhotometricCorrection | None = None,
+                 environment: tuple[int, int] = (0, 0)):
         super().__init__()
         self.opaque, self.photometric = opaque, photometric
         self.features = nn.Parameter(torch.randn(num_points, feature_dim))
         self.background = nn.Parameter(torch.zeros(feature_dim))
+        # pixels no point covers: one learned feature, or with ``environment`` (rows, columns) a
+        # learned feature map over the viewing directions (equirectangular), as sky and far
+        # surroundings behind a captured object look from every camera
+        self.environment = nn.Parameter(torch.zeros(feature_dim, *environment)) \
+            if min(environment) > 0 else None
         self.unet = AntialiasedUNet(num_layers * feature_dim, 4, unet_channels)
         self.num_layers, self.max_splat = num_layers, max_splat
         self.near, self.far, self.backend = near, far, backend
         # Layers filled by the projector (a layer schedule lowers it); the rest stay empty.
         self.active_layers = num_layers
+
+    @torch.no_grad()
+    def init_features_from_colors(self, colors: torch.Tensor, spread: float = 0.1) -> None:
+        """Start each point's feature at its colour: channels 0-2 hold RGB mapped to [-1, 1], the
+        rest small noise (``spread``), so points a training photo never showed still render near
+        their colour instead of random."""
+        self.features.normal_(0.0, spread)
+        self.features[:, :min(3, self.features.shape[1])] = \
+            (colors[:, :self.features.shape[1]].to(self.features) * 2 - 1)
 
     def project(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                 height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,9 +64,31 @@ class PointRenderer(nn.Module):
                                                      -1)], 1)
         return depth, index
 
-    def decode(self, depth: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1] from projected layers of feature rows."""
+    def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
+                             width: int) -> torch.Tensor:
+        """(B, C, H, W) background feature + environment map at each pixel's viewing direction."""
+        ys = torch.arange(height, device=K.device, dtype=K.dtype)[None, :, None]
+        xs = torch.arange(width, device=K.device, dtype=K.dtype)[None, None, :]
+        y = (ys - K[:, 1, 2, None, None]) / K[:, 1, 1, None, None]
+        x = (xs - K[:, 0, 2, None, None] - K[:, 0, 1, None, None] * y) / K[:, 0, 0, None, None]
+        cam = torch.stack([x.expand(-1, height, -1), y.expand(-1, -1, width),
+                           torch.ones_like(x.expand(-1, height, width))], -1)
+        d = torch.einsum("bij,bhwj->bhwi", cam_to_world[:, :3, :3], cam)
+        d = d / d.norm(dim=-1, keepdim=True)
+        azimuth = torch.atan2(d[..., 0], d[..., 2]) / torch.pi  # [-1, 1]
+        elevation = torch.asin(d[..., 1].clamp(-1, 1)) / (torch.pi / 2)
+        grid = torch.stack([azimuth, elevation], -1)
+        env = F.grid_sample(self.environment[None].expand(len(K), -1, -1, -1), grid,
+                            mode="bilinear", padding_mode="border", align_corners=False)
+        return env + self.background[None, :, None, None]
+
+    def decode(self, depth: torch.Tensor, index: torch.Tensor,
+               background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1] from projected layers of feature rows;
+        ``background`` (B, C, H, W) features where no point is (default: the learned one)."""
         feats = pcpr_ext.gather_features(self.features, index, self.background)
+        if background is not None:
+            feats = torch.where(index[:, :, None] < 0, background[:, None].to(feats.dtype), feats)
         out = torch.sigmoid(self.unet(feats.flatten(1, 2)))
         alpha = torch.ones_like(out[:, 3:]) if self.opaque else out[:, 3:]
         return {"rgb": out[:, :3], "alpha": alpha, "depth": depth}
@@ -58,7 +96,15 @@ class PointRenderer(nn.Module):
     def render_cloud(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                      height: int, width: int) -> dict[str, torch.Tensor]:
         """Render one cloud whose points are feature rows 0..N-1: ``rgb``, ``alpha``, ``depth``."""
-        return self.decode(*self.project(points, K, cam_to_world, height, width))
+        return self.decode(*self.project(points, K, cam_to_world, height, width),
+                           self.background_map(K, cam_to_world, height, width))
+
+    def background_map(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
+                       width: int) -> torch.Tensor | None:
+        """The environment's features for these cameras, or None without an environment."""
+        if self.environment is None:
+            return None
+        return self.environment_features(K, cam_to_world.detach(), height, width)
 
     def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
                 cam_to_world: torch.Tensor, height: int, width: int,
@@ -80,7 +126,7 @@ class PointRenderer(nn.Module):
             depth[rows], index[rows] = d, torch.where(i >= 0, i + offset, i)
             if surface is not None:
                 surface[rows] = points[i[:, 0].clamp_min(0)]
-        out = self.decode(depth, index)
+        out = self.decode(depth, index, self.background_map(K, cam_to_world, height, width))
         if surface is not None:
             rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1), surface,
                                 index[:, 0] >= 0, K, cam_to_world)

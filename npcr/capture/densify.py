@@ -1,0 +1,258 @@
+"""Dense points from posed photos: multi-view plane-sweep stereo in torch, a depth-consistency
+check between views, and fusion into one coloured cloud.
+
+Sparse structure from motion leaves ~10k points for 20-odd photos, far too few for point-based
+rendering. For each photo (the *reference*) at reduced resolution, fronto-parallel planes at depths
+spaced evenly in inverse depth over the range its sparse points span are swept through its nearest
+other photos (the *sources*): each source is resampled onto every plane, and windowed zero-mean
+normalised cross-correlation (ZNCC, insensitive to exposure) with the reference scores the plane.
+The best two sources' mean score picks each pixel's depth (occlusion in the others is tolerated),
+refined to sub-plane accuracy by a parabola. A pixel's depth is kept when enough other photos'
+depth maps agree with it (reprojection within a pixel, depth within a fraction) and then becomes
+a point with the photo's colour; points are merged on a voxel grid of about one pixel's footprint.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class DensifyOptions:
+    max_size: int = 320  # longest side of the photos the stereo works on
+    max_depths: int = 160  # most planes swept per photo (as many as move a source pixel by ~1 px)
+    num_sources: int = 4  # other photos each photo is matched against
+    window: int = 7  # ZNCC window side (odd)
+    min_score: float = 0.6  # least mean ZNCC of the best two sources
+    min_texture: float = 0.01  # least standard deviation of grey (0-1) in the window
+    min_consistent: int = 2  # other photos whose depth must agree
+    depth_tolerance: float = 0.01  # relative depth agreement
+    reprojection_px: float = 1.0  # reprojection agreement in pixels
+    max_points: int = 1_000_000  # merge on a coarser voxel grid when more are fused
+
+
+def _grey(rgb: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (H, W) float in [0, 1]."""
+    return (rgb.float() @ torch.tensor([0.299, 0.587, 0.114])) / 255.0
+
+
+def _box(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Windowed mean of (N, H, W), edges averaging only the pixels inside."""
+    return F.avg_pool2d(x[:, None], window, 1, window // 2, count_include_pad=False)[:, 0]
+
+
+def _project(points: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor):
+    """Pixel coordinates (..., 2) and depth (...) of world ``points`` (..., 3) in one camera."""
+    cam = (points - c2w[:3, 3]) @ c2w[:3, :3]
+    z = cam[..., 2]
+    safe = torch.where(z.abs() > 1e-9, z, torch.full_like(z, 1e-9))
+    uv = torch.stack([K[0, 0] * cam[..., 0] / safe + K[0, 1] * cam[..., 1] / safe + K[0, 2],
+                      K[1, 1] * cam[..., 1] / safe + K[1, 2]], -1)
+    return uv, z
+
+
+def _rays(K: torch.Tensor, c2w: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(H, W, 3) world direction of each pixel with unit camera depth."""
+    v, u = torch.meshgrid(torch.arange(h, dtype=K.dtype), torch.arange(w, dtype=K.dtype),
+                          indexing="ij")
+    y = (v - K[1, 2]) / K[1, 1]
+    x = (u - K[0, 2] - K[0, 1] * y) / K[0, 0]
+    return torch.stack([x, y, torch.ones_like(x)], -1) @ c2w[:3, :3].T
+
+
+def _sample(image: torch.Tensor, uv: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """``image`` (C, H, W) at pixel coordinates ``uv`` (N, h, w, 2) -> (N, C, h, w); outside is
+    NaN."""
+    h, w = image.shape[-2:]
+    grid = torch.stack([uv[..., 0] / max(w - 1, 1) * 2 - 1, uv[..., 1] / max(h - 1, 1) * 2 - 1], -1)
+    out = F.grid_sample(image[None].expand(len(uv), -1, -1, -1), grid, mode=mode,
+                        padding_mode="zeros", align_corners=True)
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
+    return torch.where(inside[:, None], out, torch.full_like(out, math.nan))
+
+
+def choose_sources(cam_to_world: np.ndarray, count: int) -> list[list[int]]:
+    """For each camera, the ``count`` others nearest to it among those looking within 60 degrees of
+    its direction (fewer when there are not enough)."""
+    centres, forward = cam_to_world[:, :3, 3], cam_to_world[:, :3, 2]
+    out = []
+    for i in range(len(cam_to_world)):
+        dist = np.linalg.norm(centres - centres[i], axis=1)
+        ok = (forward @ forward[i] > 0.5) & (np.arange(len(centres)) != i) & (dist > 0)
+        order = [int(j) for j in np.argsort(dist) if ok[j]]
+        out.append(order[:count])
+    return out
+
+
+def depth_ranges(points: np.ndarray, K: np.ndarray, cam_to_world: np.ndarray,
+                 hw: tuple[int, int]) -> np.ndarray:
+    """(M, 2) near and far depth of each camera: the 1st and 99th percentile of the depths of the
+    sparse ``points`` inside its image, widened by 20%; NaN where fewer than 10 are."""
+    pts = torch.as_tensor(points, dtype=torch.float64)
+    out = np.full((len(K), 2), np.nan)
+    for i in range(len(K)):
+        uv, z = _project(pts, torch.as_tensor(K[i]), torch.as_tensor(cam_to_world[i]))
+        inside = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= hw[1] - 1) & (uv[:, 1] >= 0) & \
+            (uv[:, 1] <= hw[0] - 1)
+        if int(inside.sum()) >= 10:
+            lo, hi = np.percentile(z[inside].numpy(), [1, 99])
+            out[i] = (lo / 1.2, hi * 1.2)
+    return out
+
+
+def plane_count(K: torch.Tensor, c2w: torch.Tensor, source_c2w: list[torch.Tensor], near: float,
+                far: float, most: int) -> int:
+    """Planes evenly spaced in inverse depth so that the next plane moves a pixel by about one
+    pixel in the farthest source (focal length x baseline x inverse-depth step), 16 to ``most``."""
+    baseline = max((float(torch.linalg.norm(c[:3, 3] - c2w[:3, 3])) for c in source_c2w),
+                   default=0.0)
+    count = math.ceil(float(K[0, 0]) * baseline * (1 / near - 1 / far)) + 1
+    return int(min(max(count, 16), most))
+
+
+def plane_sweep(ref: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor,
+                sources: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+                near: float, far: float, opts: DensifyOptions) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth (H, W) and score (H, W) of the grey reference ``ref`` (H, W) from ``sources``, each
+    (grey (h, w), K, camera-to-world); depth 0 where no plane scores."""
+    h, w = ref.shape
+    num_depths = plane_count(K, c2w, [s[2] for s in sources], near, far, opts.max_depths)
+    inv = torch.linspace(1 / near, 1 / far, num_depths, dtype=torch.float64)
+    depths = 1 / inv
+    rays = _rays(K, c2w, h, w)
+    mu_r = _box(ref[None], opts.window)[0]
+    var_r = (_box(ref[None] ** 2, opts.window)[0] - mu_r ** 2).clamp_min(0)
+    scores = []
+    for grey, Ks, c2ws in sources:
+        ncc = torch.empty(num_depths, h, w)
+        for chunk in torch.split(torch.arange(num_depths), 16):
+            points = c2w[:3, 3] + depths[chunk, None, None, None] * rays  # (d, H, W, 3)
+            uv, z = _project(points, Ks, c2ws)
+            s = _sample(grey[None], uv.float())[:, 0]  # (d, H, W)
+            s = torch.where(z > 0, s, torch.full_like(s, math.nan))
+            bad = torch.isnan(s)
+            s = torch.nan_to_num(s)
+            mu_s = _box(s, opts.window)
+            var_s = (_box(s * s, opts.window) - mu_s ** 2).clamp_min(0)
+            cov = _box(s * ref, opts.window) - mu_s * mu_r
+            value = cov / torch.sqrt(var_s * var_r + 1e-8)
+            ncc[chunk] = torch.where(_box(bad.float(), opts.window) > 0, -1.0, value)
+        scores.append(ncc)
+    stack = torch.stack(scores)  # (S, D, H, W)
+    best = stack.topk(min(2, len(sources)), dim=0).values.mean(0)  # (D, H, W)
+    score, idx = best.max(0)
+    # sub-plane refinement: the parabola through the best plane and its neighbours
+    lo, hi = (idx - 1).clamp_min(0), (idx + 1).clamp_max(num_depths - 1)
+    s0, s1, s2 = best.gather(0, lo[None])[0], score, best.gather(0, hi[None])[0]
+    denom = s0 - 2 * s1 + s2
+    shift = torch.where((denom < -1e-6) & (lo < idx) & (hi > idx), 0.5 * (s0 - s2) / denom,
+                        torch.zeros_like(denom)).clamp(-0.5, 0.5)
+    step = (inv[-1] - inv[0]) / max(num_depths - 1, 1)
+    depth = 1 / (inv[idx] + shift.double() * step)
+    keep = (score >= opts.min_score) & (var_r.sqrt() >= opts.min_texture)
+    return torch.where(keep, depth, torch.zeros_like(depth)).float(), score
+
+
+def consistent_views(i: int, depths: list[torch.Tensor], Ks: torch.Tensor, c2ws: torch.Tensor,
+                     others: list[int], opts: DensifyOptions) -> torch.Tensor:
+    """(H, W) count of the ``others`` whose depth maps agree with camera ``i``'s."""
+    d = depths[i].double()
+    h, w = d.shape
+    rays = _rays(Ks[i], c2ws[i], h, w)
+    points = c2ws[i][:3, 3] + d[..., None] * rays
+    v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                          indexing="ij")
+    count = torch.zeros(h, w, dtype=torch.int64)
+    for j in others:
+        uv, _ = _project(points, Ks[j], c2ws[j])
+        dj = _sample(depths[j][None], uv[None].float(), mode="nearest")[0, 0].double()
+        ok = torch.nan_to_num(dj) > 0
+        rays_j = _rays(Ks[j], c2ws[j], *depths[j].shape)
+        # back from camera j at its depth: the ray through the sampled pixel (rounded as sampled)
+        ui = uv[..., 0].round().clamp(0, depths[j].shape[1] - 1).long()
+        vi = uv[..., 1].round().clamp(0, depths[j].shape[0] - 1).long()
+        back = c2ws[j][:3, 3] + torch.nan_to_num(dj)[..., None] * rays_j[vi, ui]
+        uv_back, z_back = _project(back, Ks[i], c2ws[i])
+        err = torch.hypot(uv_back[..., 0] - u, uv_back[..., 1] - v)
+        agree = ok & (d > 0) & (err <= opts.reprojection_px + 0.71) & \
+            ((z_back - d).abs() <= opts.depth_tolerance * d)
+        count += agree.long()
+    return count
+
+
+def merge_on_voxels(xyz: np.ndarray, colors: np.ndarray, voxel: float) -> tuple[np.ndarray, np.ndarray]:
+    """One point per occupied voxel: the mean position and colour of the points in it."""
+    keys = np.floor(xyz / voxel).astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    out_xyz = np.stack([np.bincount(inverse, xyz[:, k]) for k in range(3)], 1) / counts[:, None]
+    out_col = np.stack([np.bincount(inverse, colors[:, k]) for k in range(3)], 1) / counts[:, None]
+    return out_xyz.astype(np.float32), out_col.astype(np.float32)
+
+
+def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndarray,
+            cam_to_world: np.ndarray, sparse: np.ndarray, opts: DensifyOptions,
+            progress: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Dense coloured points (N, 3), (N, 3) in [0, 1] from pinhole photos ``images`` ((H, W, 3)
+    uint8, one size), their ``valid`` masks (None: all valid), K (M, 3, 3) in npcr's convention,
+    camera-to-world (M, 4, 4) and the ``sparse`` points (depth ranges); and counts and seconds."""
+    import cv2
+
+    from ..data.images import scale_intrinsics
+
+    h0, w0 = images[0].shape[:2]
+    scale = min(1.0, opts.max_size / max(h0, w0))
+    hw = (max(1, round(h0 * scale)), max(1, round(w0 * scale)))
+    Ks = torch.as_tensor(np.stack([scale_intrinsics(k, (h0, w0), hw) for k in K]))
+    c2ws = torch.as_tensor(cam_to_world, dtype=torch.float64)
+    small = [cv2.resize(im, (hw[1], hw[0]), interpolation=cv2.INTER_AREA) for im in images]
+    masks = [np.ones(hw, bool) if m is None else
+             cv2.resize(m.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
+             for m in valid]
+    greys = [_grey(torch.from_numpy(im)) for im in small]
+    ranges = depth_ranges(sparse, Ks.numpy(), cam_to_world, hw)
+    if np.isnan(ranges).all():
+        raise ValueError("no camera sees 10 or more sparse points: no depth range to search")
+    fallback = (np.nanmin(ranges[:, 0]), np.nanmax(ranges[:, 1]))
+    sources = choose_sources(cam_to_world, opts.num_sources)
+    clock = time.perf_counter()
+    depths = []
+    for i in range(len(images)):
+        near, far = ranges[i] if np.isfinite(ranges[i]).all() else fallback
+        srcs = [(greys[j], Ks[j], c2ws[j]) for j in sources[i]]
+        if not srcs:
+            depths.append(torch.zeros(hw))
+            continue
+        depth, _ = plane_sweep(greys[i], Ks[i], c2ws[i], srcs, float(near), float(far), opts)
+        depths.append(torch.where(torch.from_numpy(masks[i]), depth, torch.zeros_like(depth)))
+        progress(f"stereo {i + 1}/{len(images)}: {int((depth > 0).sum())} of {hw[0] * hw[1]} "
+                 "pixels scored")
+    stereo_s = time.perf_counter() - clock
+    xyz, colors, kept = [], [], 0
+    for i in range(len(images)):
+        agree = consistent_views(i, depths, Ks, c2ws, sources[i], opts)
+        keep = (agree >= min(opts.min_consistent, len(sources[i]))) & (depths[i] > 0)
+        kept += int(keep.sum())
+        rays = _rays(Ks[i], c2ws[i], *hw)[keep]
+        xyz.append((c2ws[i][:3, 3] + depths[i][keep].double()[:, None] * rays).numpy())
+        colors.append(small[i][keep.numpy()] / 255.0)
+    xyz, colors = np.concatenate(xyz), np.concatenate(colors)
+    if len(xyz) == 0:
+        raise ValueError("no depth agreed between photos: the poses or the photos do not match")
+    footprint = float(np.median(np.concatenate([d[d > 0].numpy() for d in depths]))) / \
+        float(Ks[:, 0, 0].mean())
+    voxel = footprint
+    merged = merge_on_voxels(xyz, colors, voxel)
+    while len(merged[0]) > opts.max_points:
+        voxel *= 1.25
+        merged = merge_on_voxels(xyz, colors, voxel)
+    stats = {"stereo_size": f"{hw[1]}x{hw[0]}", "fused": kept, "points": len(merged[0]),
+             "voxel": voxel, "stereo_seconds": stereo_s,
+             "fusion_seconds": time.perf_counter() - clock - stereo_s}
+    return merged[0], merged[1], stats
