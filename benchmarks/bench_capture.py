@@ -158,7 +158,7 @@ def write_report(args, summaries: dict, val: list, results: dict, splat: float, 
     lines = [
         "# A real capture: photos to held-out renders (benchmarks/bench_capture.py)",
         "",
-        f"Machine: {machine()}, {torch.get_num_threads()} threads, no GPU. Capture: "
+        f"Machine: {machine()}. Capture: "
         f"`{args.photos}`, {sparse['photos']} phone photos, {sparse['registered']} registered by "
         f"SfM ({sparse['sparse_points']} sparse points, reprojection error "
         f"{sparse['reprojection_error_px']} px), written at {sparse['size'][1]}x{sparse['size'][0]}; "

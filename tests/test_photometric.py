@@ -81,3 +81,20 @@ def test_no_matte_photos_make_an_opaque_model(tmp_path):
     mask[:, :3] = 0
     cv2.imwrite(str(tmp_path / "s" / "img" / "0" / "img_0001_valid.png"), mask)
     assert np.array_equal(load_scene(cfg).scene.read(0, 1)[2], mask > 0)
+
+
+def test_crop_padding_of_photos_without_mattes_is_left_out(tmp_path):
+    """Zoomed out below the crop, a photo is padded: background (alpha 0) where it has a matte,
+    unknown (valid 0, out of the loss) where it has none."""
+    from npcr.data import CameraImageDataset, write_native_scene
+    from npcr.data.demo_scene import make_demo_scene
+    from npcr.data.formats import load_scene_from
+
+    s = make_demo_scene(seed=0, size=16, num_cameras=2, strands=10, num_points=300, distance=3.0)
+    write_native_scene(tmp_path / "s", s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)
+    matte = CameraImageDataset(load_scene_from(tmp_path / "s"), [0], 0, (16, 16), (0.5, 0.5), (16, 16))[0]
+    assert matte["valid"].all() and matte["alpha"][0, 12:, 12:].max() == 0
+    for alpha in (tmp_path / "s" / "img" / "0").glob("*_alpha.png"):
+        alpha.unlink()
+    plain = CameraImageDataset(load_scene_from(tmp_path / "s"), [0], 0, (16, 16), (0.5, 0.5), (16, 16))[0]
+    assert plain["valid"][0, :8, :8].all() and not plain["valid"][0, 8:].any()

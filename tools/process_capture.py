@@ -9,8 +9,9 @@ file (.mp4, .mov, ...: frames at --fps, the sharpest of each interval, blurry on
 posed scene (transforms.json, a COLMAP model, a native scene) whose poses are kept. OUT gets
 pinhole photos of one size and orientation (lens distortion undistorted with the same K; pixels
 without a source marked in img_%04d_valid.png), CamPose.inf, Intrinsic.inf, the points and
-capture.json (counts and seconds per stage). Points: the input's cloud when it has one, else dense
-points from the photos (plane-sweep stereo; "sparse" keeps the triangulated ones).
+capture.json (counts and seconds per stage). Points: a native or transforms.json input's own cloud
+when it has one; otherwise dense points from the photos (plane-sweep stereo), whose depth ranges
+come from the SfM, COLMAP or triangulated points ("sparse" keeps those instead).
 """
 import argparse
 from pathlib import Path
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--matcher", choices=MATCHERS,
                         help="feature matching (default: exhaustive; sequential for a video)")
     parser.add_argument("--points", choices=POINT_CHOICES,
-                        help="point cloud (default: the input's, else dense)")
+                        help="point cloud (default: a native/transforms input's own, else dense)")
     parser.add_argument("--skip-missing", action="store_true",
                         help="drop cameras whose image files are missing instead of refusing")
     parser.add_argument("--fps", type=float, default=2.0, help="frames per second of a video")

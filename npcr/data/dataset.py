@@ -49,7 +49,10 @@ class CameraImageDataset(Dataset):
                 raise DataFormatError(path, f"size {im.shape[1]}x{im.shape[0]} differs from the "
                                       f"frame's {self.native_hw[1]}x{self.native_hw[0]}")
         # the valid mask rides along with alpha through resizing, zoom and crop; a pixel that mixes
-        # in an invalid one is invalid
+        # in an invalid one is invalid. Without a matte, a crop's padding beyond the photo is
+        # unknown (invalid); with one it is empty background (alpha 0).
+        if valid is None and not self.scene.has_matte(self.frame, cam):
+            valid = np.ones(alpha.shape, bool)
         masks = alpha if valid is None else np.dstack([alpha, valid.astype(np.uint8) * 255])
         K = self.scene.K[cam]
         if self.size != self.native_hw:
