@@ -1,8 +1,9 @@
-"""Camera geometry shared by the demo scene and camera-path tools (OpenCV axes: x right, y down,
-z forward; camera-to-world matrices)."""
+"""Camera geometry shared by the demo scene, camera-path tools and the models (OpenCV axes: x
+right, y down, z forward; camera-to-world matrices; pixel centres at integer coordinates)."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -73,3 +74,13 @@ def interpolate_pose(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     out[:3, :3] = a[:3, :3] @ _rotation_exp(t * _rotation_log(a[:3, :3].T @ b[:3, :3]))
     out[:3, 3] = (1 - t) * a[:3, 3] + t * b[:3, 3]
     return out
+
+
+def camera_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, H, W, 3) camera-frame direction (z = 1) through each pixel centre of cameras K
+    (B, 3, 3), skew included."""
+    ys = torch.arange(height, device=K.device, dtype=K.dtype)[None, :, None]
+    xs = torch.arange(width, device=K.device, dtype=K.dtype)[None, None, :]
+    y = ((ys - K[:, 1, 2, None, None]) / K[:, 1, 1, None, None]).expand(-1, height, width)
+    x = (xs - K[:, 0, 2, None, None] - K[:, 0, 1, None, None] * y) / K[:, 0, 0, None, None]
+    return torch.stack([x, y, torch.ones_like(x)], -1)

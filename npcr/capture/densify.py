@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..geometry import camera_rays
+
 
 @dataclass
 class DensifyOptions:
@@ -59,11 +61,7 @@ def _project(points: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor):
 
 def _rays(K: torch.Tensor, c2w: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """(H, W, 3) world direction of each pixel with unit camera depth."""
-    v, u = torch.meshgrid(torch.arange(h, dtype=K.dtype), torch.arange(w, dtype=K.dtype),
-                          indexing="ij")
-    y = (v - K[1, 2]) / K[1, 1]
-    x = (u - K[0, 2] - K[0, 1] * y) / K[0, 0]
-    return torch.stack([x, y, torch.ones_like(x)], -1) @ c2w[:3, :3].T
+    return camera_rays(K[None], h, w)[0] @ c2w[:3, :3].T
 
 
 def _sample(image: torch.Tensor, uv: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:

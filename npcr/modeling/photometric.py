@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..geometry import camera_rays
+
 
 class PhotometricCorrection(nn.Module):
     """``forward(rgb (B, 3, H, W), camera_ids (B,), K (B, 3, 3))`` -> corrected RGB."""
@@ -41,11 +43,7 @@ class PhotometricCorrection(nn.Module):
     def falloff(self, K: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """(B, 1, H, W) vignetting factor 1 + a r^2 + b r^4, r the distance from the principal
         point in focal lengths (unchanged by resizing, zooming or cropping)."""
-        ys = torch.arange(height, device=K.device, dtype=K.dtype)[None, :, None]
-        xs = torch.arange(width, device=K.device, dtype=K.dtype)[None, None, :]
-        x = (xs - K[:, 0, 2, None, None]) / K[:, 0, 0, None, None]
-        y = (ys - K[:, 1, 2, None, None]) / K[:, 1, 1, None, None]
-        r2 = x * x + y * y
+        r2 = camera_rays(K, height, width)[..., :2].square().sum(-1)
         return (1 + self.vignette[0] * r2 + self.vignette[1] * r2 * r2)[:, None]
 
     def forward(self, rgb: torch.Tensor, camera_ids: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import pcpr_ext
 
+from ..geometry import camera_rays
 from .photometric import PhotometricCorrection
 from .poses import flow_to_pose
 from .unet import AntialiasedUNet
@@ -67,13 +68,7 @@ class PointRenderer(nn.Module):
     def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
                              width: int) -> torch.Tensor:
         """(B, C, H, W) background feature + environment map at each pixel's viewing direction."""
-        ys = torch.arange(height, device=K.device, dtype=K.dtype)[None, :, None]
-        xs = torch.arange(width, device=K.device, dtype=K.dtype)[None, None, :]
-        y = (ys - K[:, 1, 2, None, None]) / K[:, 1, 1, None, None]
-        x = (xs - K[:, 0, 2, None, None] - K[:, 0, 1, None, None] * y) / K[:, 0, 0, None, None]
-        cam = torch.stack([x.expand(-1, height, -1), y.expand(-1, -1, width),
-                           torch.ones_like(x.expand(-1, height, width))], -1)
-        d = torch.einsum("bij,bhwj->bhwi", cam_to_world[:, :3, :3], cam)
+        d = torch.einsum("bij,bhwj->bhwi", cam_to_world[:, :3, :3], camera_rays(K, height, width))
         d = d / d.norm(dim=-1, keepdim=True)
         azimuth = torch.atan2(d[..., 0], d[..., 2]) / torch.pi  # [-1, 1]
         elevation = torch.asin(d[..., 1].clamp(-1, 1)) / (torch.pi / 2)
