@@ -103,15 +103,15 @@ def sfm_scene(photos: list[Path], work: Path, opts: CaptureOptions, matcher: str
               stages: Stages) -> tuple[Scene, dict]:
     """Poses and sparse points of unposed photos: copied turned to one orientation and scaled to
     ``opts.max_size``, then pycolmap SfM. Refuses when fewer than half register."""
+    names = [f"{p.stem}.png" for p in photos]
+    if len(set(names)) != len(names):
+        raise DataFormatError(photos[0].parent, "two photos share a name apart from the extension")
     sizes = [read_image(p).shape[:2] for p in photos]
     size = output_size(sizes, opts.max_size)
     images = work / "images"
     with stages("photos"):
-        for p in photos:
-            write_image(images / f"{p.stem}.png", fit_photo(read_image(p), size)[0])
-    names = [f"{p.stem}.png" for p in photos]
-    if len(set(names)) != len(names):
-        raise DataFormatError(photos[0].parent, "two photos share a name apart from the extension")
+        for p, name in zip(photos, names):
+            write_image(images / name, fit_photo(read_image(p), size)[0])
     with stages("features+matching"):
         extract_and_match(images, names, work / "database.db", matcher)
     with stages("mapping"):
@@ -206,8 +206,10 @@ def process_capture(inp: str | Path, out: str | Path, opts: CaptureOptions,
                 folder = work / "frames"
             scene, counts = sfm_scene(list_photos(folder), work, opts, matcher, stages)
             summary.update(counts)
+            dropped = counts["unregistered"]
             progress(f"registered {counts['registered']} of {counts['photos']} photos, "
-                     f"{counts['sparse_points']} sparse points")
+                     f"{counts['sparse_points']} sparse points"
+                     + (f"; not registered: {', '.join(dropped[:10])}" if dropped else ""))
         else:
             with stages("read"):
                 scene, missing = posed_scene(inp, opts.skip_missing, progress)
