@@ -232,6 +232,7 @@ def write_report(args, summaries: dict, val: list, results: dict, splat: float, 
               "Picture, left to right: held-out photo, (b) sparse, (c) dense, (d) dense + "
               "exposure, point-colour splat."]
     (out / "capture_cpu.md").write_text("\n".join(lines) + "\n")
+    summaries = {k: {**v, "input": capture_name(args.photos)} for k, v in summaries.items()}
     (out / "capture_cpu.json").write_text(json.dumps(
         {"summaries": summaries, "val_cameras": val, "results": results, "splat_psnr": splat},
         indent=2) + "\n")
