@@ -195,7 +195,7 @@ demo() {
   local amp epochs sizes turntable=$WORK/turntable_cameras
   local extra=()
   if [ "$DRY" = 1 ]; then
-    amp=bf16; epochs=1; sizes="32 64"; extra=(DATASETS.VAL_CAMERAS "[3, 7]")
+    amp=bf16; epochs=1; sizes="32 64"; extra=(DATASETS.VAL_CAMERAS "[3, 7]" INPUT.CROP "[24, 24]")
     if [ ! -d "$DATA" ]; then  # made here with open3d; on the GPU machine it is carried
       DATA=$WORK/demo
       PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" tools/make_demo_scene.py --out "$DATA" --size 32 \

@@ -15,6 +15,16 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                         help="config overrides, e.g. SOLVER.MAX_EPOCHS 10")
 
 
+def add_epoch_arg(parser: argparse.ArgumentParser, what: str = "checkpoint") -> None:
+    """``--epoch N`` or ``--epoch best`` (the held-out best, nr_model_best.pth)."""
+    def epoch(value: str) -> int | str:
+        if value == "best" or value.isdigit():
+            return value if value == "best" else int(value)
+        raise argparse.ArgumentTypeError(f"an epoch number or 'best', got {value!r}")
+    parser.add_argument("--epoch", type=epoch, help=f"{what} epoch, or 'best' for the best "
+                        "held-out PSNR (default: LOAD_EPOCH, else the latest)")
+
+
 def run_cli(main: Callable[[], None]) -> None:
     """Run ``main``; user errors print one line ``error: ...`` and exit with status 2, errors of
     the file system (disk full, no permission) and internal errors with status 1, Ctrl-C or

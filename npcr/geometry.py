@@ -76,6 +76,16 @@ def interpolate_pose(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return out
 
 
+def resize_intrinsics(K, sx: float, sy: float | None = None):
+    """Intrinsics (..., 3, 3), numpy or torch, of the same cameras with images resized by ``sx``
+    horizontally and ``sy`` (default ``sx``) vertically, pixel centres staying at integers
+    (x' = sx * (x + 0.5) - 0.5)."""
+    sy = sx if sy is None else sy
+    S = [[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]]
+    S = torch.tensor(S, dtype=K.dtype, device=K.device) if torch.is_tensor(K) else np.array(S)
+    return S @ K
+
+
 def camera_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """(B, H, W, 3) camera-frame direction (z = 1) through each pixel centre of cameras K
     (B, 3, 3), skew included."""

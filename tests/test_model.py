@@ -107,3 +107,75 @@ def test_environment_background_depends_on_the_viewing_direction():
     out = model.render_cloud(torch.full((10, 3), 100.0), K, c2w, 16, 16)  # no point in view
     out["rgb"].mean().backward()
     assert model.environment.grad.abs().sum() > 0
+
+
+def _small_model(*opts):
+    cfg = load_config(None, ["MODEL.NUM_LAYERS", "2", "MODEL.FEATURE_DIM", "3",
+                             "MODEL.UNET_CHANNELS", "[8, 16, 16]", *opts])
+    return build_model(cfg, 300, depth_range=(0.5, 10.0))
+
+
+def test_one_point_level_without_supersampling_is_the_plain_network():
+    """MODEL.SUPERSAMPLE 1 and MODEL.POINT_LEVELS 1: gather the projected layers, one U-Net pass."""
+    import pcpr_ext
+
+    torch.manual_seed(0)
+    model, pts = _small_model().eval(), torch.randn(300, 3) * 0.5
+    K, c2w = intrinsics(f=12.0, cx=9.5, cy=6.5)[None], camera((0, 0, -4.0))[None]
+    with torch.no_grad():
+        out = model.render_cloud(pts, K, c2w, 16, 20)  # a multiple of the U-Net's stride
+        d, i = model.project(pts, K, c2w, 16, 20)
+        feats = pcpr_ext.gather_features(model.features, i, model.background).flatten(1, 2)
+        plain = torch.sigmoid(model.unet(feats))
+    assert out["depth"].equal(d) and (i >= 0).any()
+    assert torch.allclose(out["rgb"], plain[:, :3], atol=1e-6)
+
+
+def test_supersampling_and_point_levels_render_any_size_with_gradients():
+    torch.manual_seed(0)
+    model, pts = _small_model("MODEL.SUPERSAMPLE", "2", "MODEL.POINT_LEVELS", "3"), \
+        torch.randn(300, 3) * 0.5
+    assert model.unet.inc[0].in_channels == 4 * 2 * 3  # s² L C
+    K = intrinsics(f=12.0, cx=9.5, cy=6.5)[None].repeat(2, 1, 1)
+    c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0))])
+    cams = model.level_cameras(K, 13, 21)
+    assert [(h, w) for _, h, w in cams] == [(32, 48), (8, 12), (4, 6)]  # padded to 16x24
+    out = model.render_cloud(pts, K, c2w, 13, 21)
+    assert out["rgb"].shape == (2, 3, 13, 21) and out["depth"].shape == (2, 2, 13, 21)
+    out["rgb"].mean().backward()
+    assert model.unet.downs[1].conv[0].weight.grad.abs().sum() > 0  # the coarsest point level
+    assert int((model.features.grad.abs().sum(1) > 0).sum()) > 0
+    # a point seen at pixel (x, y) lands at ((x + 0.5) / 2^k - 0.5, ...) of level k
+    one = torch.tensor([[0.3, -0.2, 0.0]])
+    hits = []
+    for Kl, h, w in cams:
+        _, i = model.project(one, Kl[:1], c2w[:1], h, w)
+        y, x = torch.nonzero(i[0, 0] >= 0)[0].tolist()
+        hits.append((x, y))
+    (x0, y0), (x2, y2) = hits[0], hits[2]
+    assert abs((x0 + 0.5) / 8 - 0.5 - x2) <= 1 and abs((y0 + 0.5) / 8 - 0.5 - y2) <= 1
+
+
+def test_renders_far_finer_than_training_are_made_at_the_largest_scale_and_upsampled():
+    import torch.nn.functional as F
+
+    from npcr.geometry import resize_intrinsics
+
+    torch.manual_seed(0)
+    model, pts = _small_model("MODEL.MAX_RENDER_SCALE", "2.0").eval(), torch.randn(300, 3) * 0.5
+    model.reference_focal = 12.0  # the training photos' focal length
+    K, c2w = intrinsics(f=12.0, cx=7.5, cy=7.5)[None], camera((0, 0, -4.0))[None]
+    K4 = resize_intrinsics(K, 4.0)  # 4x the training resolution: made at 2x, upsampled
+    assert model.render_scale(K) == 1 and model.render_scale(resize_intrinsics(K, 2.0)) == 1
+    assert model.render_scale(K4) == 2
+    with torch.no_grad():
+        fine = model.render_cloud(pts, K4, c2w, 64, 64)
+        half = model.render_cloud(pts, resize_intrinsics(K4, 0.5), c2w, 32, 32)
+    assert fine["rgb"].shape == (1, 3, 64, 64) and fine["depth"].shape == (1, 2, 64, 64)
+    assert torch.allclose(fine["rgb"], F.interpolate(half["rgb"], size=(64, 64), mode="bilinear",
+                                                     align_corners=False))
+    model.max_render_scale = 0.0  # off: rendered directly
+    with torch.no_grad():
+        direct = model.render_cloud(pts, K4, c2w, 64, 64)
+    assert not torch.allclose(direct["rgb"], fine["rgb"], atol=1e-3)
+    assert model.train().render_scale(K4) == 1  # training never rescales

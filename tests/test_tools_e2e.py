@@ -41,7 +41,7 @@ def trained(tmp_path_factory):
 
 def test_train_then_resume(trained):
     data, out, first, second = trained
-    assert "held-out PSNR" in first and "mean-colour baseline" in first
+    assert "held-out PSNR" in first and "point-colour splat" in first and "mean colour" in first
     assert "epoch 1: 1 depth-peeling layers" in first
     assert "resumed from epoch 1" in second and "epoch 2:" in second and "epoch 1:" not in second
     for e in (1, 2):
@@ -54,6 +54,11 @@ def test_train_then_resume(trained):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epoch"] == 2 and metrics["val_cameras"] == [1, 5]
     assert np.isfinite(metrics["heldout_psnr"]) and np.isfinite(metrics["mean_colour_psnr"])
+    # the best epoch's model is kept; its record agrees with the PSNR history of both runs
+    best = json.loads((out / "nr_model_best.json").read_text())
+    assert (out / "nr_model_best.pth").is_file() and best["epoch"] in (1, 2)
+    assert best["psnr"] == max(metrics["heldout_psnr"], best["psnr"])
+    assert np.isfinite(metrics["point_colour_splat_psnr"])
 
 
 def test_trained_renderer_beats_the_mean_colour_on_held_out_views(tmp_path):
@@ -78,6 +83,13 @@ def test_render_held_out_and_custom_cameras(trained, tmp_path):
     assert rgba.shape == (32, 32, 4) and rgba.std() > 0
     video = cv2.VideoCapture(str(out / "render_2" / "video.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+    best = json.loads((out / "nr_model_best.json").read_text())["epoch"]
+    run("tools/render.py", "--output-dir", out, "--epoch", "best", "--out", tmp_path / "best")
+    assert len(list((tmp_path / "best").glob("frame_*.png"))) == 2
+    report = run("tools/evaluate.py", "--output-dir", out, "--epoch", "best", "--out",
+                 tmp_path / "eval").stdout
+    assert report.startswith(f"epoch {best}:"), report
+    assert run("tools/render.py", "--output-dir", out, "--epoch", "last", ok=False).returncode == 2
 
     path = tmp_path / "path"
     (tmp_path / "start.inf").write_text((data / "CamPose.inf").read_text().splitlines()[0] + "\n")

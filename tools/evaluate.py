@@ -4,7 +4,7 @@ sheet of truth | prediction | 4x error. With --temporal FOLDER: the flicker (mea
 between consecutive frames) of a video written by render.py --depth or refine.py."""
 import argparse
 
-from npcr.cli import run_cli
+from npcr.cli import add_epoch_arg, run_cli
 from npcr.engine.evaluate import evaluate_temporal, evaluate_views
 
 
@@ -14,7 +14,7 @@ def main() -> None:
     target.add_argument("--output-dir", help="training OUTPUT_DIR (has config.yml)")
     target.add_argument("--temporal", metavar="FOLDER",
                         help="frames + depth + cameras of a rendered path")
-    parser.add_argument("--epoch", type=int, help="checkpoint epoch (default: LOAD_EPOCH, else latest)")
+    add_epoch_arg(parser)
     parser.add_argument("--out", help="report folder (default: OUTPUT_DIR/eval_<epoch>)")
     parser.add_argument("--depth-tolerance", type=float, default=0.03,
                         help="--temporal: relative depth agreement for a pixel to count")

@@ -12,7 +12,7 @@ tools/render.py --depth folder instead of rendering again.
 import argparse
 from pathlib import Path
 
-from npcr.cli import run_cli
+from npcr.cli import add_epoch_arg, run_cli
 from npcr.config import load_config, save_config
 from npcr.engine.refine_render import refine_path
 from npcr.engine.refine_train import REFINE_DIR, run_refine_training
@@ -24,7 +24,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
     parser.add_argument("--train", action="store_true", help="train the refine net")
-    parser.add_argument("--epoch", type=int, help="renderer checkpoint epoch (default: latest)")
+    add_epoch_arg(parser, "renderer checkpoint")
     parser.add_argument("--cameras", help="CamPose.inf of the path (default: held-out cameras)")
     parser.add_argument("--intrinsics", help="Intrinsic.inf for --cameras (default: the dataset's)")
     parser.add_argument("--cache", help="folder of tools/render.py --depth output to refine")

@@ -2,7 +2,7 @@
 """Render a trained model: RGBA frames and an mp4 along the given (default: held-out) cameras."""
 import argparse
 
-from npcr.cli import run_cli
+from npcr.cli import add_epoch_arg, run_cli
 from npcr.engine import render_views
 from npcr.engine.render import Orbit
 
@@ -27,7 +27,7 @@ def azimuth_range(text: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
-    parser.add_argument("--epoch", type=int, help="checkpoint epoch (default: LOAD_EPOCH, else latest)")
+    add_epoch_arg(parser)
     parser.add_argument("--cameras", help="CamPose.inf of the cameras to render")
     parser.add_argument("--intrinsics", help="Intrinsic.inf for --cameras (default: the dataset's)")
     parser.add_argument("--out", help="output folder (default: OUTPUT_DIR/render_<epoch>)")

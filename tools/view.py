@@ -8,7 +8,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from npcr.cli import run_cli
+from npcr.cli import add_epoch_arg, run_cli
 from npcr.engine.trained import load_trained
 from npcr.viewer import Viewer
 
@@ -17,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
-    parser.add_argument("--epoch", type=int, help="checkpoint epoch (default: latest)")
+    add_epoch_arg(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--size", type=int, default=512, help="render height at rest, pixels")

@@ -55,6 +55,18 @@ _C.MODEL.NEAR = 0.0
 _C.MODEL.FAR = 0.0
 # Channels of the U-Net levels; each further level halves the resolution (antialiased BlurPool).
 _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
+# Points projected at this many times the output resolution; each pixel's SUPERSAMPLE² samples
+# enter the U-Net side by side (thin strands and sub-pixel detail are not lost to one nearest point).
+_C.MODEL.SUPERSAMPLE = 1
+# The points are also projected at 1/2, 1/4 ... of the resolution into the U-Net's matching levels
+# (NPBG, ADOP), this many levels in all (1 = the input only; at most len(UNET_CHANNELS)): coarse
+# levels see a filled image where the cloud is sparse for the pixels.
+_C.MODEL.POINT_LEVELS = 1
+# A render from a camera whose focal length is more than this many times the training photos'
+# (as the network saw them, after INPUT.SIZE) is made at that scale and upsampled: the network
+# never saw the points that sparse for the pixels (a dotted outline instead of the object).
+# 0 renders every size directly.
+_C.MODEL.MAX_RENDER_SCALE = 2.0
 # With several frames (DATASETS.FRAMES): True shares one feature table by point index, for
 # sequences whose frames hold the same points moved (equal counts, point i the same surface point
 # in every frame); False gives each frame's points their own features.

@@ -84,6 +84,10 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.NEAR": (at_least(0, integer=False), "a depth >= 0 (0: from the points)"),
     "MODEL.FAR": (at_least(0, integer=False), "a depth >= 0 (0: from the points)"),
     "MODEL.UNET_CHANNELS": (ints_at_least(1, non_empty=True), "a non-empty list of channels >= 1"),
+    "MODEL.SUPERSAMPLE": (lambda v: at_least(1)(v) and v <= 4, "an integer in [1, 4]"),
+    "MODEL.POINT_LEVELS": (at_least(1), "an integer >= 1"),
+    "MODEL.MAX_RENDER_SCALE": (lambda v: v == 0 or at_least(1, integer=False)(v),
+                               "0 (off) or a factor >= 1"),
     "MODEL.BACKEND": (one_of("auto", "torch", "cpu", "cuda"), "auto, torch, cpu or cuda"),
     "MODEL.ENVIRONMENT": (_size, "[0, 0] or [rows, columns] > 0"),
     "MODEL.INIT_FEATURES": (one_of("random", "colors"), "random or colors"),
@@ -148,6 +152,9 @@ def validate_config(cfg: CfgNode, source: str = "config") -> None:
     near, far = cfg.MODEL.NEAR, cfg.MODEL.FAR
     if near > 0 and far > 0 and near >= far:
         raise NpcrError(f"{source}: MODEL.NEAR must be below MODEL.FAR, got {near} and {far}")
+    if cfg.MODEL.POINT_LEVELS > len(cfg.MODEL.UNET_CHANNELS):
+        raise NpcrError(f"{source}: MODEL.POINT_LEVELS {cfg.MODEL.POINT_LEVELS} is more than the "
+                        f"{len(cfg.MODEL.UNET_CHANNELS)} levels of MODEL.UNET_CHANNELS")
     schedule = cfg.SOLVER.LAYER_SCHEDULE
     if schedule and max(x[1] for x in schedule) > cfg.MODEL.NUM_LAYERS:
         raise NpcrError(f"{source}: SOLVER.LAYER_SCHEDULE asks for more layers than "

@@ -102,9 +102,10 @@ def _shade(mesh: o3d.geometry.TriangleMesh, hits: dict) -> tuple[np.ndarray, np.
     return albedo * light[..., None] * hit[..., None], hit.astype(np.float64)
 
 
-def _render(mesh: o3d.geometry.TriangleMesh, poses: np.ndarray, K: np.ndarray,
-            size: int) -> tuple[list, list]:
-    """Ray-traced premultiplied RGB and alpha (uint8) of ``mesh`` from each camera."""
+def render_mesh(mesh: o3d.geometry.TriangleMesh, poses: np.ndarray, K: np.ndarray,
+                size: int) -> tuple[list, list]:
+    """Ray-traced premultiplied RGB and alpha (uint8) of ``mesh`` from each camera (``size``²,
+    one K for all): the ground truth of any camera path around a demo scene (``demo_mesh``)."""
     mesh.compute_triangle_normals()
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
@@ -143,18 +144,24 @@ def _sample(mesh: o3d.geometry.TriangleMesh, seed: int, num_points: int):
     return np.asarray(pcd.points, dtype=np.float32), np.asarray(pcd.colors, dtype=np.float32)
 
 
+def demo_mesh(seed: int = 0, strands: int = 600, props: int = 0) -> o3d.geometry.TriangleMesh:
+    """The mesh ``make_demo_scene`` renders and samples for these arguments."""
+    rng = np.random.default_rng(seed)
+    mesh = _fur_ball(rng, strands)
+    if props:
+        mesh += _props(rng, props)
+    return mesh
+
+
 def make_demo_scene(seed: int = 0, size: int = 128, num_cameras: int = 48, strands: int = 600,
                     num_points: int = 60000, fov_deg: float = 45.0,
                     distance: float = 3.0, props: int = 0) -> DemoScene:
     """Build the fur-ball scene: ``num_cameras`` views of ``size``² pixels and a sampled point
     cloud; ``props`` adds that many checkered balls around it (``_props``)."""
-    rng = np.random.default_rng(seed)
-    mesh = _fur_ball(rng, strands)
-    if props:
-        mesh += _props(rng, props)
+    mesh = demo_mesh(seed, strands, props)
     poses = camera_ring(num_cameras, distance)
     K = pinhole(size, size, fov_deg)
-    images, alphas = _render(mesh, poses, K, size)
+    images, alphas = render_mesh(mesh, poses, K, size)
     points, colors = _sample(mesh, seed, num_points)
     return DemoScene(poses, np.repeat(K[None], num_cameras, axis=0), images, alphas, points, colors)
 
@@ -183,7 +190,7 @@ def make_moving_scene(num_frames: int = 10, seed: int = 0, size: int = 64, num_c
     for f in range(num_frames):
         motion = moving_pose(f)
         moved = o3d.geometry.TriangleMesh(mesh).transform(motion)
-        images, alphas = _render(moved, poses, K, size)
+        images, alphas = render_mesh(moved, poses, K, size)
         xyz = (points @ motion[:3, :3].T + motion[:3, 3]).astype(np.float32)
         frames.append(DemoScene(poses, np.repeat(K[None], num_cameras, axis=0), images, alphas,
                                 xyz, colors))

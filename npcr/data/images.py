@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataFormatError
+from ..geometry import resize_intrinsics
 
 
 def _decode(path: Path, flags: int) -> np.ndarray:
@@ -57,11 +58,6 @@ def image_has_alpha(path: Path) -> bool:
 
 def scale_intrinsics(K: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
     """Intrinsics for an image resized from ``src_hw`` to ``dst_hw`` (pixel centres at integers)."""
-    sy, sx = dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1]
     K = np.array(K, dtype=np.float64)
-    K[0, :] *= sx
-    K[1, :] *= sy
-    K[0, 2] += 0.5 * sx - 0.5
-    K[1, 2] += 0.5 * sy - 0.5
     K[2] = (0, 0, 1)
-    return K
+    return resize_intrinsics(K, dst_hw[1] / src_hw[1], dst_hw[0] / src_hw[0])

@@ -2,6 +2,8 @@
 
 - ``nr_model_<epoch>.pth`` (the model) and ``nr_optimizer_<epoch>.pth`` (optimizer, trainer,
   scheduler, scaler), as NPCR names them, every SOLVER.CHECKPOINT_PERIOD epochs and at the end;
+- ``nr_model_best.pth`` (the model) and ``nr_model_best.json`` (its epoch and held-out PSNR): the
+  model of the epoch with the best held-out PSNR so far, replaced atomically when one beats it;
 - ``nr_resume_<iteration>.pth`` (all of the above in one file) every SOLVER.CHECKPOINT_ITERS
   iterations, so a run killed mid-epoch loses at most that many iterations. Only the newest is kept
   (older ones, of earlier runs too, are removed), and none is left once training completes.
@@ -13,7 +15,9 @@ same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -22,7 +26,12 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 
+from ..errors import NpcrError
+from ..fileio import write_text
 from .common import checkpoint_epochs, load_checkpoint
+
+BEST_MODEL_FILE = "nr_model_best.pth"
+BEST_RECORD_FILE = "nr_model_best.json"
 
 
 class CheckpointSaver(DiskSaver):
@@ -38,6 +47,39 @@ class CheckpointSaver(DiskSaver):
         except (OSError, RuntimeError) as exc:  # torch.save reports short writes as RuntimeError
             raise OSError(f"cannot write checkpoint {Path(self.dirname) / filename} (is the disk "
                           f"full or read-only?): {exc}") from None
+
+
+class BestModel:
+    """Keeps ``nr_model_best.pth``: the model of the evaluated epoch with the highest held-out
+    PSNR, and ``nr_model_best.json`` saying which; a resumed run goes on from the recorded best."""
+
+    def __init__(self, out_dir: Path, model: torch.nn.Module):
+        self.out_dir, self.model = out_dir, model
+        record = read_best_record(out_dir)
+        self.epoch, self.psnr = (record["epoch"], record["psnr"]) if record else (0, -math.inf)
+
+    def update(self, epoch: int, psnr: float) -> bool:
+        """Save the model (rank 0) when ``psnr`` beats the best so far; returns whether it did."""
+        if not psnr > self.psnr:
+            return False
+        self.epoch, self.psnr = epoch, psnr
+        if idist.get_rank() == 0:
+            CheckpointSaver(self.out_dir)(self.model.state_dict(), BEST_MODEL_FILE)
+            write_text(self.out_dir / BEST_RECORD_FILE,
+                       json.dumps({"epoch": epoch, "psnr": psnr}) + "\n")
+        return True
+
+
+def read_best_record(out_dir: Path) -> dict | None:
+    """``{"epoch", "psnr"}`` of ``nr_model_best.pth`` in ``out_dir``, None without one."""
+    path = Path(out_dir) / BEST_RECORD_FILE
+    if not (path.is_file() and (path.parent / BEST_MODEL_FILE).is_file()):
+        return None
+    try:
+        record = json.loads(path.read_text())
+        return {"epoch": int(record["epoch"]), "psnr": float(record["psnr"])}
+    except (ValueError, KeyError, TypeError):
+        raise NpcrError(f"{path}: not a best-model record (epoch, psnr)") from None
 
 
 def resume_iterations(output_dir: Path, prefix: str = "nr") -> list[int]:

@@ -14,6 +14,7 @@ from yacs.config import CfgNode
 
 from ..data import Scene, split_cameras
 from ..data.formats import load_scene_from
+from ..data.images import read_image
 from ..data.inspect import depth_range as scene_depth_range
 from ..errors import NpcrError, one_line
 from ..modeling import FrameClouds, PointRenderer, build_model
@@ -68,6 +69,13 @@ class SceneData:
         """Whether the photos come with alpha mattes (else the model renders opaque frames)."""
         return self.scene.has_matte(self.frames[0], 0)
 
+    def frame_colors(self, frame: int) -> torch.Tensor | None:
+        """(N, 3) the colours of ``frame``'s points, None when the cloud has none."""
+        if self.colors is None:
+            return None
+        start = self.clouds.offsets[frame]
+        return self.colors[start:start + len(self.clouds.points[frame])]
+
     @property
     def points(self) -> torch.Tensor:
         """(N, 3) all points of the trained frames, in feature-row order."""
@@ -106,8 +114,17 @@ def build_scene_model(cfg: CfgNode, data: SceneData) -> PointRenderer:
     """The renderer ``cfg`` describes for ``data``: its points, depth range, mattes or not, and a
     photometric correction per camera (relative to the training cameras) when asked."""
     train_ids, _ = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
-    return build_model(cfg, data.clouds.total, depth_range(cfg, data), opaque=not data.mattes,
-                       num_cameras=data.scene.num_cameras, train_cameras=train_ids)
+    model = build_model(cfg, data.clouds.total, depth_range(cfg, data), opaque=not data.mattes,
+                        num_cameras=data.scene.num_cameras, train_cameras=train_ids)
+    model.reference_focal = training_focal(cfg, data, train_ids)
+    return model
+
+
+def training_focal(cfg: CfgNode, data: SceneData, train_ids: list[int]) -> float:
+    """Median horizontal focal length (pixels) of the training cameras at INPUT.SIZE."""
+    native_w = read_image(data.scene.image_path(data.frames[0], train_ids[0])).shape[1]
+    width = cfg.INPUT.SIZE[1] if min(cfg.INPUT.SIZE) > 0 else native_w
+    return float(np.median(data.scene.K[train_ids, 0, 0])) * width / native_w
 
 
 def depth_range(cfg: CfgNode, data: SceneData) -> tuple[float, float]:

@@ -4,7 +4,6 @@ video (warping error)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,14 @@ from pytorch_msssim import ssim
 
 from ..data import CameraImageDataset
 from ..fileio import write_image, write_text
+from ..metrics import psnr_from_mse
 from ..refine.stream import FlickerMeter, View
 from .refine_render import CachedRenders
 from .trained import load_trained
 
 
 @torch.no_grad()
-def evaluate_views(output_dir: str | Path, epoch: int | None = None,
+def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
                    out: str | Path | None = None) -> dict:
     """Evaluate on the held-out cameras (all cameras if none are held out) of every trained frame.
 
@@ -41,7 +41,7 @@ def evaluate_views(output_dir: str | Path, epoch: int | None = None,
             mse = float(((pred - truth) ** 2 * valid).sum() / (3 * valid.sum()).clamp_min(1))
             truth = torch.where(valid > 0, truth, pred)
             views.append({"frame": frame, "camera": item["camera_id"],
-                          "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
+                          "psnr": psnr_from_mse(mse),
                           "ssim": float(ssim(pred, truth, data_range=1.0)),
                           "alpha_mae": float((o["alpha"].cpu() - item["alpha"]).abs().mean())})
             error = (pred - truth).abs().mul(4).clamp(0, 1)

@@ -96,7 +96,7 @@ class CachedRenders:
 def refine_path(output_dir: str | Path, campose: str | Path | None = None,
                 intrinsics: str | Path | None = None, out: str | Path | None = None,
                 size: tuple[int, int] | None = None, cache: str | Path | None = None,
-                fps: int = 24, frame: int | None = None, epoch: int | None = None) -> dict:
+                fps: int = 24, frame: int | None = None, epoch: int | str | None = None) -> dict:
     """Render the cameras ``campose`` / ``intrinsics`` (default: the held-out ones; with ``cache``,
     the path of that tools/render.py --depth folder, reusing its frames) and refine them in
     order. Writes ``frame_%04d.png`` (refined RGBA), ``depth_%04d.npy``, ``video.mp4``,

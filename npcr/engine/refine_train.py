@@ -3,7 +3,6 @@ TensorBoard), and its held-out check: does refining cost PSNR?"""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from yacs.config import CfgNode
 from ..data import CameraImageDataset, ResumableSampler, split_cameras
 from ..errors import NpcrError
 from ..fileio import write_text
+from ..metrics import psnr
 from ..modeling import TemporalRefiner, build_refiner
 from ..refine.sequences import ApproachSequences, nearest_cameras
 from ..refine.stream import View, refine_view, warp_into
@@ -61,10 +61,6 @@ def refine_sequence(refiner: TemporalRefiner, views: list[View], tolerance: floa
             torch.stack(temporal).mean() if temporal else zero)
 
 
-def _psnr(pred: torch.Tensor, truth: torch.Tensor) -> float:
-    return 10 * math.log10(1.0 / max(float(F.mse_loss(pred, truth)), 1e-12))
-
-
 @torch.no_grad()
 def heldout_psnr(trained: Trained, refiner: TemporalRefiner, sequences: ApproachSequences,
                  tolerance: float) -> tuple[float, float]:
@@ -79,8 +75,8 @@ def heldout_psnr(trained: Trained, refiner: TemporalRefiner, sequences: Approach
         views = render_views(trained, batch)
         outs, _, _ = refine_sequence(refiner, views, tolerance)
         truth = batch["image"].to(trained.device)
-        raw.append(_psnr(views[-1].rgba[:, :3].clamp(0, 1), truth))
-        refined.append(_psnr(outs[-1][:, :3], truth))
+        raw.append(psnr(views[-1].rgba[:, :3].clamp(0, 1), truth))
+        refined.append(psnr(outs[-1][:, :3], truth))
     return sum(raw) / len(raw), sum(refined) / len(refined)
 
 

@@ -131,7 +131,7 @@ def to_rgba8(rgba: torch.Tensor) -> np.ndarray:
     return (rgba[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
 
 
-def render_views(output_dir: str | Path, epoch: int | None = None, campose: str | Path | None = None,
+def render_views(output_dir: str | Path, epoch: int | str | None = None, campose: str | Path | None = None,
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
                  size: tuple[int, int] | None = None, fps: int = 24,
                  frame: int | str | None = None, spiral: bool = False, depth: bool = False,

@@ -20,7 +20,8 @@ RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_
                     "SOLVER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
                     "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD"}
 # What a training run writes into OUTPUT_DIR (besides logs): removed by --overwrite.
-RUN_FILES = ("nr_model_*.pth", "nr_optimizer_*.pth", "nr_resume_*.pth", "metrics.json")
+RUN_FILES = ("nr_model_*.pth", "nr_model_best.json", "nr_optimizer_*.pth", "nr_resume_*.pth",
+             "metrics.json")
 
 
 def _alive(pid: int) -> bool:

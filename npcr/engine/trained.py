@@ -10,6 +10,7 @@ from yacs.config import CfgNode
 from ..config import load_config
 from ..errors import NpcrError, one_line
 from ..modeling import FrameClouds, PointRenderer
+from .checkpoints import BEST_MODEL_FILE, read_best_record
 from .common import (MODEL_FILE, SceneData, build_scene_model, checkpoint_epochs, layers_at_epoch,
                      load_checkpoint, load_scene, select_device)
 
@@ -24,8 +25,16 @@ class Trained:
     device: torch.device
 
 
-def pick_epoch(output_dir: Path, requested: int | None, load_epoch: int) -> int:
-    """``requested``, else LOAD_EPOCH when >= 0, else the latest saved epoch."""
+def pick_checkpoint(output_dir: Path, requested: int | str | None,
+                    load_epoch: int) -> tuple[int, Path]:
+    """Epoch and model file of ``requested`` ("best": nr_model_best.pth), else LOAD_EPOCH when
+    >= 0, else the latest saved epoch."""
+    if requested == "best":
+        record = read_best_record(output_dir)
+        if record is None:
+            raise NpcrError(f"{output_dir / BEST_MODEL_FILE}: no best checkpoint (it is kept "
+                            "while training evaluates held-out PSNR)")
+        return record["epoch"], output_dir / BEST_MODEL_FILE
     saved = checkpoint_epochs(output_dir)
     if not saved:
         raise NpcrError(f"{output_dir}: no nr_model_<epoch>.pth checkpoint found")
@@ -33,18 +42,18 @@ def pick_epoch(output_dir: Path, requested: int | None, load_epoch: int) -> int:
     if epoch not in saved:
         raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: no checkpoint for epoch {epoch}; "
                         f"saved epochs: {saved}")
-    return epoch
+    return epoch, output_dir / MODEL_FILE.format(epoch)
 
 
-def load_trained(output_dir: str | Path, epoch: int | None = None) -> Trained:
-    """The model of ``output_dir`` at ``epoch`` (see ``pick_epoch``), with its scene and config."""
+def load_trained(output_dir: str | Path, epoch: int | str | None = None) -> Trained:
+    """The model of ``output_dir`` at ``epoch`` (see ``pick_checkpoint``), with its scene and
+    config."""
     output_dir = Path(output_dir)
     cfg = load_config(output_dir / "config.yml")
-    epoch = pick_epoch(output_dir, epoch, cfg.LOAD_EPOCH)
+    epoch, path = pick_checkpoint(output_dir, epoch, cfg.LOAD_EPOCH)
     data = load_scene(cfg)
     device = select_device(cfg)
     model = build_scene_model(cfg, data)
-    path = output_dir / MODEL_FILE.format(epoch)
     state = load_checkpoint(path)
     saved = tuple(state.get("features", torch.empty(0)).shape)
     if len(saved) == 2 and saved[0] != model.features.shape[0]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -16,7 +15,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers import ProgressBar
 from ignite.metrics import PSNR, SSIM
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
 from ..config import save_config
@@ -26,7 +25,8 @@ from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import FrameClouds, PointRenderer
 from ..modeling.poses import CameraPoses
-from .checkpoints import attach_checkpoints, resume
+from .baselines import baseline_psnrs
+from .checkpoints import BestModel, attach_checkpoints, resume
 from .common import (build_scene_model, layers_at_epoch, load_scene, seed_everything,
                      select_device, setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
@@ -112,17 +112,6 @@ def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.de
     PSNR(data_range=1.0, device=device).attach(evaluator, "psnr")
     SSIM(data_range=1.0, device=device).attach(evaluator, "ssim")
     return evaluator
-
-
-def mean_colour_psnr(train_set: Dataset, val_set: Dataset) -> float:
-    """PSNR on the validation images of a constant image of the training images' mean colour."""
-    mean = torch.stack([train_set[i]["image"].mean((1, 2)) for i in range(len(train_set))]).mean(0)
-    psnrs = []
-    for i in range(len(val_set)):
-        img = val_set[i]["image"]
-        mse = ((img - mean[:, None, None]) ** 2).mean().item()
-        psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
-    return sum(psnrs) / len(psnrs)
 
 
 def write_refined_poses(poses: CameraPoses, scene, out_dir: Path) -> dict:
@@ -275,12 +264,14 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
                                out_dir, cfg.TEST.IMAGE_PERIOD, device, logger)
 
     history: dict = {}
+    best = BestModel(out_dir, model)
 
     def evaluate(engine: Engine) -> None:
         psnr = evaluator.run(val_loader).metrics["psnr"]
         history[engine.state.epoch] = psnr
-        logger.info("epoch %d: loss %.4f, held-out PSNR %.2f dB", engine.state.epoch,
-                    engine.state.output["loss"], psnr)
+        improved = best.update(engine.state.epoch, psnr)
+        logger.info("epoch %d: loss %.4f, held-out PSNR %.2f dB%s", engine.state.epoch,
+                    engine.state.output["loss"], psnr, " (best so far)" if improved else "")
 
     trainer.add_event_handler(Events.EPOCH_COMPLETED(every=cfg.TEST.EVAL_PERIOD), evaluate)
 
@@ -306,18 +297,25 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
     psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
     digests = idist.all_gather(model_digest(model))
     if rank == 0:
-        baseline = mean_colour_psnr(ConcatDataset(per_frame(train_ids, augment=False)),
-                                    ConcatDataset(val_set.parts))
+        near, far = model.near, model.far
+        baselines = baseline_psnrs(
+            per_frame(train_ids, augment=False), val_set.parts,
+            [(data.clouds.points[f], data.frame_colors(f)) for f in data.frames], near, far,
+            cfg.MODEL.MAX_SPLAT, model.opaque)
         iterations = trainer.state.iteration - start_iteration
         result.update({"epoch": epoch, "iterations": trainer.state.iteration,
                        "train_seconds": seconds, "it_per_s": iterations / max(seconds, 1e-9),
                        "peak_memory_mib": peak_memory_mib(device), "device": str(device),
-                       "heldout_psnr": psnr, "mean_colour_psnr": baseline,
+                       "heldout_psnr": psnr, "best_epoch": best.epoch, "best_psnr": best.psnr,
+                       "mean_colour_psnr": baselines["mean_colour"],
+                       "point_colour_splat_psnr": baselines["point_colour_splat"],
                        "val_cameras": val_ids, "heldout_psnr_by_epoch": history,
                        "weights_sha256": digests})
         if poses is not None:
             result["pose_correction"] = write_refined_poses(poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-        logger.info("held-out PSNR: %.2f dB | mean-colour baseline: %.2f dB", psnr, baseline)
+        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d) | baselines: point-colour "
+                    "splat %.2f dB, mean colour %.2f dB", psnr, best.psnr, best.epoch,
+                    baselines["point_colour_splat"], baselines["mean_colour"])
     if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
         idist.barrier()

@@ -30,4 +30,5 @@ def build_model(cfg: CfgNode, num_points: int,
     return PointRenderer(num_points, m.FEATURE_DIM, m.NUM_LAYERS, list(m.UNET_CHANNELS),
                          max_splat=m.MAX_SPLAT, near=near, far=far, backend=m.BACKEND,
                          opaque=opaque, photometric=photometric,
-                         environment=tuple(m.ENVIRONMENT))
+                         environment=tuple(m.ENVIRONMENT), supersample=m.SUPERSAMPLE,
+                         point_levels=m.POINT_LEVELS, max_render_scale=m.MAX_RENDER_SCALE)

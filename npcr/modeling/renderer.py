@@ -1,13 +1,15 @@
 """The neural point renderer: learned point features, depth-peeled gathering, antialiased U-Net."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 import pcpr_ext
 
-from ..geometry import camera_rays
+from ..geometry import camera_rays, resize_intrinsics
 from .photometric import PhotometricCorrection
 from .poses import flow_to_pose
 from .unet import AntialiasedUNet
@@ -17,7 +19,11 @@ class PointRenderer(nn.Module):
     """Renders RGB + alpha of a point cloud from cameras.
 
     Per-point features (N, C) and a background feature (C,) are gathered through L projected layers,
-    concatenated to L*C channels and decoded by the U-Net into RGB and alpha (sigmoid). An
+    concatenated to L*C channels and decoded by the U-Net into RGB and alpha (sigmoid). With
+    ``supersample`` s the points are projected at s times the resolution and each pixel's s x s
+    samples enter the U-Net side by side (s² L C channels); with ``point_levels`` P the points are
+    also projected at 1/2 .. 1/2^(P-1) of the resolution and enter the U-Net's matching levels, so
+    coarse levels see a filled image however sparse the cloud is at the output's resolution. An
     ``opaque`` renderer (trained on photos without mattes) renders alpha 1 everywhere; a
     ``photometric`` correction, when given, makes renders for training photos look like them.
     """
@@ -25,8 +31,12 @@ class PointRenderer(nn.Module):
     def __init__(self, num_points: int, feature_dim: int, num_layers: int, unet_channels: list[int],
                  max_splat: int = 1, near: float = 0.1, far: float = 100.0, backend: str = "auto",
                  opaque: bool = False, photometric: PhotometricCorrection | None = None,
-                 environment: tuple[int, int] = (0, 0)):
+                 environment: tuple[int, int] = (0, 0), supersample: int = 1,
+                 point_levels: int = 1, max_render_scale: float = 0.0):
         super().__init__()
+        if supersample < 1 or not 1 <= point_levels <= len(unet_channels):
+            raise ValueError(f"supersample {supersample} must be >= 1 and point_levels "
+                             f"{point_levels} in 1..{len(unet_channels)}")
         self.opaque, self.photometric = opaque, photometric
         self.features = nn.Parameter(torch.randn(num_points, feature_dim))
         self.background = nn.Parameter(torch.zeros(feature_dim))
@@ -35,9 +45,16 @@ class PointRenderer(nn.Module):
         # surroundings behind a captured object look from every camera
         self.environment = nn.Parameter(torch.zeros(feature_dim, *environment)) \
             if min(environment) > 0 else None
-        self.unet = AntialiasedUNet(num_layers * feature_dim, 4, unet_channels)
+        per_level = num_layers * feature_dim
+        self.unet = AntialiasedUNet(supersample ** 2 * per_level, 4, unet_channels,
+                                    [per_level] * (point_levels - 1))
         self.num_layers, self.max_splat = num_layers, max_splat
         self.near, self.far, self.backend = near, far, backend
+        self.supersample, self.point_levels = supersample, point_levels
+        # Focal length (pixels) of the training photos as the network saw them; a render from a
+        # camera more than ``max_render_scale`` times finer is made at that scale and upsampled
+        # (``render_scale``). 0 turns this off.
+        self.reference_focal, self.max_render_scale = 0.0, max_render_scale
         # Layers filled by the projector (a layer schedule lowers it); the rest stay empty.
         self.active_layers = num_layers
 
@@ -65,6 +82,34 @@ class PointRenderer(nn.Module):
                                                      -1)], 1)
         return depth, index
 
+    def level_cameras(self, K: torch.Tensor, height: int,
+                      width: int) -> list[tuple[torch.Tensor, int, int]]:
+        """(K, height, width) of each point rendering the U-Net takes: the input (``supersample``
+        times the U-Net's padded size), then each further point level at half the last."""
+        ph, pw = self.unet.padded_size(height, width)
+        s = self.supersample
+        cams = [(resize_intrinsics(K, float(s)) if s > 1 else K, s * ph, s * pw)]
+        for k in range(1, self.point_levels):
+            cams.append((resize_intrinsics(K, 0.5 ** k), ph >> k, pw >> k))
+        return cams
+
+    def rasterize(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
+                  cam_to_world: torch.Tensor, height: int,
+                  width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Depth and feature-row index (B, L, h, w) at each of ``level_cameras``; camera b sees
+        the cloud of ``frames[b]``."""
+        b, c2w = len(frames), cam_to_world.detach()
+        levels = []
+        for Kl, h, w in self.level_cameras(K, height, width):
+            depth = K.new_zeros((b, self.num_layers, h, w))
+            index = torch.full((b, self.num_layers, h, w), -1, dtype=torch.int64, device=K.device)
+            for frame in sorted(set(frames)):
+                rows = [i for i, f in enumerate(frames) if f == frame]
+                d, i = self.project(clouds.points[frame], Kl[rows], c2w[rows], h, w)
+                depth[rows], index[rows] = d, torch.where(i >= 0, i + clouds.offsets[frame], i)
+            levels.append((depth, index))
+        return levels
+
     def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
                              width: int) -> torch.Tensor:
         """(B, C, H, W) background feature + environment map at each pixel's viewing direction."""
@@ -77,22 +122,33 @@ class PointRenderer(nn.Module):
                             mode="bilinear", padding_mode="border", align_corners=False)
         return env + self.background[None, :, None, None]
 
-    def decode(self, depth: torch.Tensor, index: torch.Tensor,
-               background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1] from projected layers of feature rows;
-        ``background`` (B, C, H, W) features where no point is (default: the learned one)."""
+    def gather(self, index: torch.Tensor, background: torch.Tensor | None) -> torch.Tensor:
+        """(B, L*C, H, W) features of the points ``index`` (B, L, H, W) names; ``background``
+        (B, C, H, W) where no point is (default: the learned background feature)."""
         feats = pcpr_ext.gather_features(self.features, index, self.background)
         if background is not None:
             feats = torch.where(index[:, :, None] < 0, background[:, None].to(feats.dtype), feats)
-        out = torch.sigmoid(self.unet(feats.flatten(1, 2)))
+        return feats.flatten(1, 2)
+
+    def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]], K: torch.Tensor,
+               cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
+        """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1], and layer-0 ``depth`` (B, L, H, W),
+        from the point renderings ``rasterize`` made for these cameras."""
+        cams = self.level_cameras(K, height, width)
+        feats = [self.gather(index, self.background_map(Kl, cam_to_world, h, w))
+                 for (_, index), (Kl, h, w) in zip(levels, cams)]
+        if self.supersample > 1:
+            feats[0] = F.pixel_unshuffle(feats[0], self.supersample)
+        out = torch.sigmoid(self.unet(feats[0], feats[1:], size=(height, width)))
         alpha = torch.ones_like(out[:, 3:]) if self.opaque else out[:, 3:]
+        s = self.supersample
+        depth = levels[0][0][..., ::s, ::s][..., :height, :width]
         return {"rgb": out[:, :3], "alpha": alpha, "depth": depth}
 
     def render_cloud(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                      height: int, width: int) -> dict[str, torch.Tensor]:
         """Render one cloud whose points are feature rows 0..N-1: ``rgb``, ``alpha``, ``depth``."""
-        return self.decode(*self.project(points, K, cam_to_world, height, width),
-                           self.background_map(K, cam_to_world, height, width))
+        return self(FrameClouds({0: points}), [0] * len(K), K, cam_to_world, height, width)
 
     def background_map(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
                        width: int) -> torch.Tensor | None:
@@ -100,6 +156,16 @@ class PointRenderer(nn.Module):
         if self.environment is None:
             return None
         return self.environment_features(K, cam_to_world.detach(), height, width)
+
+    def render_scale(self, K: torch.Tensor) -> int:
+        """By how much a render from cameras ``K`` is made coarser, then upsampled: 1 in training
+        and up to ``max_render_scale`` times the training photos' focal length; beyond, the
+        points are too sparse for the pixels (the network never saw them so) and the render is
+        made at that scale instead."""
+        if self.training or not (self.reference_focal > 0 and self.max_render_scale > 0):
+            return 1
+        ratio = float(K[:, 0, 0].median()) / self.reference_focal
+        return max(1, math.ceil(ratio / self.max_render_scale - 1e-6))
 
     def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
                 cam_to_world: torch.Tensor, height: int, width: int,
@@ -109,22 +175,24 @@ class PointRenderer(nn.Module):
         ``cam_to_world`` requires grad (pose refinement), the outputs carry a gradient to it
         (npcr.modeling.poses). ``photos`` (B,) camera ids apply those photos' photometric
         correction (when the model has one)."""
-        b = len(frames)
-        depth = K.new_zeros((b, self.num_layers, height, width))
-        index = torch.full((b, self.num_layers, height, width), -1, dtype=torch.int64,
-                           device=K.device)
-        surface = K.new_zeros((b, height, width, 3)) if cam_to_world.requires_grad else None
-        for frame in sorted(set(frames)):
-            rows = [i for i, f in enumerate(frames) if f == frame]
-            points, offset = clouds.points[frame], clouds.offsets[frame]
-            d, i = self.project(points, K[rows], cam_to_world[rows].detach(), height, width)
-            depth[rows], index[rows] = d, torch.where(i >= 0, i + offset, i)
-            if surface is not None:
-                surface[rows] = points[i[:, 0].clamp_min(0)]
-        out = self.decode(depth, index, self.background_map(K, cam_to_world, height, width))
-        if surface is not None:
-            rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1), surface,
-                                index[:, 0] >= 0, K, cam_to_world)
+        q = self.render_scale(K)
+        if q > 1:
+            hq, wq = -(-height // q), -(-width // q)
+            out = self(clouds, frames, resize_intrinsics(K, wq / width, hq / height),
+                       cam_to_world, hq, wq, photos)
+            for key in ("rgb", "alpha"):
+                out[key] = F.interpolate(out[key], size=(height, width), mode="bilinear",
+                                         align_corners=False)
+            out["depth"] = F.interpolate(out["depth"], size=(height, width), mode="nearest")
+            return out
+        levels = self.rasterize(clouds, frames, K, cam_to_world, height, width)
+        out = self.decode(levels, K, cam_to_world, height, width)
+        if cam_to_world.requires_grad:
+            s = self.supersample
+            index = levels[0][1][:, 0, ::s, ::s][:, :height, :width]
+            rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1),
+                                clouds.positions(frames, index), index >= 0, K,
+                                cam_to_world)
             out["rgb"], out["alpha"] = rgba[:, :3], rgba[:, 3:]
         if photos is not None and self.photometric is not None:
             out["rgb"] = self.photometric(out["rgb"], photos, K)
@@ -150,6 +218,17 @@ class FrameClouds:
             self.offsets[frame] = 0 if shared else total
             total = count if shared else total + count
         self.total = total
+
+    def positions(self, frames: list[int], index: torch.Tensor) -> torch.Tensor:
+        """(B, ..., 3) world position of the feature rows ``index`` (B, ...) names in the cloud of
+        ``frames[b]`` (zero where the index is -1)."""
+        out = index.new_zeros(index.shape + (3,), dtype=self.points[frames[0]].dtype)
+        for frame in sorted(set(frames)):
+            rows = [i for i, f in enumerate(frames) if f == frame]
+            local = index[rows] - self.offsets[frame]
+            out[rows] = torch.where((index[rows] >= 0)[..., None],
+                                    self.points[frame][local.clamp_min(0)], 0.0)
+        return out
 
     def to(self, device: torch.device) -> "FrameClouds":
         return FrameClouds({f: p.to(device) for f, p in self.points.items()}, self.shared)

@@ -53,13 +53,17 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
 
 
 class _Down(nn.Module):
-    def __init__(self, cin: int, cout: int):
+    """Antialiased halving, then a conv block; ``extra`` channels (a point rendering at the halved
+    resolution) join the pooled ones before the convolutions."""
+
+    def __init__(self, cin: int, cout: int, extra: int = 0):
         super().__init__()
         self.pool = nn.Sequential(nn.MaxPool2d(2, stride=1), antialiased_cnns.BlurPool(cin, stride=2))
-        self.conv = _conv_block(cin, cout)
+        self.conv = _conv_block(cin + extra, cout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(self.pool(x))
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.pool(x)
+        return self.conv(x if extra is None else torch.cat([x, extra.to(x.dtype)], dim=1))
 
 
 class _Up(nn.Module):
@@ -73,26 +77,47 @@ class _Up(nn.Module):
 
 
 class AntialiasedUNet(nn.Module):
-    """Maps (B, in_channels, H, W) to (B, out_channels, H, W) for any H, W (padded internally)."""
+    """Maps (B, in_channels, H, W) to (B, out_channels, H, W) for any H, W (padded internally).
 
-    def __init__(self, in_channels: int, out_channels: int, channels: list[int]):
+    ``level_inputs[k]`` channels more enter level k + 1 (at 1 / 2^(k+1) of the input's size), as
+    NPBG and ADOP feed point renderings at several resolutions; their inputs must then come at
+    ``padded_size``."""
+
+    def __init__(self, in_channels: int, out_channels: int, channels: list[int],
+                 level_inputs: list[int] = ()):
         super().__init__()
+        if len(level_inputs) > len(channels) - 1:
+            raise ValueError(f"{len(level_inputs)} level inputs for {len(channels) - 1} levels")
+        extra = list(level_inputs) + [0] * (len(channels) - 1 - len(level_inputs))
+        self.level_inputs = len(level_inputs)
         self.inc = _conv_block(in_channels, channels[0])
-        self.downs = nn.ModuleList(_Down(a, b) for a, b in zip(channels[:-1], channels[1:]))
+        self.downs = nn.ModuleList(_Down(a, b, e) for a, b, e in zip(channels[:-1], channels[1:], extra))
         self.ups = nn.ModuleList(_Up(b, a, a) for a, b in zip(channels[:-1], channels[1:]))
         self.head = nn.Conv2d(channels[0], out_channels, 1)
         self.multiple = 2 ** (len(channels) - 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        # Pad to a multiple of the total stride so every level halves exactly, and so the coarsest
-        # level keeps >= 4 pixels (BlurPool's reflect padding needs them).
-        ph = max(-h % self.multiple, 4 * self.multiple - h)
-        pw = max(-w % self.multiple, 4 * self.multiple - w)
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the input is padded to: a multiple of the total stride, so every level halves
+        exactly, and at least 4 pixels at the coarsest level (BlurPool's reflect padding)."""
+        m = self.multiple
+        return max(-(-height // m) * m, 4 * m), max(-(-width // m) * m, 4 * m)
+
+    def forward(self, x: torch.Tensor, levels: list[torch.Tensor] = (),
+                size: tuple[int, int] | None = None) -> torch.Tensor:
+        """``levels``: the ``level_inputs`` tensors, coarsest last; the output is cropped to
+        ``size`` (default the input's)."""
+        h, w = size or x.shape[-2:]
+        if len(levels) != self.level_inputs:
+            raise ValueError(f"the U-Net takes {self.level_inputs} level inputs, got {len(levels)}")
+        ph, pw = self.padded_size(*x.shape[-2:])
+        if levels and (ph, pw) != tuple(x.shape[-2:]):
+            raise ValueError(f"with level inputs the input must be {ph}x{pw}, got "
+                             f"{tuple(x.shape[-2:])}")
+        if (ph, pw) != tuple(x.shape[-2:]):
+            x = F.pad(x, (0, pw - x.shape[-1], 0, ph - x.shape[-2]), mode="replicate")
         skips = [self.inc(x)]
-        for down in self.downs:
-            skips.append(down(skips[-1]))
+        for k, down in enumerate(self.downs):
+            skips.append(down(skips[-1], levels[k] if k < len(levels) else None))
         y = skips.pop()
         for up in reversed(self.ups):
             y = up(y, skips.pop())
