@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real capture from photos to held-out renders: process_capture's stage times, then held-out
-PSNR / SSIM of (a) the training photos' mean colour, a splat of the dense points' own colours
-(no network, 2x supersampled), and the renderer trained on (b) sparse SfM points, (c) dense points,
+PSNR / SSIM of (a) the training photos' mean colour, a point-colour splat of the dense points
+(one colour per point fitted to the training photos with no network, 2x supersampled), and the renderer trained on (b) sparse SfM points, (c) dense points,
 (d) dense points + per-photo exposure and white balance; every 6th photo held out, the same
 epochs for each. Writes ``benchmarks/results/capture_cpu.md``, ``capture_cpu.json`` and a picture
 of held-out photos beside their renders (``capture_cpu.png``).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -26,14 +25,14 @@ import cv2
 import numpy as np
 import torch
 
+from npcr.data import CameraImageDataset, split_cameras
 from npcr.data.formats import load_scene_from
-from npcr.data.images import scale_intrinsics
+from npcr.engine.baselines import PointColourSplat
 from npcr.engine.evaluate import evaluate_views
+from npcr.metrics import psnr_from_mse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_projection import machine  # noqa: E402
-
-import pcpr_ext  # noqa: E402
 
 VARIANTS = {"b_sparse": ("sparse", ["MODEL.PHOTOMETRIC.EXPOSURE", "False",
                                     "MODEL.PHOTOMETRIC.WHITE_BALANCE", "False"]),
@@ -79,28 +78,19 @@ def vary_exposure(src: Path, dst: Path, val: list, spread: float, seed: int = 0)
 
 
 def splat_psnr(scene_dir: Path, cams: list[int], size: tuple[int, int]) -> tuple[float, list]:
-    """Held-out PSNR of the dense points' own colours splatted (1 px, 2x supersampled, averaged
-    down; pixels no point covers get the photo's mean colour), and the images."""
+    """Held-out PSNR of the point-colour splat of the dense points (npcr.engine.baselines: one
+    colour per point, started at the points' own and fitted to the training photos with no
+    network, a fitted background colour, 2x supersampled), and its renders (H, W, 3)."""
     scene = load_scene_from(scene_dir)
     xyz, colors = (torch.from_numpy(a) for a in scene.points(0))
-    h, w = size
-    out, images = [], []
-    for cam in cams:
-        rgb, _, valid = scene.read(0, cam)
-        truth = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        K = scale_intrinsics(scene.K[cam], rgb.shape[:2], (2 * h, 2 * w))
-        _, index = pcpr_ext.project(xyz, torch.tensor(K[None]).float(),
-                                    torch.tensor(scene.cam_to_world[cam:cam + 1]).float(),
-                                    2 * h, 2 * w, num_layers=1, near=1e-3, far=1e6)
-        i = index[0, 0]
-        fill = torch.from_numpy(truth.reshape(-1, 3).mean(0))
-        img = torch.where((i >= 0)[..., None], colors[i.clamp_min(0)], fill).numpy()
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-        ok = np.ones((h, w), bool) if valid is None else \
-            cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        out.append(10 * math.log10(1 / max(float(((img - truth) ** 2)[ok].mean()), 1e-12)))
-        images.append(img)
-    return float(np.mean(out)), images
+    train_ids, _ = split_cameras(scene.num_cameras, cams)
+    train = list(CameraImageDataset(scene, train_ids, 0, size))
+    held_out = list(CameraImageDataset(scene, cams, 0, size))
+    splat = PointColourSplat(xyz, colors, 1e-3, 1e6, opaque=True)
+    splat.fit(train, epochs=10)
+    images = [splat.render(v["K"][None], v["cam_to_world"][None], *size)[0][0].permute(1, 2, 0)
+              .numpy() for v in held_out]
+    return splat.psnr(held_out), images
 
 
 def colour_matched_psnr(sheet_path: Path, count: int) -> float:
@@ -119,7 +109,7 @@ def colour_matched_psnr(sheet_path: Path, count: int) -> float:
             coef = np.linalg.lstsq(A, truth[..., ch].ravel(), rcond=None)[0]
             fitted[..., ch] = (A @ coef).reshape(pred.shape[:2])
         mse = float(((np.clip(fitted, 0, 1) - truth) ** 2).mean())
-        out.append(10 * math.log10(1 / max(mse, 1e-12)))
+        out.append(psnr_from_mse(mse))
     return float(np.mean(out))
 
 

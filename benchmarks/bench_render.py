@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 
 from npcr.engine.render import camera_path
 from npcr.engine.trained import load_trained
+from npcr.metrics import psnr_from_mse
 
 
 def sync(device: torch.device) -> None:
@@ -54,7 +54,7 @@ def time_path(trained, path, amp: torch.dtype | None, max_frames: int) -> tuple[
 
 def psnr(a: list, b: list) -> float:
     mse = statistics.fmean(float(((x - y) ** 2).mean()) for x, y in zip(a, b))
-    return 10 * math.log10(1 / max(mse, 1e-12))
+    return psnr_from_mse(mse)
 
 
 def main() -> None:

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Render time of the demo model's settings before issue 16 (one point level, no supersampling)
+and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process.
+
+Untrained weights (the time does not depend on them), synthetic clouds of 60k and 1M points, full
+frames of 512² and 1024² (projection, gather, U-Net), median of --frames after 3 warm-ups. Writes
+benchmarks/results/render_cost_<device>.md. Needs no open3d (runs on the bare GPU machine).
+
+    python benchmarks/bench_render_cost.py [--device cuda] [--frames 20] [--out benchmarks/results]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from npcr.config import load_config
+from npcr.modeling import build_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_cost import cloud, synthetic_views  # noqa: E402
+from bench_projection import machine  # noqa: E402
+
+BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1"]
+
+
+@torch.no_grad()
+def frame_ms(opts: list[str], device: torch.device, points: int, size: int, frames: int) -> float:
+    cfg = load_config("configs/demo.yml", ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0", *opts])
+    model = build_model(cfg, points).to(device).eval()
+    clouds = cloud(points, device)
+    K, c2w = synthetic_views(frames + 3, size, device)
+    times = []
+    for i in range(frames + 3):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+        times.append(time.perf_counter() - t)
+    return 1000 * sorted(times[3:])[len(times[3:]) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    rows = []
+    for points in (60_000, 1_000_000):
+        for size in (512, 1024):
+            before = frame_ms(BEFORE, device, points, size, args.frames)
+            now = frame_ms([], device, points, size, args.frames)
+            rows.append({"points": points, "size": size, "before_ms": before, "now_ms": now})
+            print(json.dumps(rows[-1]), flush=True)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
+    lines = [f"# Render cost of the demo settings before and after issue 16 on {device.type}\n",
+             f"Machine: {name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, L 2, "
+             "U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median of "
+             f"{args.frames}. Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 and 4.\n",
+             "| points | size | before ms | now ms | now / before |", "|---|---|---|---|---|"]
+    lines += [f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.1f} | {r['now_ms']:.1f} | "
+              f"{r['now_ms'] / r['before_ms']:.2f} |" for r in rows]
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / f"render_cost_{device.type}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
