@@ -179,3 +179,18 @@ def test_renders_far_finer_than_training_are_made_at_the_largest_scale_and_upsam
         direct = model.render_cloud(pts, K4, c2w, 64, 64)
     assert not torch.allclose(direct["rgb"], fine["rgb"], atol=1e-3)
     assert model.train().render_scale(K4) == 1  # training never rescales
+
+
+def test_view_direction_enters_the_network():
+    from npcr.modeling.renderer import view_directions
+
+    torch.manual_seed(0)
+    model, pts = _small_model("MODEL.VIEW_DIRECTION", "True"), torch.randn(300, 3) * 0.5
+    assert model.unet.inc[0].in_channels == 2 * 3 + 3
+    K, c2w = intrinsics(f=12.0, cx=7.5, cy=5.5)[None], camera((4.0, 0, 0))[None]
+    d = view_directions(K, c2w, 12, 16)
+    assert torch.allclose(d.norm(dim=-1), torch.ones(1, 12, 16))
+    assert torch.allclose(d[0, 5:7, 7:9].mean((0, 1)), c2w[0, :3, 2], atol=0.05)  # optical axis
+    out = model.render_cloud(pts, K, c2w, 12, 16)
+    out["rgb"].mean().backward()
+    assert model.unet.inc[0].weight.grad[:, -3:].abs().sum() > 0  # the direction channels learn

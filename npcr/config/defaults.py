@@ -67,6 +67,9 @@ _C.MODEL.POINT_LEVELS = 1
 # never saw the points that sparse for the pixels (a dotted outline instead of the object).
 # 0 renders every size directly.
 _C.MODEL.MAX_RENDER_SCALE = 2.0
+# The viewing direction of each pixel (world, unit vector) enters the U-Net beside the point
+# features, for appearance that changes with the view.
+_C.MODEL.VIEW_DIRECTION = False
 # With several frames (DATASETS.FRAMES): True shares one feature table by point index, for
 # sequences whose frames hold the same points moved (equal counts, point i the same surface point
 # in every frame); False gives each frame's points their own features.

@@ -31,4 +31,5 @@ def build_model(cfg: CfgNode, num_points: int,
                          max_splat=m.MAX_SPLAT, near=near, far=far, backend=m.BACKEND,
                          opaque=opaque, photometric=photometric,
                          environment=tuple(m.ENVIRONMENT), supersample=m.SUPERSAMPLE,
-                         point_levels=m.POINT_LEVELS, max_render_scale=m.MAX_RENDER_SCALE)
+                         point_levels=m.POINT_LEVELS, max_render_scale=m.MAX_RENDER_SCALE,
+                         view_direction=m.VIEW_DIRECTION)

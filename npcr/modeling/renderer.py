@@ -32,7 +32,8 @@ class PointRenderer(nn.Module):
                  max_splat: int = 1, near: float = 0.1, far: float = 100.0, backend: str = "auto",
                  opaque: bool = False, photometric: PhotometricCorrection | None = None,
                  environment: tuple[int, int] = (0, 0), supersample: int = 1,
-                 point_levels: int = 1, max_render_scale: float = 0.0):
+                 point_levels: int = 1, max_render_scale: float = 0.0,
+                 view_direction: bool = False):
         super().__init__()
         if supersample < 1 or not 1 <= point_levels <= len(unet_channels):
             raise ValueError(f"supersample {supersample} must be >= 1 and point_levels "
@@ -46,8 +47,11 @@ class PointRenderer(nn.Module):
         self.environment = nn.Parameter(torch.zeros(feature_dim, *environment)) \
             if min(environment) > 0 else None
         per_level = num_layers * feature_dim
-        self.unet = AntialiasedUNet(supersample ** 2 * per_level, 4, unet_channels,
-                                    [per_level] * (point_levels - 1))
+        # with ``view_direction`` each pixel's viewing direction (world, unit) enters too, for
+        # appearance that changes with the view (shine on fur, real photos)
+        self.view_direction = view_direction
+        self.unet = AntialiasedUNet(supersample ** 2 * per_level + 3 * view_direction, 4,
+                                    unet_channels, [per_level] * (point_levels - 1))
         self.num_layers, self.max_splat = num_layers, max_splat
         self.near, self.far, self.backend = near, far, backend
         self.supersample, self.point_levels = supersample, point_levels
@@ -113,8 +117,7 @@ class PointRenderer(nn.Module):
     def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
                              width: int) -> torch.Tensor:
         """(B, C, H, W) background feature + environment map at each pixel's viewing direction."""
-        d = torch.einsum("bij,bhwj->bhwi", cam_to_world[:, :3, :3], camera_rays(K, height, width))
-        d = d / d.norm(dim=-1, keepdim=True)
+        d = view_directions(K, cam_to_world, height, width)
         azimuth = torch.atan2(d[..., 0], d[..., 2]) / torch.pi  # [-1, 1]
         elevation = torch.asin(d[..., 1].clamp(-1, 1)) / (torch.pi / 2)
         grid = torch.stack([azimuth, elevation], -1)
@@ -139,6 +142,9 @@ class PointRenderer(nn.Module):
                  for (_, index), (Kl, h, w) in zip(levels, cams)]
         if self.supersample > 1:
             feats[0] = F.pixel_unshuffle(feats[0], self.supersample)
+        if self.view_direction:
+            d = view_directions(K, cam_to_world.detach(), *feats[0].shape[-2:])
+            feats[0] = torch.cat([feats[0], d.permute(0, 3, 1, 2).to(feats[0].dtype)], 1)
         out = torch.sigmoid(self.unet(feats[0], feats[1:], size=(height, width)))
         alpha = torch.ones_like(out[:, 3:]) if self.opaque else out[:, 3:]
         s = self.supersample
@@ -197,6 +203,13 @@ class PointRenderer(nn.Module):
         if photos is not None and self.photometric is not None:
             out["rgb"] = self.photometric(out["rgb"], photos, K)
         return out
+
+
+def view_directions(K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
+                    width: int) -> torch.Tensor:
+    """(B, H, W, 3) unit world-space direction of the ray through each pixel centre."""
+    d = torch.einsum("bij,bhwj->bhwi", cam_to_world[:, :3, :3], camera_rays(K, height, width))
+    return d / d.norm(dim=-1, keepdim=True)
 
 
 class FrameClouds:
