@@ -83,23 +83,30 @@ def measure_training(variant: str, device: torch.device, points: int, crop: int,
 
 
 @torch.no_grad()
-def measure_render(device: torch.device, points: int, size: int, frames: int,
-                   amp: torch.dtype | None = None) -> float:
-    """Milliseconds per full frame (projection, gather, U-Net) at ``size``², eval mode, under
-    autocast to ``amp`` when given."""
-    cfg = load_config(None, SETTINGS + ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"])
+def frame_ms(cfg, device: torch.device, points: int, size: int, frames: int,
+             amp: torch.dtype | None = None, warmup: int = 2) -> float:
+    """Median milliseconds per full frame (projection, gather, U-Net) at ``size``² of the model
+    ``cfg`` describes (untrained) on a synthetic cloud, eval mode, under autocast to ``amp`` when
+    given, after ``warmup`` frames."""
     model = build_model(cfg, points).to(device).eval()
     clouds = cloud(points, device)
-    K, c2w = synthetic_views(frames + 2, size, device)
+    K, c2w = synthetic_views(frames + warmup, size, device)
     times = []
-    for i in range(frames + 2):
+    for i in range(frames + warmup):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
             model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
         times.append(time.perf_counter() - t)
-    return 1000 * sorted(times[2:])[len(times[2:]) // 2]
+    return 1000 * sorted(times[warmup:])[len(times[warmup:]) // 2]
+
+
+def measure_render(device: torch.device, points: int, size: int, frames: int,
+                   amp: torch.dtype | None = None) -> float:
+    """``frame_ms`` at NPCR-like settings."""
+    cfg = load_config(None, SETTINGS + ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"])
+    return frame_ms(cfg, device, points, size, frames, amp)
 
 
 def main() -> None:

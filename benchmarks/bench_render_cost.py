@@ -13,35 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from npcr.config import load_config
-from npcr.modeling import build_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_cost import cloud, synthetic_views  # noqa: E402
+from bench_cost import frame_ms  # noqa: E402
 from bench_projection import machine  # noqa: E402
 
 BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1"]
-
-
-@torch.no_grad()
-def frame_ms(opts: list[str], device: torch.device, points: int, size: int, frames: int) -> float:
-    cfg = load_config("configs/demo.yml", ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0", *opts])
-    model = build_model(cfg, points).to(device).eval()
-    clouds = cloud(points, device)
-    K, c2w = synthetic_views(frames + 3, size, device)
-    times = []
-    for i in range(frames + 3):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
-        times.append(time.perf_counter() - t)
-    return 1000 * sorted(times[3:])[len(times[3:]) // 2]
+DEPTHS = ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"]  # the synthetic clouds' depth range
 
 
 def main() -> None:
@@ -55,8 +38,9 @@ def main() -> None:
     rows = []
     for points in (60_000, 1_000_000):
         for size in (512, 1024):
-            before = frame_ms(BEFORE, device, points, size, args.frames)
-            now = frame_ms([], device, points, size, args.frames)
+            before, now = (frame_ms(load_config("configs/demo.yml", [*DEPTHS, *opts]), device,
+                                    points, size, args.frames, warmup=3)
+                           for opts in (BEFORE, []))
             rows.append({"points": points, "size": size, "before_ms": before, "now_ms": now})
             print(json.dumps(rows[-1]), flush=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
