@@ -298,6 +298,8 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
     digests = idist.all_gather(model_digest(model))
     if rank == 0:
         near, far = model.near, model.far
+        logger.info("baselines on the held-out views: fitting one colour per point to the %d "
+                    "training views (no network)", len(train_ids) * len(data.frames))
         baselines = baseline_psnrs(
             per_frame(train_ids, augment=False), val_set.parts,
             [(data.clouds.points[f], data.frame_colors(f)) for f in data.frames], near, far,
