@@ -81,9 +81,14 @@ def resize_intrinsics(K, sx: float, sy: float | None = None):
     horizontally and ``sy`` (default ``sx``) vertically, pixel centres staying at integers
     (x' = sx * (x + 0.5) - 0.5)."""
     sy = sx if sy is None else sy
-    S = [[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]]
-    S = torch.tensor(S, dtype=K.dtype, device=K.device) if torch.is_tensor(K) else np.array(S)
-    return S @ K
+    # K' = S K with S = [[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]], written
+    # elementwise: a matrix product would run in float16 under autocast
+    scale, shift = [[sx], [sy], [1.0]], [[0.5 * sx - 0.5], [0.5 * sy - 0.5], [0.0]]
+    if torch.is_tensor(K):
+        scale, shift = (torch.tensor(v, dtype=K.dtype, device=K.device) for v in (scale, shift))
+    else:
+        scale, shift = np.array(scale), np.array(shift)
+    return scale * K + shift * K[..., 2:3, :]
 
 
 def camera_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -194,3 +194,21 @@ def test_view_direction_enters_the_network():
     out = model.render_cloud(pts, K, c2w, 12, 16)
     out["rgb"].mean().backward()
     assert model.unet.inc[0].weight.grad[:, -3:].abs().sum() > 0  # the direction channels learn
+
+
+def test_rescaled_renders_under_autocast_keep_float32_cameras():
+    """Under autocast a matrix product would turn the resized intrinsics into half floats (the
+    GPU check found a capped 1024² render failing so)."""
+    from npcr.geometry import resize_intrinsics
+
+    torch.manual_seed(0)
+    model = _small_model("MODEL.SUPERSAMPLE", "2", "MODEL.POINT_LEVELS", "2").eval()
+    model.reference_focal = 12.0
+    pts = torch.randn(300, 3) * 0.5
+    K, c2w = intrinsics(f=48.0, cx=31.5, cy=31.5)[None], camera((0, 0, -4.0))[None]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert resize_intrinsics(K, 0.5).dtype == torch.float32
+        out = model.render_cloud(pts, K, c2w, 64, 64)  # 4x the training focal: made at 2x
+    with torch.no_grad():
+        plain = model.render_cloud(pts, K, c2w, 64, 64)
+    assert out["rgb"].shape == (1, 3, 64, 64) and out["depth"].equal(plain["depth"])
