@@ -3,10 +3,11 @@ image of the training photos' mean colour, and a splat of one colour per point (
 fitted to the training photos by gradient with no network)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import ConcatDataset
 
 import pcpr_ext
 
@@ -14,12 +15,18 @@ from ..geometry import resize_intrinsics
 from ..metrics import psnr
 
 
+def items(views: Sequence[dict]) -> Iterator[dict]:
+    """The views one at a time: a dataset reads each photo when asked, so a long capture is
+    never held in memory whole."""
+    return (views[i] for i in range(len(views)))
+
+
 def mean_colour_psnr(train_views: Sequence[dict], val_views: Sequence[dict]) -> float:
     """Mean PSNR on ``val_views`` (dataset items: ``image``, ``valid``) of a constant image of the
     mean colour of ``train_views``."""
-    mean = torch.stack([v["image"].mean((1, 2)) for v in train_views]).mean(0)
+    mean = torch.stack([v["image"].mean((1, 2)) for v in items(train_views)]).mean(0)
     return sum(psnr(mean[:, None, None].expand_as(v["image"]), v["image"], v["valid"])
-               for v in val_views) / len(val_views)
+               for v in items(val_views)) / len(val_views)
 
 
 class PointColourSplat:
@@ -66,14 +73,15 @@ class PointColourSplat:
 
     def fit(self, views: Sequence[dict], epochs: int = 30, lr: float = 0.05) -> float:
         """Fit the colours (and the background when opaque) to ``views`` (dataset items) by Adam on
-        the mean squared error of the averaged-down splat; returns the final PSNR on them."""
-        indices = [self.index(v["K"][None], v["cam_to_world"][None], *v["image"].shape[-2:])
-                   for v in views]
+        the mean squared error of the averaged-down splat; returns the final PSNR on them. Views
+        are read and projected in each epoch, not kept (a long capture's photos and indices would
+        not fit in memory)."""
         colors = self.colors.clone().requires_grad_(True)
         background = self.background.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([colors, background], lr=lr)
         for _ in range(epochs):
-            for v, index in zip(views, indices):
+            for v in items(views):
+                index = self.index(v["K"][None], v["cam_to_world"][None], *v["image"].shape[-2:])
                 rgb, _ = self.shade(index, colors, background)
                 loss = (((rgb[0] - v["image"]) ** 2) * v["valid"]).mean()
                 optimizer.zero_grad()
@@ -89,7 +97,7 @@ class PointColourSplat:
     def psnr(self, views: Sequence[dict]) -> float:
         """Mean PSNR of the splat on ``views`` (over each photo's valid pixels)."""
         total = 0.0
-        for v in views:
+        for v in items(views):
             rgb, _ = self.render(v["K"][None], v["cam_to_world"][None], *v["image"].shape[-2:])
             total += psnr(rgb[0].clamp(0, 1), v["image"], v["valid"])
         return total / len(views)
@@ -117,13 +125,11 @@ def baseline_psnrs(train_parts: Sequence[Sequence[dict]], val_parts: Sequence[Se
     ``epochs`` from the points' colours when known), averaged over the frames; part f of
     ``train_parts`` / ``val_parts`` holds the views of the frame whose (points, colours) are
     ``clouds[f]``."""
-    train_all = [v for part in train_parts for v in part]
-    val_all = [v for part in val_parts for v in part]
     splat = []
     for train, val, (points, colors) in zip(train_parts, val_parts, clouds):
         start = colors if colors is not None else torch.full((len(points), 3), 0.5)
         fitted = PointColourSplat(points, start, near, far, max_splat, opaque=opaque)
-        fitted.fit(list(train), epochs)
-        splat.append(fitted.psnr(list(val)))
-    return {"mean_colour": mean_colour_psnr(train_all, val_all),
+        fitted.fit(train, epochs)
+        splat.append(fitted.psnr(val))
+    return {"mean_colour": mean_colour_psnr(ConcatDataset(train_parts), ConcatDataset(val_parts)),
             "point_colour_splat": sum(splat) / len(splat)}
