@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DATA := data/demo
 DEMO_OUT  := output/demo
 
-.PHONY: install demo demo-refine test clean
+.PHONY: install demo demo-refine test test-fast clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ test: install
 		|| (apt-get update -q && apt-get install -y -q chromium)
 	@$(BIN)/python -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The inner loop (under a minute): unit tests, without the e2e and slow ones.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not e2e and not slow" tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info data output

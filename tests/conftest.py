@@ -5,16 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from npcr.geometry import look_at
+import pcpr_ext
+from npcr.testing import camera, intrinsics
 
 
-def camera(eye=(0.0, 0.0, -5.0), target=(0.0, 0.0, 0.0), up=(0.0, -1.0, 0.0)) -> torch.Tensor:
-    """(4, 4) float32 camera-to-world looking from ``eye`` at ``target``."""
-    return torch.tensor(look_at(np.array(eye), np.array(target), np.array(up)), dtype=torch.float32)
-
-
-def intrinsics(f=10.0, cx=4.0, cy=4.0) -> torch.Tensor:
-    return torch.tensor([[f, 0, cx], [0, f, cy], [0, 0, 1]], dtype=torch.float32)
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip where the CUDA kernel cannot run (no GPU, or not built)."""
+    if "cuda" in pcpr_ext.backends():
+        return
+    skip = pytest.mark.skip(reason="no CUDA backend or GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

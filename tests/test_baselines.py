@@ -1,7 +1,7 @@
 """The non-learned baselines: mean colour and the point-colour splat (fitted with no network)."""
 import torch
 
-from conftest import camera, intrinsics
+from npcr.testing import camera, intrinsics
 from npcr.engine.baselines import PointColourSplat, best_fitted_splat, mean_colour_psnr
 from npcr.metrics import psnr
 

@@ -2,11 +2,10 @@
 without poses through structure from motion, a transforms.json with lens distortion and no cloud,
 a video; the cameras of turned photos; refusals."""
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
+import pytest
 
 from npcr.capture.photos import fit_photo, output_size, turn_clockwise
 from npcr.capture.video import extract_frames
@@ -14,6 +13,7 @@ from npcr.data import read_cam_poses, read_intrinsics, read_points
 from npcr.data.box_scene import arc_cameras, box_rects, render_rects, surface_distance
 from npcr.data.distortion import Distortion
 from npcr.data.transforms import GL_TO_CV
+from npcr.testing import run_tool
 from npcr.videoio import open_video
 
 K_BOX = np.array([[150.0, 0, 79.5], [0, 150.0, 59.5], [0, 0, 1]])  # 160x120 photos
@@ -22,7 +22,7 @@ FOOTPRINT = 4.0 / (150 * 80 / 160)  # a stereo pixel at the box's distance (4 m)
 
 
 def run(*args):
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True)
+    return run_tool(*args, ok=False, one_thread=False)
 
 
 def similarity(ours: np.ndarray, truth: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -74,6 +74,8 @@ def test_video_frames_drop_the_blurred(tmp_path):
     assert counts["sampled"] == 2 and counts["kept"] == 2  # the sharpest of each half second
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_photos_without_poses_to_a_dense_scene(tmp_path):
     """8 photos of the box scene: all register in name order (camera centres match the truth up
     to a similarity), and the dense cloud lies on the surfaces, far denser than the sparse one."""
@@ -99,6 +101,7 @@ def test_photos_without_poses_to_a_dense_scene(tmp_path):
     assert not list((tmp_path / "out" / "img" / "0").glob("*_alpha.png"))  # no mattes invented
 
 
+@pytest.mark.e2e
 def test_video_to_a_scene(tmp_path):
     """A walk around the box as an mp4 beside OUT: frames, sequential matching, SfM, points."""
     rects = box_rects(0)
@@ -130,6 +133,8 @@ def _transforms_capture(root, dist: Distortion, count: int = 6):
     return rects, cams
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_transforms_with_distortion_and_no_cloud_to_training(tmp_path):
     """Poses kept, photos undistorted as OpenCV does with the same K (pixels without a source
     marked), points triangulated and densified onto the surfaces; then one missing photo is
@@ -178,6 +183,8 @@ def test_transforms_with_distortion_and_no_cloud_to_training(tmp_path):
     assert proc.returncode == 2 and "--photo 2: not a training photo" in proc.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_skip_missing_and_too_few_registered(tmp_path):
     _transforms_capture(tmp_path / "cap", Distortion((0.0, 0.0, 0.0, 0.0)), count=5)
     (tmp_path / "cap" / "images" / "f1.jpg").unlink()

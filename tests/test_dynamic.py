@@ -1,8 +1,6 @@
 """Dynamic scenes: a generated moving sequence, features shared by point index, frame x camera
 videos."""
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,14 +9,10 @@ import torch
 from npcr.data import read_cam_poses, read_intrinsics, read_points, write_cam_poses, write_intrinsics
 from npcr.data.demo_scene import moving_pose
 from npcr.modeling import FrameClouds
+from npcr.testing import run_tool
 
 
-def run(*args, ok=True):
-    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if ok:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+run = run_tool
 
 
 def test_shared_features_use_one_table():
@@ -48,6 +42,7 @@ def test_moving_scene_moves_the_same_points(moving):
         assert np.allclose(pts, first @ m[:3, :3].T + m[:3, 3], atol=1e-5)  # point i is point i
 
 
+@pytest.mark.e2e
 def test_train_shared_and_render_frames_along_a_path(moving, tmp_path):
     out = tmp_path / "out"
     log = run("tools/train.py", "DATASETS.ROOT", moving / "scene", "OUTPUT_DIR", out,
@@ -77,6 +72,7 @@ def test_train_shared_and_render_frames_along_a_path(moving, tmp_path):
     assert bad.returncode == 2 and "'all'" in bad.stderr
 
 
+@pytest.mark.e2e
 def test_shared_features_need_equal_counts(moving, tmp_path):
     scene = tmp_path / "scene"
     subprocess.run(["cp", "-r", str(moving / "scene"), str(scene)], check=True)

@@ -48,6 +48,7 @@ def test_camera_on_axis_is_refused():
         surround_path(start, np.zeros(3), UP, 10)
 
 
+@pytest.mark.e2e
 def test_exgen_cli(tmp_path):
     start = look_at(np.array([3.0, 0.0, 1.0]), CENTRE, UP)
     write_cam_poses(tmp_path / "one.inf", start[None])
@@ -106,6 +107,7 @@ def test_spiral_and_keyframes():
         keyframe_path(keys[:1], 5)
 
 
+@pytest.mark.e2e
 def test_exgen_cli_modes_and_preview(tmp_path):
     cams = np.stack([look_at(np.array(e), CENTRE, UP) for e in ([3.0, 0, 1], [0, 3.0, 0.5])])
     write_cam_poses(tmp_path / "cams.inf", cams)

@@ -34,6 +34,7 @@ def _same_scene(a, b, atol=1e-6):
     assert np.allclose(a.points(0)[0], b.points(0)[0], atol=1e-5)
 
 
+@pytest.mark.e2e
 def test_native_transforms_native_round_trip(native, tmp_path):
     root, imgs, alphas, K, pts = native
     scene = load_scene_from(root)

@@ -3,11 +3,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from npcr.data import read_cam_poses, write_cam_poses, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 
 
+@pytest.mark.e2e
 def test_inspect_flags_a_camera_that_looks_away(tmp_path):
     s = make_demo_scene(seed=1, size=24, num_cameras=4, strands=30, num_points=2000)
     root = tmp_path / "scene"

@@ -1,7 +1,7 @@
 """Model v0: shapes, odd image sizes, gradients reach the point features."""
 import torch
 
-from conftest import camera, intrinsics
+from npcr.testing import camera, intrinsics
 from npcr.config import load_config
 from npcr.modeling import AntialiasedUNet, build_model
 

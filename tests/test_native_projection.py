@@ -12,11 +12,10 @@ import pytest
 import torch
 
 import pcpr_ext
-from conftest import camera, intrinsics
+from npcr.testing import camera, intrinsics
 
 NATIVE_SKIPPED = os.environ.get("NPCR_NO_EXT") == "1"
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    "cuda" not in pcpr_ext.backends(), reason="no CUDA backend or GPU"))]
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
 @pytest.fixture(autouse=True)
@@ -146,6 +145,7 @@ def test_native_host_checks_arguments():
         _C.project(pts, K, c2w, 40000, 4, 1, near, far, 1)
 
 
+@pytest.mark.slow
 def test_twenty_million_points_in_bounded_memory():
     """20M points at 256x256: extra memory grows with N (16-byte splat records), never N x pixels."""
     script = textwrap.dedent("""

@@ -3,7 +3,7 @@ photos' mean, stays off in renders unless asked, and opaque models for photos wi
 import numpy as np
 import torch
 
-from conftest import camera, intrinsics
+from npcr.testing import camera, intrinsics
 from npcr.config import load_config
 from npcr.modeling import FrameClouds, PhotometricCorrection, build_model
 

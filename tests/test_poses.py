@@ -3,6 +3,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from npcr.config import load_config
@@ -97,6 +98,7 @@ def test_gradient_descent_on_the_pose_realigns_the_view():
     assert start > 1.5 and end < 0.35 * start, (start, end)
 
 
+@pytest.mark.e2e
 def test_training_refines_and_writes_the_training_poses(tmp_path):
     import os
     import subprocess

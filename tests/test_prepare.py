@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 import pcpr_ext
@@ -18,6 +19,7 @@ def _index_map(scene, xyz, near, far):
     return index
 
 
+@pytest.mark.e2e
 def test_prepare_points_cleans_and_normalises(tmp_path):
     s = make_demo_scene(seed=2, size=32, num_cameras=4, strands=40, num_points=3000)
     rng = np.random.default_rng(0)

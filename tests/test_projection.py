@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pcpr_ext
-from conftest import camera, intrinsics
+from npcr.testing import camera, intrinsics
 
 f32 = np.float32
 

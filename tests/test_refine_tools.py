@@ -1,8 +1,5 @@
 """tools/refine.py and tools/evaluate.py --temporal end to end on a tiny scene."""
 import json
-import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -10,17 +7,15 @@ import pytest
 
 from exparamgen.surround import surround_path
 from npcr.data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
+from npcr.testing import run_tool
+
+pytestmark = pytest.mark.e2e
 
 TRAIN = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16]", "MODEL.NEAR", "0.5",
          "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2", "SOLVER.MAX_EPOCHS", "2"]
 
 
-def run(*args, ok=True):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, env=env)
-    if ok:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+run = run_tool
 
 
 def orbit(scene, folder, frames):

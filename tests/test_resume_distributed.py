@@ -1,14 +1,12 @@
 """Exact resume after kill -9 in the middle of an epoch, and data-parallel training in 2 processes."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from npcr.data import ResumableSampler, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
+from npcr.testing import run_tool
 
 OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16]", "MODEL.NEAR", "0.5",
         "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2", "MODEL.NUM_LAYERS", "2",
@@ -46,13 +44,7 @@ def tiny_scene(tmp_path_factory):
     return root
 
 
-def train(*args, env=None, ok=True):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          env=env)
-    if ok:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+train = run_tool
 
 
 def test_sampler_is_a_function_of_seed_and_epoch():
@@ -109,6 +101,7 @@ def same_weights(a_dir, b_dir):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.e2e
 def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, straight, tmp_path):
     # Killed after iteration 5 (epoch 2), the run resumes from iteration 4, inside epoch 2, and
     # must redo iteration 5 with the same batch and the same random crops.
@@ -132,6 +125,7 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, stra
     assert json.loads((broken / "metrics.json").read_text())["iterations"] == 9
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_stops_after_the_iteration_and_resumes_exactly(
         tiny_scene, straight, tmp_path, signal_name):
@@ -146,6 +140,7 @@ def test_ctrl_c_or_sigterm_stops_after_the_iteration_and_resumes_exactly(
     assert same_weights(straight, out)
 
 
+@pytest.mark.e2e
 def test_two_processes_with_gloo_end_with_equal_weights(tiny_scene, tmp_path):
     out = tmp_path / "ddp"
     train("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

@@ -15,6 +15,9 @@ import torch
 from npcr.data import write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.images import read_image
+from npcr.testing import run_tool
+
+pytestmark = pytest.mark.e2e
 
 TRAIN = ["DATASETS.VAL_CAMERAS", "[1]", "MODEL.UNET_CHANNELS", "[8, 16]", "MODEL.NEAR", "0.5",
          "MODEL.FAR", "10.0", "SOLVER.MAX_EPOCHS", "1"]
@@ -26,8 +29,7 @@ def run(*args, disk_full=False):
     (writes fail as on a full disk; Python ignores the SIGXFSZ that comes with it)."""
     limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (DISK_LIMIT, DISK_LIMIT))) \
         if disk_full else None
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, preexec_fn=limit)
+    return run_tool(*args, ok=False, preexec_fn=limit)
 
 
 def leftovers(folder):

@@ -1,7 +1,5 @@
 """End to end through the command-line tools on a tiny scene: make scene, train, resume, render."""
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -11,6 +9,9 @@ from npcr.camera_paths import focus_point
 from npcr.data import read_cam_poses
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.formats import load_scene_from
+from npcr.testing import run_tool
+
+pytestmark = pytest.mark.e2e
 
 TINY = ["--size", "32", "--cameras", "8", "--strands", "60", "--points", "3000"]
 TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16, 16]",
@@ -22,10 +23,7 @@ TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16, 
 
 
 def run(*args, ok=True):
-    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True)
-    if ok:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+    return run_tool(*args, ok=ok, one_thread=False)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import camera, intrinsics
+from npcr.testing import camera, intrinsics
 from npcr.config import load_config
 from npcr.engine.common import layers_at_epoch
 from npcr.engine.losses import ImageLoss

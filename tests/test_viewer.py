@@ -21,6 +21,8 @@ from npcr.data.demo_scene import make_demo_scene
 from npcr.engine.trained import load_trained
 from npcr.viewer import Viewer, view_intrinsics
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader",
                   "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
