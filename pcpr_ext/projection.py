@@ -14,6 +14,11 @@ except ImportError:  # built with NPCR_NO_EXT=1, or not built yet
 
 Range = Union[float, torch.Tensor]
 
+# Limits of the native kernels, checked here for every backend so that all accept the same calls
+# (the CPU kernel bins 16-bit row numbers; a splat's side is bounded for its loops).
+MAX_SPLAT = 1024
+MAX_HEIGHT = 32767
+
 
 def backends() -> list[str]:
     """Names of the projection backends usable in this process, the reference first."""
@@ -84,6 +89,10 @@ def check_projection_args(points: torch.Tensor, K: torch.Tensor, cam_to_world: t
                         ("max_splat", max_splat)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if max_splat > MAX_SPLAT:
+        raise ValueError(f"max_splat must be in [1, {MAX_SPLAT}], got {max_splat}")
+    if height > MAX_HEIGHT:
+        raise ValueError(f"images of at most {MAX_HEIGHT} rows, got {height}")
     batch = K.shape[0]
     near_t = _range("near", near, batch, device)
     far_t = _range("far", far, batch, device)

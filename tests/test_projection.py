@@ -156,6 +156,9 @@ def test_inputs_are_normalised(random_scene):
     (dict(cam_to_world=torch.zeros(2, 4, 4)), "K has 1 cameras"),
     (dict(num_layers=0), "num_layers"),
     (dict(max_splat=0), "max_splat"),
+    # the native kernels' limits hold for the reference too: every backend takes the same calls
+    (dict(max_splat=1025, backend="torch"), r"max_splat must be in \[1, 1024\]"),
+    (dict(height=40000, backend="torch"), "at most 32767 rows"),
     (dict(near=5.0, far=1.0), "near < far"),
     (dict(near=0.0), "0 < near"),
     (dict(backend="metal"), "unknown backend"),

@@ -1,6 +1,6 @@
 """Reprojection of an earlier frame into the current view with the current view's depth.
 
-Cameras follow the projection contract (shared/design/projection.md): OpenCV axes, camera-to-world
+Cameras follow the projection contract (pcpr_ext/PROJECTION.md): OpenCV axes, camera-to-world
 matrices, pixel centres at integer coordinates, depth = camera z, 0 where nothing was rendered.
 """
 from __future__ import annotations
