@@ -31,7 +31,7 @@ from npcr.data import (read_cam_poses, read_intrinsics, read_points, write_cam_p
                        write_native_scene)
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
-from npcr.geometry import _rotation_exp, _rotation_log
+from npcr.geometry import project_points, rotation_exp, rotation_log
 from npcr.modeling.poses import CameraPoses
 
 VAL = [3, 15, 27, 39]
@@ -44,17 +44,14 @@ def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> float:
 
 def reprojection_px(points: np.ndarray, K: np.ndarray, c2w: np.ndarray, true: np.ndarray) -> float:
     """Mean pixel distance between the points' projections by ``c2w`` and by ``true``."""
-    def project(m):
-        cam = (points - m[:3, 3]) @ m[:3, :3]
-        uv = cam @ K.T
-        return uv[:, :2] / uv[:, 2:]
-    return float(np.linalg.norm(project(c2w) - project(true), axis=1).mean())
+    return float(np.linalg.norm(project_points(points, K, c2w)[0] - project_points(points, K, true)[0],
+                                axis=1).mean())
 
 
 def camera_frame_error(c2w: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rotation (axis-angle, radians) and translation of ``c2w`` relative to ``true``, both in the
     true camera's frame."""
-    return (_rotation_log(true[:3, :3].T @ c2w[:3, :3]),
+    return (rotation_log(true[:3, :3].T @ c2w[:3, :3]),
             true[:3, :3].T @ (c2w[:3, 3] - true[:3, 3]))
 
 
@@ -113,7 +110,7 @@ def perturb(c2w: np.ndarray, degrees: float, shift: float, seed: int) -> np.ndar
     out = c2w.copy()
     for i in range(len(c2w)):
         axis = rng.normal(size=3)
-        R = _rotation_exp(np.radians(degrees) * axis / np.linalg.norm(axis))
+        R = rotation_exp(np.radians(degrees) * axis / np.linalg.norm(axis))
         out[i, :3, :3] = R @ c2w[i, :3, :3]
         d = rng.normal(size=3)
         out[i, :3, 3] += shift * d / np.linalg.norm(d)

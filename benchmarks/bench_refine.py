@@ -33,8 +33,8 @@ from npcr.config import load_config, save_config
 from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
 from npcr.data.demo_scene import demo_mesh, make_demo_scene, render_mesh
 from npcr.engine import run_training
-from npcr.engine.refine_render import refine_path
-from npcr.engine.refine_train import REFINE_DIR, run_refine_training
+from npcr.temporal.render import refine_path
+from npcr.temporal.train import REFINE_DIR, run_refine_training
 from npcr.engine.trained import load_trained
 
 matplotlib.use("Agg")

@@ -60,7 +60,7 @@ def measure(points: int, layers: int, size: int, device: torch.device, repeats: 
         for _ in range(repeats + 1):
             sync(device)
             t0 = time.perf_counter()
-            depth, index = model.project(clouds.points[0], K, c2w, size, size)
+            depth, index = model.depth_layers(clouds.points[0], K, c2w, size, size)
             sync(device)
             t1 = time.perf_counter()
             feats = pcpr_ext.gather_features(model.features, index, model.background)

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from npcr.camera_paths import keyframe_path, orbit_path, spiral_path
+from npcr.camera_paths import keyframe_path, orbit_path, spiral_path, surround_path
 from exparamgen.preview import save_path_preview
-from exparamgen.surround import surround_path
 from npcr.cli import run_cli
 from npcr.data import read_cam_poses, read_intrinsics, read_points, write_cam_poses, write_intrinsics
 from npcr.errors import NpcrError

@@ -1,5 +1,5 @@
-"""Camera paths around an object: orbits by azimuth/elevation/radius, spirals, and interpolation
-between given cameras. Every path is (frames, 4, 4) camera-to-world in the projection contract's
+"""Camera paths around an object: orbits by azimuth/elevation/radius, spirals, the surround circle
+through a start camera, and interpolation between given cameras. Every path is (frames, 4, 4) camera-to-world in the projection contract's
 OpenCV axes; orbit and spiral cameras look at ``centre`` with the image up along ``up``."""
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ def orbit_basis(up: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.n
     if np.linalg.norm(up) == 0:
         raise ValueError("the up vector must be non-zero")
     up = up / np.linalg.norm(up)
-    radial = np.asarray(reference, dtype=np.float64)
-    radial = radial - (radial @ up) * up
-    if np.linalg.norm(radial) < 1e-9:
+    reference = np.asarray(reference, dtype=np.float64)
+    radial = reference - (reference @ up) * up
+    if np.linalg.norm(radial) < 1e-9 * max(np.linalg.norm(reference), 1.0):
         raise ValueError("the azimuth reference lies along the up axis")
     e1 = radial / np.linalg.norm(radial)
     return up, e1, np.cross(up, e1)
@@ -37,20 +37,51 @@ def orbit_path(centre: np.ndarray, up: np.ndarray, reference: np.ndarray, radius
         raise ValueError(f"frames must be >= 1, got {frames}")
     if radius <= 0:
         raise ValueError(f"radius must be > 0, got {radius}")
-    up, e1, e2 = orbit_basis(up, reference)
     a0, a1 = azimuth_deg
     closed = abs(abs(a1 - a0) - 360.0) < 1e-9 if closed is None else closed
     s = np.arange(frames) / (frames if closed or frames == 1 else frames - 1)
     az = np.radians(a0 + (a1 - a0) * s)
-    el = np.radians(np.clip(elevation_deg[0] + (elevation_deg[1] - elevation_deg[0]) * s,
-                            -MAX_ELEVATION_DEG, MAX_ELEVATION_DEG))
+    el = np.radians(elevation_deg[0] + (elevation_deg[1] - elevation_deg[0]) * s)
+    return _orbit_cameras(centre, orbit_basis(up, reference), radius, az, el)
+
+
+def _orbit_cameras(centre: np.ndarray, basis: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   radius: float, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """Cameras at ``radius`` from ``centre`` looking at it, at each azimuth and elevation
+    (radians; elevation clipped to +-MAX_ELEVATION_DEG) in the ``orbit_basis`` (up, e1, e2)."""
+    up, e1, e2 = basis
     centre = np.asarray(centre, dtype=np.float64)
+    limit = np.radians(MAX_ELEVATION_DEG)
     poses = []
-    for a, e in zip(az, el):
+    for a, e in zip(azimuth, np.clip(elevation, -limit, limit)):
         direction = np.cos(a) * e1 + np.sin(a) * e2
         eye = centre + radius * (np.cos(e) * direction + np.sin(e) * up)
         poses.append(look_at(eye, centre, up))
     return np.stack(poses)
+
+
+def surround_path(start_cam_to_world: np.ndarray, centre: np.ndarray, up: np.ndarray, frames: int,
+                  elevation_deg: float = 0.0) -> np.ndarray:
+    """``frames`` camera-to-world matrices (frames, 4, 4) circling ``centre`` about axis ``up``.
+
+    Frame 0 sits at the start camera's centre; frame k is turned by 360 k / frames degrees. With
+    ``elevation_deg`` the elevation above the start one swings by +-elevation_deg (one sine
+    period). Every camera looks at ``centre`` with its image up along ``up``.
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    centre = np.asarray(centre, dtype=np.float64)
+    offset = np.asarray(start_cam_to_world, dtype=np.float64)[:3, 3] - centre
+    try:
+        basis = orbit_basis(up, offset)
+    except ValueError:
+        raise ValueError("the start camera lies on the up axis through the centre; no circle "
+                         "exists") from None
+    distance = np.linalg.norm(offset)
+    start_elevation = np.arcsin(np.clip(offset @ basis[0] / distance, -1, 1))
+    phase = 2 * np.pi * np.arange(frames) / frames
+    return _orbit_cameras(centre, basis, distance, phase,
+                          start_elevation + np.radians(elevation_deg) * np.sin(phase))
 
 
 def spiral_path(centre: np.ndarray, up: np.ndarray, reference: np.ndarray, radius: float,

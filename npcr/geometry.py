@@ -1,5 +1,6 @@
-"""Camera geometry shared by the demo scene, camera-path tools and the models (OpenCV axes: x
-right, y down, z forward; camera-to-world matrices; pixel centres at integer coordinates)."""
+"""Camera geometry, written once for the whole package (OpenCV axes: x right, y down, z forward;
+camera-to-world matrices; pixel centres at integer coordinates; the projection of
+pcpr_ext/PROJECTION.md). Functions taking arrays accept numpy arrays or torch tensors alike."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +43,7 @@ def pixel_rays(K: np.ndarray, c2w: np.ndarray, height: int, width: int,
     return np.stack(rays).astype(np.float32)
 
 
-def _rotation_log(R: np.ndarray) -> np.ndarray:
+def rotation_log(R: np.ndarray) -> np.ndarray:
     """Axis-angle vector (3,) of a rotation matrix (angle in radians, up to pi)."""
     cos = np.clip((np.trace(R) - 1) / 2, -1.0, 1.0)
     angle = np.arccos(cos)
@@ -56,7 +57,7 @@ def _rotation_log(R: np.ndarray) -> np.ndarray:
     return angle * w / (2 * np.sin(angle))
 
 
-def _rotation_exp(v: np.ndarray) -> np.ndarray:
+def rotation_exp(v: np.ndarray) -> np.ndarray:
     """Rotation matrix of an axis-angle vector (Rodrigues)."""
     angle = np.linalg.norm(v)
     if angle < 1e-12:
@@ -71,7 +72,7 @@ def interpolate_pose(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     shortest arc (slerp), centre on the straight line."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     out = np.eye(4)
-    out[:3, :3] = a[:3, :3] @ _rotation_exp(t * _rotation_log(a[:3, :3].T @ b[:3, :3]))
+    out[:3, :3] = a[:3, :3] @ rotation_exp(t * rotation_log(a[:3, :3].T @ b[:3, :3]))
     out[:3, 3] = (1 - t) * a[:3, 3] + t * b[:3, 3]
     return out
 
@@ -99,3 +100,39 @@ def camera_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
     y = ((ys - K[:, 1, 2, None, None]) / K[:, 1, 1, None, None]).expand(-1, height, width)
     x = (xs - K[:, 0, 2, None, None] - K[:, 0, 1, None, None] * y) / K[:, 0, 0, None, None]
     return torch.stack([x, y, torch.ones_like(x)], -1)
+
+
+def _per_point(m, ndim: int):
+    """Camera matrices (*batch, r, c) reshaped to broadcast over points (*batch, *more, 3) of
+    ``ndim`` dimensions."""
+    batch = tuple(m.shape[:-2])
+    return m.reshape(*batch, *([1] * (ndim - 1 - len(batch))), *m.shape[-2:])
+
+
+def points_to_camera(points, cam_to_world):
+    """Camera coordinates ``R^T (X - t)`` (*batch, *more, 3) of world points (*batch, *more, 3)
+    in cameras (*batch, 4, 4) (or (4, 4) for all points)."""
+    c2w = _per_point(cam_to_world, points.ndim)
+    return ((points - c2w[..., :3, 3])[..., :, None] * c2w[..., :3, :3]).sum(-2)
+
+
+def points_to_world(points, cam_to_world):
+    """World coordinates ``R X + t`` of camera-frame points, shaped as in ``points_to_camera``."""
+    c2w = _per_point(cam_to_world, points.ndim)
+    return (c2w[..., :3, :3] * points[..., None, :]).sum(-1) + c2w[..., :3, 3]
+
+
+def project_points(points, K, cam_to_world, min_depth: float = 0.0):
+    """Pixel coordinates (*batch, *more, 2) as (column, row) and depth (*batch, *more) of world
+    points (*batch, *more, 3) in pinhole cameras ``K`` (*batch, 3, 3), ``cam_to_world``
+    (*batch, 4, 4): ``u = (K00 x + K01 y) / z + K02``, ``v = K11 y / z + K12`` (the projector's
+    contract). ``min_depth`` > 0 divides by at least that depth (points behind the camera stay
+    finite); the depth returned is the true one."""
+    cam = points_to_camera(points, cam_to_world)
+    Kp = _per_point(K, points.ndim)
+    z = cam[..., 2]
+    zd = z.clip(min_depth, None) if min_depth > 0 else z
+    u = (Kp[..., 0, 0] * cam[..., 0] + Kp[..., 0, 1] * cam[..., 1]) / zd + Kp[..., 0, 2]
+    v = Kp[..., 1, 1] * cam[..., 1] / zd + Kp[..., 1, 2]
+    stack = torch.stack if torch.is_tensor(points) else np.stack
+    return stack([u, v], -1), z

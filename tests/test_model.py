@@ -60,7 +60,7 @@ def test_mixed_frame_batches_render_like_single_frames():
             assert torch.allclose(mixed["rgb"][b], single["rgb"][0], atol=1e-6)
         # frame 3's points use feature rows 150..239: a model holding only those rows renders
         # frame 3's cloud the same
-        d, i = model.project(clouds.points[3], K[:1], c2w[:1], 16, 16)
+        d, i = model.depth_layers(clouds.points[3], K[:1], c2w[:1], 16, 16)
         alone = build_model(cfg, 90, depth_range=(0.5, 10.0)).eval()
         alone.load_state_dict({**model.state_dict(), "features": model.features[150:]})
         own_rows = alone.render_cloud(clouds.points[3], K[:1], c2w[:1], 16, 16)
@@ -124,7 +124,7 @@ def test_one_point_level_without_supersampling_is_the_plain_network():
     K, c2w = intrinsics(f=12.0, cx=9.5, cy=6.5)[None], camera((0, 0, -4.0))[None]
     with torch.no_grad():
         out = model.render_cloud(pts, K, c2w, 16, 20)  # a multiple of the U-Net's stride
-        d, i = model.project(pts, K, c2w, 16, 20)
+        d, i = model.depth_layers(pts, K, c2w, 16, 20)
         feats = pcpr_ext.gather_features(model.features, i, model.background).flatten(1, 2)
         plain = torch.sigmoid(model.unet(feats))
     assert out["depth"].equal(d) and (i >= 0).any()
@@ -149,7 +149,7 @@ def test_supersampling_and_point_levels_render_any_size_with_gradients():
     one = torch.tensor([[0.3, -0.2, 0.0]])
     hits = []
     for Kl, h, w in cams:
-        _, i = model.project(one, Kl[:1], c2w[:1], h, w)
+        _, i = model.depth_layers(one, Kl[:1], c2w[:1], h, w)
         y, x = torch.nonzero(i[0, 0] >= 0)[0].tolist()
         hits.append((x, y))
     (x0, y0), (x2, y2) = hits[0], hits[2]

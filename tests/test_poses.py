@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from npcr.config import load_config
-from npcr.geometry import _rotation_exp, look_at
+from npcr.geometry import rotation_exp, look_at
 from npcr.modeling import FrameClouds, build_model
 from npcr.modeling.poses import CameraPoses, flow_to_pose, so3_exp
 
 
 def test_so3_exp_matches_rodrigues_and_is_smooth_at_zero():
     w = torch.randn(5, 3, dtype=torch.float64)
-    assert np.allclose(so3_exp(w).numpy(), np.stack([_rotation_exp(v) for v in w.numpy()]))
+    assert np.allclose(so3_exp(w).numpy(), np.stack([rotation_exp(v) for v in w.numpy()]))
     assert torch.allclose(so3_exp(torch.zeros(3, dtype=torch.float64)), torch.eye(3, dtype=torch.float64))
     torch.autograd.gradcheck(so3_exp, (1e-5 * torch.randn(2, 3, dtype=torch.float64,
                                                           requires_grad=True),))

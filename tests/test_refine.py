@@ -7,9 +7,9 @@ import torch
 
 from npcr.config import load_config
 from npcr.geometry import interpolate_pose, look_at
-from npcr.modeling import TemporalRefiner, build_refiner
-from npcr.refine.sequences import approach_poses, nearest_cameras
-from npcr.refine.stream import StreamingRefiner, View
+from npcr.temporal.net import TemporalRefiner, build_refiner
+from npcr.temporal.sequences import approach_poses, nearest_cameras
+from npcr.temporal.stream import StreamingRefiner, View
 
 
 def rotation_angle(a, b):

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from exparamgen.surround import surround_path
+from exparamgen import surround_path
 from npcr.data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
 from npcr.testing import run_tool
 

@@ -5,7 +5,9 @@ between consecutive frames) of a video written by render.py --depth or refine.py
 import argparse
 
 from npcr.cli import add_epoch_arg, run_cli
-from npcr.engine.evaluate import evaluate_temporal, evaluate_views
+from npcr.config import get_cfg_defaults
+from npcr.engine.evaluate import evaluate_views
+from npcr.temporal.render import evaluate_temporal
 
 
 def main() -> None:
@@ -16,8 +18,10 @@ def main() -> None:
                         help="frames + depth + cameras of a rendered path")
     add_epoch_arg(parser)
     parser.add_argument("--out", help="report folder (default: OUTPUT_DIR/eval_<epoch>)")
-    parser.add_argument("--depth-tolerance", type=float, default=0.03,
-                        help="--temporal: relative depth agreement for a pixel to count")
+    parser.add_argument("--depth-tolerance", type=float,
+                        default=get_cfg_defaults().REFINE.DEPTH_TOLERANCE,
+                        help="--temporal: relative depth agreement for a pixel to count "
+                        "(default: REFINE.DEPTH_TOLERANCE, %(default)s)")
     args = parser.parse_args()
     if args.temporal:
         report = evaluate_temporal(args.temporal, args.depth_tolerance)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from npcr.cli import add_epoch_arg, run_cli
 from npcr.config import load_config, save_config
-from npcr.engine.refine_render import refine_path
-from npcr.engine.refine_train import REFINE_DIR, run_refine_training
+from npcr.temporal.render import refine_path
+from npcr.temporal.train import REFINE_DIR, run_refine_training
 from npcr.engine.trained import load_trained
 
 

@@ -2,10 +2,11 @@
 from .dataset import CameraImageDataset, split_cameras
 from .sampling import ResumableSampler, SeededItems
 from .scene import Scene
-from .native import (load_native_scene, read_cam_poses, read_intrinsics, read_points,
+from .native import (intrinsics_per_camera, load_native_scene, read_cam_poses, read_cameras,
+                     read_intrinsics, read_points,
                      write_cam_poses, write_intrinsics, write_native_scene, write_native_sequence,
                      write_points_txt)
 
 __all__ = ["CameraImageDataset", "split_cameras", "ResumableSampler", "SeededItems", "Scene", "load_native_scene",
-           "read_cam_poses", "read_intrinsics", "read_points", "write_cam_poses",
+           "intrinsics_per_camera", "read_cam_poses", "read_cameras", "read_intrinsics", "read_points", "write_cam_poses",
            "write_intrinsics", "write_native_scene", "write_native_sequence", "write_points_txt"]

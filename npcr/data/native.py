@@ -71,6 +71,24 @@ def read_intrinsics(path: str | Path) -> np.ndarray:
     return np.stack(mats)
 
 
+def intrinsics_per_camera(K: np.ndarray, count: int, source: str | Path) -> np.ndarray:
+    """(count, 3, 3) intrinsics from ``K`` (M, 3, 3) read from ``source``: one block serves every
+    camera, else there must be one per camera."""
+    if K.shape[0] == 1:
+        return np.repeat(K, count, axis=0)
+    if K.shape[0] != count:
+        raise DataFormatError(source, f"{K.shape[0]} intrinsic blocks for {count} cameras (need "
+                              "one per camera, or one block for all)")
+    return K
+
+
+def read_cameras(campose: str | Path, intrinsics: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-to-world (M, 4, 4) from a ``CamPose.inf`` and intrinsics (M, 3, 3) from an
+    ``Intrinsic.inf`` with one block for all cameras or one per camera."""
+    c2w = read_cam_poses(campose)
+    return c2w, intrinsics_per_camera(read_intrinsics(intrinsics), len(c2w), intrinsics)
+
+
 def write_intrinsics(path: str | Path, K: np.ndarray) -> None:
     """Write (M, 3, 3) intrinsics as ``Intrinsic.inf`` blocks (finite ones only)."""
     if not np.isfinite(np.asarray(K, dtype=np.float64)).all():
@@ -204,12 +222,7 @@ def _spiral(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """The optional CamPose_spiral.inf / Intrinsic_spiral.inf camera path."""
     if not (root / "CamPose_spiral.inf").is_file():
         return None
-    c2w = read_cam_poses(root / "CamPose_spiral.inf")
-    K = read_intrinsics(root / "Intrinsic_spiral.inf")
-    if K.shape[0] not in (1, c2w.shape[0]):
-        raise DataFormatError(root / "Intrinsic_spiral.inf", f"{K.shape[0]} intrinsic blocks for "
-                              f"{c2w.shape[0]} cameras in CamPose_spiral.inf")
-    return c2w, np.repeat(K, c2w.shape[0], axis=0) if K.shape[0] == 1 else K
+    return read_cameras(root / "CamPose_spiral.inf", root / "Intrinsic_spiral.inf")
 
 
 def load_native_scene(root: str | Path) -> Scene:
@@ -217,13 +230,7 @@ def load_native_scene(root: str | Path) -> Scene:
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(root, "dataset folder not found")
-    c2w = read_cam_poses(root / "CamPose.inf")
-    K = read_intrinsics(root / "Intrinsic.inf")
-    if K.shape[0] == 1:
-        K = np.repeat(K, c2w.shape[0], axis=0)
-    elif K.shape[0] != c2w.shape[0]:
-        raise DataFormatError(root / "Intrinsic.inf", f"{K.shape[0]} intrinsic blocks for "
-                              f"{c2w.shape[0]} cameras in CamPose.inf (need equal, or one block)")
+    c2w, K = read_cameras(root / "CamPose.inf", root / "Intrinsic.inf")
     img_dir = root / "img"
     frames = sorted(int(p.name) for p in img_dir.iterdir() if re.fullmatch(r"\d+", p.name)) \
         if img_dir.is_dir() else []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import project_points
 from .images import read_image_and_alpha
 from .scene import Scene
 
@@ -25,11 +26,9 @@ def points_in_views(scene: Scene, xyz: np.ndarray, frame: int) -> np.ndarray:
     h, w = read_image_and_alpha(scene.image_path(frame, 0), scene.alpha_path(frame, 0))[0].shape[:2]
     counts = np.zeros(len(xyz), dtype=np.int64)
     for c2w, K in zip(scene.cam_to_world, scene.K):
-        cam = (xyz - c2w[:3, 3]) @ c2w[:3, :3]
-        z = cam[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = (K[0, 0] * cam[:, 0] + K[0, 1] * cam[:, 1]) / z + K[0, 2]
-            v = K[1, 1] * cam[:, 1] / z + K[1, 2]
+            uv, z = project_points(xyz, K, c2w)
+        u, v = uv[:, 0], uv[:, 1]
         counts += (z > 0) & (u > -0.5) & (u < w - 0.5) & (v > -0.5) & (v < h - 0.5)
     return counts
 

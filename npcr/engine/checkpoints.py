@@ -8,7 +8,8 @@
   iterations, so a run killed mid-epoch loses at most that many iterations. Only the newest is kept
   (older ones, of earlier runs too, are removed), and none is left once training completes.
 
-The refine net's checkpoints are the same with prefix "refine" instead of "nr".
+The temporal refine net's checkpoints are the same with prefix "refine" instead of "nr"
+(``TEMPORAL``); every checkpoint file name is made here (``CheckpointFiles``).
 Files are written atomically (temp file, then rename) by ignite's DiskSaver; RESUME continues from
 the newest point. With the seed-driven sampler (npcr.data.sampling) the resumed run ends with the
 same weights as an uninterrupted one.
@@ -19,6 +20,7 @@ import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import ignite.distributed as idist
@@ -26,12 +28,73 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 
-from ..errors import NpcrError
+from ..errors import NpcrError, one_line
 from ..fileio import write_text
-from .common import checkpoint_epochs, load_checkpoint
 
-BEST_MODEL_FILE = "nr_model_best.pth"
-BEST_RECORD_FILE = "nr_model_best.json"
+
+@dataclass(frozen=True)
+class CheckpointFiles:
+    """The checkpoint file names of one network in its folder: ``<prefix>_model_<epoch>.pth``,
+    ``<prefix>_optimizer_<epoch>.pth``, ``<prefix>_resume_<iteration>.pth``,
+    ``<prefix>_model_best.pth`` and its record ``<prefix>_model_best.json``."""
+    prefix: str
+
+    @property
+    def model_key(self) -> str:
+        """The model's key in a resume point (ignite's ``to_save`` name)."""
+        return f"{self.prefix}_model"
+
+    def model(self, epoch: int | str) -> str:
+        return f"{self.prefix}_model_{epoch}.pth"
+
+    def optimizer(self, epoch: int | str) -> str:
+        return f"{self.prefix}_optimizer_{epoch}.pth"
+
+    def resume(self, iteration: int | str) -> str:
+        return f"{self.prefix}_resume_{iteration}.pth"
+
+    @property
+    def best_model(self) -> str:
+        return self.model("best")
+
+    @property
+    def best_record(self) -> str:
+        return f"{self.prefix}_model_best.json"
+
+    def run_files(self) -> tuple[str, ...]:
+        """Glob patterns of everything a training run saves (what --overwrite removes)."""
+        return (self.model("*"), self.best_record, self.optimizer("*"), self.resume("*"))
+
+    def epochs(self, folder: Path, need_optimizer: bool = False) -> list[int]:
+        """Epochs with a saved model (and optimizer, if asked) in ``folder``, ascending."""
+        return sorted(e for e in _numbers(folder, self.model)
+                      if not need_optimizer or (Path(folder) / self.optimizer(e)).is_file())
+
+    def resume_iterations(self, folder: Path) -> list[int]:
+        """Iterations with a mid-epoch resume point in ``folder``, ascending."""
+        return sorted(_numbers(folder, self.resume))
+
+
+RENDERER = CheckpointFiles("nr")
+TEMPORAL = CheckpointFiles("refine")
+
+
+def _numbers(folder: Path, name) -> list[int]:
+    """The numbers n for which the file ``name(n)`` is in ``folder``."""
+    pattern = re.escape(name("@")).replace("@", r"(\d+)")
+    found = (re.fullmatch(pattern, p.name) for p in Path(folder).glob(name("*")))
+    return [int(m.group(1)) for m in found if m]
+
+
+def load_checkpoint(path: Path) -> dict:
+    """``torch.load`` with ``weights_only=True``; a clear error for missing or corrupt files."""
+    if not path.is_file():
+        raise NpcrError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
+                        f"{one_line(exc)})") from None
 
 
 class CheckpointSaver(DiskSaver):
@@ -64,16 +127,16 @@ class BestModel:
             return False
         self.epoch, self.psnr = epoch, psnr
         if idist.get_rank() == 0:
-            CheckpointSaver(self.out_dir)(self.model.state_dict(), BEST_MODEL_FILE)
-            write_text(self.out_dir / BEST_RECORD_FILE,
+            CheckpointSaver(self.out_dir)(self.model.state_dict(), RENDERER.best_model)
+            write_text(self.out_dir / RENDERER.best_record,
                        json.dumps({"epoch": epoch, "psnr": psnr}) + "\n")
         return True
 
 
 def read_best_record(out_dir: Path) -> dict | None:
     """``{"epoch", "psnr"}`` of ``nr_model_best.pth`` in ``out_dir``, None without one."""
-    path = Path(out_dir) / BEST_RECORD_FILE
-    if not (path.is_file() and (path.parent / BEST_MODEL_FILE).is_file()):
+    path = Path(out_dir) / RENDERER.best_record
+    if not (path.is_file() and (path.parent / RENDERER.best_model).is_file()):
         return None
     try:
         record = json.loads(path.read_text())
@@ -82,64 +145,60 @@ def read_best_record(out_dir: Path) -> dict | None:
         raise NpcrError(f"{path}: not a best-model record (epoch, psnr)") from None
 
 
-def resume_iterations(output_dir: Path, prefix: str = "nr") -> list[int]:
-    """Iterations with a mid-epoch resume point in ``output_dir``, ascending."""
-    found = (re.fullmatch(rf"{prefix}_resume_(\d+)\.pth", p.name)
-             for p in output_dir.glob(f"{prefix}_resume_*"))
-    return sorted(int(m.group(1)) for m in found if m)
+def resume_point(out_dir: Path, model: torch.nn.Module, training_state: dict,
+                 files: CheckpointFiles, n_saved: int | None = 1) -> Checkpoint:
+    """The handler that writes ``<prefix>_resume_<iteration>.pth``: the model and the whole
+    training state in one file (what ``resume`` loads)."""
+    return Checkpoint({files.model_key: model, **training_state}, CheckpointSaver(out_dir),
+                      filename_pattern=files.resume("{global_step}"), n_saved=n_saved,
+                      global_step_transform=lambda engine, _: engine.state.iteration)
 
 
 def attach_checkpoints(out_dir: Path, model: torch.nn.Module, training_state: dict,
                        trainer: Engine, period: int, keep: int, resume_every: int,
-                       prefix: str = "nr") -> None:
+                       files: CheckpointFiles = RENDERER) -> None:
     """Save the epoch pair every ``period`` epochs (and at the end; the newest ``keep``, 0 = all)
     and the rolling resume point every ``resume_every`` iterations (0 = none), as the module
     docstring describes."""
     saver = CheckpointSaver(out_dir)
     epoch_of = lambda engine, _: engine.state.epoch  # noqa: E731
     every = Events.EPOCH_COMPLETED(every=period) | Events.COMPLETED
-    for to_save, kind in (({f"{prefix}_model": model}, "model"), (training_state, "optimizer")):
-        handler = Checkpoint(to_save, saver, filename_pattern=f"{prefix}_{kind}_{{global_step}}.pth",
+    for to_save, name in (({files.model_key: model}, files.model),
+                          (training_state, files.optimizer)):
+        handler = Checkpoint(to_save, saver, filename_pattern=name("{global_step}"),
                              n_saved=keep or None, global_step_transform=epoch_of)
         trainer.add_event_handler(every, handler)
-    if resume_every > 0:
-        resume_point = Checkpoint({f"{prefix}_model": model, **training_state}, saver,
-                                  filename_pattern=f"{prefix}_resume_{{global_step}}.pth",
-                                  n_saved=1,
-                                  global_step_transform=lambda engine, _: engine.state.iteration)
-        trainer.add_event_handler(Events.ITERATION_COMPLETED(every=resume_every), resume_point)
 
-        @trainer.on(Events.ITERATION_COMPLETED(every=resume_every))
-        def drop_older_resume_points(engine: Engine) -> None:  # those of earlier, killed runs too
-            if idist.get_rank() == 0:
-                for it in resume_iterations(out_dir, prefix):
-                    if it < engine.state.iteration:
-                        (out_dir / f"{prefix}_resume_{it}.pth").unlink(missing_ok=True)
-
-    @trainer.on(Events.COMPLETED)
-    def drop_resume_points(_: Engine) -> None:
+    def drop_resume_points(before: float) -> None:  # those of earlier, killed runs too
         if idist.get_rank() == 0:
-            for it in resume_iterations(out_dir, prefix):
-                (out_dir / f"{prefix}_resume_{it}.pth").unlink(missing_ok=True)
+            for it in files.resume_iterations(out_dir):
+                if it < before:
+                    (out_dir / files.resume(it)).unlink(missing_ok=True)
+
+    if resume_every > 0:
+        every_few = Events.ITERATION_COMPLETED(every=resume_every)
+        trainer.add_event_handler(every_few, resume_point(out_dir, model, training_state, files))
+        trainer.add_event_handler(every_few, lambda engine: drop_resume_points(
+            engine.state.iteration))
+    trainer.add_event_handler(Events.COMPLETED, lambda _: drop_resume_points(math.inf))
 
 
 def resume(out_dir: Path, model: torch.nn.Module, training_state: dict, epoch_length: int,
-           logger: logging.Logger, prefix: str = "nr") -> None:
+           logger: logging.Logger, files: CheckpointFiles = RENDERER) -> None:
     """Load the newest of the latest epoch pair and the latest resume point into ``model`` and
     ``training_state`` (the epoch pair wins a tie); nothing to load only logs it."""
-    epochs = checkpoint_epochs(out_dir, need_optimizer=True, prefix=prefix)
-    iterations = resume_iterations(out_dir, prefix)
+    epochs = files.epochs(out_dir, need_optimizer=True)
+    iterations = files.resume_iterations(out_dir)
     epoch_iteration = epochs[-1] * epoch_length if epochs else -1
-    name = f"{prefix}_model"
     if iterations and iterations[-1] > epoch_iteration:
-        path = out_dir / f"{prefix}_resume_{iterations[-1]}.pth"
-        Checkpoint.load_objects({name: model, **training_state}, load_checkpoint(path))
+        path = out_dir / files.resume(iterations[-1])
+        Checkpoint.load_objects({files.model_key: model, **training_state}, load_checkpoint(path))
         logger.info("resumed from iteration %d (%s)", iterations[-1], path)
     elif epochs:
-        path = out_dir / f"{name}_{epochs[-1]}.pth"
-        Checkpoint.load_objects({name: model}, load_checkpoint(path))
+        path = out_dir / files.model(epochs[-1])
+        Checkpoint.load_objects({files.model_key: model}, load_checkpoint(path))
         Checkpoint.load_objects(training_state,
-                                load_checkpoint(out_dir / f"{prefix}_optimizer_{epochs[-1]}.pth"))
+                                load_checkpoint(out_dir / files.optimizer(epochs[-1])))
         logger.info("resumed from epoch %d (%s)", epochs[-1], path)
     else:
         logger.info("RESUME: no checkpoint in %s, starting from scratch", out_dir)

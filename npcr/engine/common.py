@@ -1,9 +1,8 @@
-"""Pieces shared by the training and rendering engines: device, seeding, scene loading, checkpoints."""
+"""Pieces shared by the training and rendering engines: device, seeding, logging, scene loading."""
 from __future__ import annotations
 
 import logging
 import random
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,8 @@ from ..data import Scene, split_cameras
 from ..data.formats import load_scene_from
 from ..data.images import read_image
 from ..data.inspect import depth_range as scene_depth_range
-from ..errors import NpcrError, one_line
+from ..errors import NpcrError
 from ..modeling import FrameClouds, PointRenderer, build_model
-
-# Checkpoint names (NPCR's): the renderer's use prefix "nr", the refine net's "refine".
-MODEL_FILE = "nr_model_{}.pth"
-OPTIMIZER_FILE = "nr_optimizer_{}.pth"
-
 
 def select_device(cfg: CfgNode) -> torch.device:
     """``cfg.DEVICE`` as a torch device; "auto" picks CUDA when available."""
@@ -148,29 +142,6 @@ def layers_at_epoch(cfg: CfgNode, epoch_index: int) -> int:
     if not schedule:
         return cfg.MODEL.NUM_LAYERS
     return [n for e, n in schedule if e <= epoch_index][-1]
-
-
-def checkpoint_epochs(output_dir: Path, need_optimizer: bool = False,
-                      prefix: str = "nr") -> list[int]:
-    """Epochs with a saved ``<prefix>_model_<epoch>.pth`` (and ``<prefix>_optimizer_<epoch>.pth``,
-    if asked) in ``output_dir``, ascending."""
-    epochs = []
-    for p in Path(output_dir).glob(f"{prefix}_model_*.pth"):
-        m = re.fullmatch(rf"{prefix}_model_(\d+)\.pth", p.name)
-        if m and (not need_optimizer or (p.parent / f"{prefix}_optimizer_{m.group(1)}.pth").is_file()):
-            epochs.append(int(m.group(1)))
-    return sorted(epochs)
-
-
-def load_checkpoint(path: Path) -> dict:
-    """``torch.load`` with ``weights_only=True``; a clear error for missing or corrupt files."""
-    if not path.is_file():
-        raise NpcrError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
-                        f"{one_line(exc)})") from None
 
 
 def available_memory(device: torch.device) -> int | None:

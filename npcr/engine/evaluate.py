@@ -1,6 +1,6 @@
 """Held-out evaluation of a trained model: PSNR, SSIM and alpha error per view, a JSON report and a
-contact sheet (truth | prediction | error) for people to look at; and the flicker of a rendered
-video (warping error)."""
+contact sheet (truth | prediction | error) for people to look at. (The flicker of a rendered video:
+npcr.temporal.render.evaluate_temporal.)"""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,6 @@ from pytorch_msssim import ssim
 from ..data import CameraImageDataset
 from ..fileio import write_image, write_text
 from ..metrics import psnr_from_mse
-from ..refine.stream import FlickerMeter, View
-from .refine_render import CachedRenders
 from .trained import load_trained
 
 
@@ -52,22 +50,4 @@ def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
     write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
     sheet = torch.cat(rows, dim=1).permute(1, 2, 0).numpy()
     write_image(out / "contact_sheet.png", (sheet * 255).round().astype(np.uint8))
-    return report
-
-
-def evaluate_temporal(folder: str | Path, tolerance: float = 0.03) -> dict:
-    """Flicker of a rendered video: the mean warping error between consecutive frames of a folder
-    written by tools/render.py --depth or tools/refine.py (``frame_%04d.png``, ``depth_%04d.npy``,
-    ``CamPose.inf``, ``Intrinsic.inf``), frames read one at a time. Writes ``temporal.json`` there."""
-    folder = Path(folder)
-    cached = CachedRenders(folder)
-    meter = FlickerMeter(tolerance)
-    for i in range(len(cached.cam_to_world)):
-        rgba, depth = cached.load(i, torch.device("cpu"))
-        K = torch.as_tensor(cached.K[i:i + 1], dtype=torch.float32)
-        c2w = torch.as_tensor(cached.cam_to_world[i:i + 1], dtype=torch.float32)
-        meter.update(View(rgba, depth, K, c2w))
-    report = {"frames": len(cached.cam_to_world), "warping_error": meter.value,
-              "depth_tolerance": tolerance}
-    write_text(folder / "temporal.json", json.dumps(report, indent=2) + "\n")
     return report

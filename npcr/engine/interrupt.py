@@ -9,15 +9,14 @@ from typing import Iterator
 
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint
 
-from .checkpoints import CheckpointSaver
+from .checkpoints import RENDERER, CheckpointFiles, resume_point
 
 
 @contextlib.contextmanager
 def stop_cleanly_on_ctrl_c(trainer: Engine, out_dir: Path, model: torch.nn.Module,
                            training_state: dict, logger: logging.Logger,
-                           prefix: str = "nr") -> Iterator[None]:
+                           files: CheckpointFiles = RENDERER) -> Iterator[None]:
     """Within the block, a first Ctrl-C (SIGINT) or SIGTERM (a scheduler or ``kill``) lets the
     running iteration complete, writes ``<prefix>_resume_<iteration>.pth`` and raises
     KeyboardInterrupt once the engine has stopped; RESUME then continues exactly from there. A
@@ -37,14 +36,12 @@ def stop_cleanly_on_ctrl_c(trainer: Engine, out_dir: Path, model: torch.nn.Modul
         if asked["stop"]:
             engine.terminate(skip_completed=True)
 
-    save = Checkpoint({f"{prefix}_model": model, **training_state}, CheckpointSaver(out_dir),
-                      filename_pattern=f"{prefix}_resume_{{global_step}}.pth", n_saved=None,
-                      global_step_transform=lambda engine, _: engine.state.iteration)
+    save = resume_point(out_dir, model, training_state, files, n_saved=None)
 
     def save_resume_point(engine: Engine) -> None:
         save(engine)
         logger.warning("stopped at iteration %d; saved %s: continue with RESUME True",
-                       engine.state.iteration, out_dir / f"{prefix}_resume_{engine.state.iteration}.pth")
+                       engine.state.iteration, out_dir / files.resume(engine.state.iteration))
 
     trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_if_asked)
     trainer.add_event_handler(Events.TERMINATE, save_resume_point)

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import NpcrError, one_line
-from .common import load_checkpoint
+from .checkpoints import load_checkpoint
 
 # Output channels of the 3x3 convolutions, "M" a 2x2 max-pool: VGG-16 up to relu4_3.
 _LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]

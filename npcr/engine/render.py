@@ -11,7 +11,8 @@ import torch
 from ignite.engine import Engine
 from ignite.handlers import ProgressBar
 
-from ..data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
+from ..data import (intrinsics_per_camera, read_cam_poses, read_cameras, write_cam_poses,
+                    write_intrinsics)
 from ..camera_paths import scene_orbit
 from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
@@ -28,14 +29,10 @@ def _cameras(scene, campose: Path | None, intrinsics: Path | None,
         if intrinsics is not None:
             raise NpcrError("--intrinsics needs --cameras")
         return scene.cam_to_world[default_ids], scene.K[default_ids]
+    if intrinsics is not None:
+        return read_cameras(campose, intrinsics)
     c2w = read_cam_poses(campose)
-    K = read_intrinsics(intrinsics) if intrinsics is not None else scene.K[:1]
-    if K.shape[0] == 1:
-        K = np.repeat(K, c2w.shape[0], axis=0)
-    elif K.shape[0] != c2w.shape[0]:
-        raise NpcrError(f"{intrinsics}: {K.shape[0]} intrinsic blocks for {c2w.shape[0]} cameras "
-                        f"in {campose} (need equal, or one block)")
-    return c2w, K
+    return c2w, intrinsics_per_camera(scene.K[:1], len(c2w), "the dataset's Intrinsic.inf")
 
 
 @dataclass
@@ -78,7 +75,7 @@ def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
         points = trained.data.clouds.points[frame].cpu().numpy()
         c2w = scene_orbit(data.scene.cam_to_world, points, orbit.azimuth, orbit.elevation,
                           orbit.frames, orbit.radius)
-        K = np.repeat(data.scene.K[:1], orbit.frames, axis=0)
+        K = intrinsics_per_camera(data.scene.K[:1], orbit.frames, "the dataset's Intrinsic.inf")
     elif spiral:
         if campose or data.scene.render_path is None:
             raise NpcrError("--spiral needs a dataset with CamPose_spiral.inf and no --cameras")

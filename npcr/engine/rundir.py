@@ -12,7 +12,7 @@ from yacs.config import CfgNode
 
 from ..config import flat_items
 from ..errors import NpcrError
-from .common import checkpoint_epochs
+from .checkpoints import RENDERER
 
 LOCK_FILE = ".npcr.lock"
 # Keys that steer a run without changing what it trains: they may differ on RESUME.
@@ -20,8 +20,7 @@ RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_
                     "SOLVER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
                     "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD"}
 # What a training run writes into OUTPUT_DIR (besides logs): removed by --overwrite.
-RUN_FILES = ("nr_model_*.pth", "nr_model_best.json", "nr_optimizer_*.pth", "nr_resume_*.pth",
-             "metrics.json")
+RUN_FILES = (*RENDERER.run_files(), "metrics.json")
 
 
 def _alive(pid: int) -> bool:
@@ -90,8 +89,8 @@ def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool) -> None:
     """Refuse to mix a new run with the trained one in ``out_dir``: without RESUME, or with a config
     that differs from its config.yml, unless ``overwrite`` (then the trainer calls ``clear_run``
     once the new run is known to start)."""
-    epochs = checkpoint_epochs(out_dir)
-    resume_points = list(out_dir.glob("nr_resume_*.pth"))
+    epochs = RENDERER.epochs(out_dir)
+    resume_points = RENDERER.resume_iterations(out_dir)
     if overwrite or (not epochs and not resume_points):
         return
     if not cfg.RESUME:

@@ -10,9 +10,8 @@ from yacs.config import CfgNode
 from ..config import load_config
 from ..errors import NpcrError, one_line
 from ..modeling import FrameClouds, PointRenderer
-from .checkpoints import BEST_MODEL_FILE, read_best_record
-from .common import (MODEL_FILE, SceneData, build_scene_model, checkpoint_epochs, layers_at_epoch,
-                     load_checkpoint, load_scene, select_device)
+from .checkpoints import RENDERER, load_checkpoint, read_best_record
+from .common import SceneData, build_scene_model, layers_at_epoch, load_scene, select_device
 
 
 @dataclass
@@ -32,17 +31,17 @@ def pick_checkpoint(output_dir: Path, requested: int | str | None,
     if requested == "best":
         record = read_best_record(output_dir)
         if record is None:
-            raise NpcrError(f"{output_dir / BEST_MODEL_FILE}: no best checkpoint (it is kept "
+            raise NpcrError(f"{output_dir / RENDERER.best_model}: no best checkpoint (it is kept "
                             "while training evaluates held-out PSNR)")
-        return record["epoch"], output_dir / BEST_MODEL_FILE
-    saved = checkpoint_epochs(output_dir)
+        return record["epoch"], output_dir / RENDERER.best_model
+    saved = RENDERER.epochs(output_dir)
     if not saved:
-        raise NpcrError(f"{output_dir}: no nr_model_<epoch>.pth checkpoint found")
+        raise NpcrError(f"{output_dir}: no {RENDERER.model('<epoch>')} checkpoint found")
     epoch = requested if requested is not None else (load_epoch if load_epoch >= 0 else saved[-1])
     if epoch not in saved:
-        raise NpcrError(f"{output_dir / MODEL_FILE.format(epoch)}: no checkpoint for epoch {epoch}; "
+        raise NpcrError(f"{output_dir / RENDERER.model(epoch)}: no checkpoint for epoch {epoch}; "
                         f"saved epochs: {saved}")
-    return epoch, output_dir / MODEL_FILE.format(epoch)
+    return epoch, output_dir / RENDERER.model(epoch)
 
 
 def load_trained(output_dir: str | Path, epoch: int | str | None = None) -> Trained:

@@ -4,12 +4,10 @@ from __future__ import annotations
 from yacs.config import CfgNode
 
 from .photometric import PhotometricCorrection
-from .refine import TemporalRefiner, build_refiner
 from .renderer import FrameClouds, PointRenderer
 from .unet import AntialiasedUNet
 
-__all__ = ["FrameClouds", "PhotometricCorrection", "PointRenderer", "AntialiasedUNet", "TemporalRefiner", "build_model",
-           "build_refiner"]
+__all__ = ["AntialiasedUNet", "FrameClouds", "PhotometricCorrection", "PointRenderer", "build_model"]
 
 
 def build_model(cfg: CfgNode, num_points: int,

@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..geometry import project_points
+
 
 def so3_exp(w: torch.Tensor) -> torch.Tensor:
     """Rotation matrices (..., 3, 3) of axis-angle vectors (..., 3) (Rodrigues; smooth at 0)."""
@@ -69,12 +71,7 @@ def flow_to_pose(image: torch.Tensor, X: torch.Tensor, valid: torch.Tensor, K: t
     """``image`` (B, C, H, W) moved by the zero flow of the module docstring, so that its
     gradient reaches ``cam_to_world`` (B, 4, 4). ``X`` (B, H, W, 3) is the world position of the
     point each pixel shows (layer 0) where ``valid`` (B, H, W)."""
-    R, t = cam_to_world[:, :3, :3], cam_to_world[:, :3, 3]
-    cam = torch.einsum("bji,bhwj->bhwi", R, X - t[:, None, None, :])  # R^T (X - t)
-    z = cam[..., 2:3].clamp_min(1e-6)
-    uv = torch.stack([(K[:, 0, 0, None, None] * cam[..., 0] + K[:, 0, 1, None, None] * cam[..., 1])
-                      / z[..., 0] + K[:, 0, 2, None, None],
-                      K[:, 1, 1, None, None] * cam[..., 1] / z[..., 0] + K[:, 1, 2, None, None]], -1)
+    uv, _ = project_points(X, K, cam_to_world, min_depth=1e-6)
     flow = torch.where(valid[..., None], uv - uv.detach(), torch.zeros_like(uv)).to(image.dtype)
     gx, gy = image_gradient(image.detach())
     return image - (flow[..., 0][:, None] * gx + flow[..., 1][:, None] * gy)

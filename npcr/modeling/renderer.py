@@ -71,7 +71,7 @@ class PointRenderer(nn.Module):
         self.features[:, :min(3, self.features.shape[1])] = \
             (colors[:, :self.features.shape[1]].to(self.features) * 2 - 1)
 
-    def project(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
+    def depth_layers(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                 height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Depth (B, L, H, W) and point index (B, L, H, W) of ``points`` seen by the cameras; layers
         past ``active_layers`` are empty (depth 0, index -1)."""
@@ -109,7 +109,7 @@ class PointRenderer(nn.Module):
             index = torch.full((b, self.num_layers, h, w), -1, dtype=torch.int64, device=K.device)
             for frame in sorted(set(frames)):
                 rows = [i for i, f in enumerate(frames) if f == frame]
-                d, i = self.project(clouds.points[frame], Kl[rows], c2w[rows], h, w)
+                d, i = self.depth_layers(clouds.points[frame], Kl[rows], c2w[rows], h, w)
                 depth[rows], index[rows] = d, torch.where(i >= 0, i + clouds.offsets[frame], i)
             levels.append((depth, index))
         return levels

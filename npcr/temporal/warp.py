@@ -8,37 +8,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..geometry import camera_rays, points_to_world, project_points
+
 
 def unproject(depth: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor) -> torch.Tensor:
-    """World points (B, 3, H, W) of every pixel of ``depth`` (B, 1, H, W) seen by cameras ``K``
-    (B, 3, 3), ``cam_to_world`` (B, 4, 4): ``X = R d K^-1 (col, row, 1) + t``."""
-    b, _, h, w = depth.shape
-    rows, cols = torch.meshgrid(torch.arange(h, device=depth.device, dtype=depth.dtype),
-                                torch.arange(w, device=depth.device, dtype=depth.dtype),
-                                indexing="ij")
-    pix = torch.stack([cols, rows, torch.ones_like(cols)]).reshape(1, 3, -1)
-    rays = torch.linalg.solve(K.to(depth.dtype), pix.expand(b, 3, -1))  # z = 1 per ray
-    cam = rays * depth.reshape(b, 1, -1)
-    world = cam_to_world[:, :3, :3].to(depth.dtype) @ cam + cam_to_world[:, :3, 3:].to(depth.dtype)
-    return world.reshape(b, 3, h, w)
-
-
-def project(world: torch.Tensor, K: torch.Tensor,
-            cam_to_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel coordinates (B, 2, H, W) as (col, row) and depth (B, 1, H, W) of world points
-    (B, 3, H, W) in cameras ``K``, ``cam_to_world``."""
-    b, _, h, w = world.shape
-    R, t = cam_to_world[:, :3, :3].to(world.dtype), cam_to_world[:, :3, 3:].to(world.dtype)
-    cam = R.transpose(1, 2) @ (world.reshape(b, 3, -1) - t)
-    z = cam[:, 2:3]
-    pix = (K.to(world.dtype) @ cam)[:, :2] / z.clamp_min(1e-8)
-    return pix.reshape(b, 2, h, w), z.reshape(b, 1, h, w)
+    """World points (B, H, W, 3) of every pixel of ``depth`` (B, 1, H, W) seen by cameras ``K``
+    (B, 3, 3), ``cam_to_world`` (B, 4, 4)."""
+    rays = camera_rays(K.to(depth.dtype), *depth.shape[-2:])  # z = 1 per ray
+    return points_to_world(rays * depth[:, 0, ..., None], cam_to_world.to(depth.dtype))
 
 
 def warp_previous(prev: torch.Tensor, prev_depth: torch.Tensor, depth: torch.Tensor,
                   K: torch.Tensor, cam_to_world: torch.Tensor, prev_K: torch.Tensor,
                   prev_cam_to_world: torch.Tensor,
-                  tolerance: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
+                  tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Resample ``prev`` (B, C, H', W'), seen by the previous camera with depth ``prev_depth``
     (B, 1, H', W'), into the current view whose depth is ``depth`` (B, 1, H, W).
 
@@ -50,7 +33,9 @@ def warp_previous(prev: torch.Tensor, prev_depth: torch.Tensor, depth: torch.Ten
     Returns ``(warped * valid, valid)``.
     """
     _, _, hp, wp = prev.shape
-    pix, z = project(unproject(depth, K, cam_to_world), prev_K, prev_cam_to_world)
+    pix, z = project_points(unproject(depth, K, cam_to_world), prev_K.to(depth.dtype),
+                            prev_cam_to_world.to(depth.dtype), min_depth=1e-8)
+    pix, z = pix.permute(0, 3, 1, 2), z[:, None]
     grid = torch.stack([2 * pix[:, 0] / max(wp - 1, 1) - 1, 2 * pix[:, 1] / max(hp - 1, 1) - 1], -1)
     warped = F.grid_sample(prev, grid.to(prev.dtype), mode="bilinear", padding_mode="border",
                            align_corners=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..modeling import TemporalRefiner
+from .net import TemporalRefiner
 from .warp import warp_previous, warping_error
 
 

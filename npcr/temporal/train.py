@@ -13,20 +13,20 @@ from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
 from ..data import CameraImageDataset, ResumableSampler, split_cameras
+from ..engine.checkpoints import TEMPORAL, attach_checkpoints, resume
+from ..engine.common import seed_everything, setup_logger
+from ..engine.trained import Trained
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..metrics import psnr
-from ..modeling import TemporalRefiner, build_refiner
-from ..refine.sequences import ApproachSequences, nearest_cameras
-from ..refine.stream import View, refine_view, warp_into
-from .checkpoints import attach_checkpoints, resume
-from .common import seed_everything, setup_logger
-from .trained import Trained
+from .net import TemporalRefiner, build_refiner
+from .sequences import ApproachSequences, nearest_cameras
+from .stream import View, refine_view, warp_into
 
 REFINE_DIR = "refine"
 
 
-def render_views(trained: Trained, batch: dict) -> list[View]:
+def render_sequences(trained: Trained, batch: dict) -> list[View]:
     """The frozen renderer's RGBA and layer-0 depth of each time step of a batch of sequences
     (``K`` (B, T, 3, 3), ``cam_to_world`` (B, T, 4, 4)), as T views of batch B."""
     K, c2w = batch["K"].to(trained.device), batch["cam_to_world"].to(trained.device)
@@ -72,7 +72,7 @@ def heldout_psnr(trained: Trained, refiner: TemporalRefiner, sequences: Approach
     for i in range(len(sequences)):
         item = sequences[(i, 0)]
         batch = {k: (v[None] if torch.is_tensor(v) else torch.tensor([v])) for k, v in item.items()}
-        views = render_views(trained, batch)
+        views = render_sequences(trained, batch)
         outs, _, _ = refine_sequence(refiner, views, tolerance)
         truth = batch["image"].to(trained.device)
         raw.append(psnr(views[-1].rgba[:, :3].clamp(0, 1), truth))
@@ -107,7 +107,7 @@ def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
 
     def train_step(engine: Engine, batch: dict) -> dict:
         refiner.train()
-        views = render_views(trained, batch)
+        views = render_sequences(trained, batch)
         outs, content, temporal = refine_sequence(refiner, views, r.DEPTH_TOLERANCE)
         target = torch.cat([batch["image"], batch["alpha"]], 1).to(device)
         recon = F.l1_loss(outs[-1], target)
@@ -121,9 +121,9 @@ def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
     trainer = Engine(train_step)
     state = {"optimizer": optimizer, "trainer": trainer}
     if cfg.RESUME:
-        resume(out_dir, refiner, state, len(loader), logger, prefix="refine")
+        resume(out_dir, refiner, state, len(loader), logger, TEMPORAL)
     attach_checkpoints(out_dir, refiner, state, trainer, r.CHECKPOINT_PERIOD, 0,
-                       cfg.SOLVER.CHECKPOINT_ITERS, prefix="refine")
+                       cfg.SOLVER.CHECKPOINT_ITERS, TEMPORAL)
 
     @trainer.on(Events.EPOCH_STARTED)
     def start_epoch(engine: Engine) -> None:

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from yacs.config import CfgNode
 
-from .unet import AntialiasedUNet
+from ..modeling.unet import AntialiasedUNet
 
 # Initial preference of the current render over history (a logit): the net starts close to
 # passing the render through, so refinement begins from the raw renderer's quality.

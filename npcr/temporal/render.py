@@ -12,19 +12,20 @@ from ignite.engine import Engine
 from ignite.handlers import Checkpoint, ProgressBar
 from yacs.config import CfgNode
 
-from ..data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
+from ..config import load_config
+from ..data import read_cameras, write_cam_poses, write_intrinsics
 from ..data.images import read_image_and_alpha
+from ..engine.checkpoints import TEMPORAL, load_checkpoint
+from ..engine.common import setup_logger
+from ..engine.monitor import peak_memory_mib, reset_peak_memory
+from ..engine.render import CameraPath, camera_path, pick_frame, to_rgba8
+from ..engine.trained import load_trained
 from ..errors import NpcrError, one_line
 from ..fileio import save_npy, write_image, write_text
-from ..config import load_config
-from ..modeling import TemporalRefiner, build_refiner
-from ..refine.stream import FlickerMeter, StreamingRefiner, View
 from ..videoio import open_video
-from .common import checkpoint_epochs, load_checkpoint, setup_logger
-from .monitor import peak_memory_mib, reset_peak_memory
-from .refine_train import REFINE_DIR
-from .render import CameraPath, camera_path, pick_frame, to_rgba8
-from .trained import load_trained
+from .net import TemporalRefiner, build_refiner
+from .stream import FlickerMeter, StreamingRefiner, View
+from .train import REFINE_DIR
 
 
 def load_refiner(output_dir: Path, device: torch.device,
@@ -32,18 +33,18 @@ def load_refiner(output_dir: Path, device: torch.device,
     """The refine net trained in ``output_dir``/refine (at ``epoch``, default the latest) and the
     config it was trained with."""
     folder = output_dir / REFINE_DIR
-    saved = checkpoint_epochs(folder, prefix="refine")
+    saved = TEMPORAL.epochs(folder)
     if not saved:
-        raise NpcrError(f"{folder}: no refine_model_<epoch>.pth; train it first with "
+        raise NpcrError(f"{folder}: no {TEMPORAL.model('<epoch>')}; train it first with "
                         f"tools/refine.py --train --output-dir {output_dir}")
     epoch = saved[-1] if epoch is None else epoch
     if epoch not in saved:
         raise NpcrError(f"{folder}: no refine checkpoint for epoch {epoch}; saved: {saved}")
     cfg = load_config(folder / "config.yml")
     refiner = build_refiner(cfg)
-    path = folder / f"refine_model_{epoch}.pth"
+    path = folder / TEMPORAL.model(epoch)
     try:
-        Checkpoint.load_objects({"refine_model": refiner}, load_checkpoint(path))
+        Checkpoint.load_objects({TEMPORAL.model_key: refiner}, load_checkpoint(path))
     except RuntimeError as exc:
         raise NpcrError(f"{path}: does not fit REFINE.* of {folder / 'config.yml'} "
                         f"({one_line(exc)})") from None
@@ -56,13 +57,7 @@ class CachedRenders:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.cam_to_world = read_cam_poses(folder / "CamPose.inf")
-        self.K = read_intrinsics(folder / "Intrinsic.inf")
-        if len(self.K) == 1:
-            self.K = np.repeat(self.K, len(self.cam_to_world), axis=0)
-        if len(self.K) != len(self.cam_to_world):
-            raise NpcrError(f"{folder / 'Intrinsic.inf'}: {len(self.K)} blocks for "
-                            f"{len(self.cam_to_world)} cameras in {folder / 'CamPose.inf'}")
+        self.cam_to_world, self.K = read_cameras(folder / "CamPose.inf", folder / "Intrinsic.inf")
         for i in (0, len(self.cam_to_world) - 1):
             if not (folder / f"depth_{i:04d}.npy").is_file():
                 raise NpcrError(f"{folder / f'depth_{i:04d}.npy'}: missing; render the path with "
@@ -160,3 +155,22 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
              stats["frames"], out, stats["warping_error_raw"], stats["warping_error_refined"],
              100 * (1 - stats["warping_error_refined"] / max(stats["warping_error_raw"], 1e-12)))
     return stats
+
+
+def evaluate_temporal(folder: str | Path, tolerance: float) -> dict:
+    """Flicker of a rendered video: the mean warping error between consecutive frames of a folder
+    written by tools/render.py --depth or tools/refine.py (``frame_%04d.png``, ``depth_%04d.npy``,
+    ``CamPose.inf``, ``Intrinsic.inf``), frames read one at a time; a pixel counts where the depths
+    agree within ``tolerance`` (relative, REFINE.DEPTH_TOLERANCE). Writes ``temporal.json`` there."""
+    folder = Path(folder)
+    cached = CachedRenders(folder)
+    meter = FlickerMeter(tolerance)
+    for i in range(len(cached.cam_to_world)):
+        rgba, depth = cached.load(i, torch.device("cpu"))
+        K = torch.as_tensor(cached.K[i:i + 1], dtype=torch.float32)
+        c2w = torch.as_tensor(cached.cam_to_world[i:i + 1], dtype=torch.float32)
+        meter.update(View(rgba, depth, K, c2w))
+    report = {"frames": len(cached.cam_to_world), "warping_error": meter.value,
+              "depth_tolerance": tolerance}
+    write_text(folder / "temporal.json", json.dumps(report, indent=2) + "\n")
+    return report
