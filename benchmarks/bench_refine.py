@@ -33,9 +33,10 @@ from npcr.config import load_config, save_config
 from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
 from npcr.data.demo_scene import demo_mesh, make_demo_scene, render_mesh
 from npcr.engine import run_training
+from npcr.engine.trained import load_trained
+from npcr.metrics import psnr_from_mse
 from npcr.temporal.render import refine_path
 from npcr.temporal.train import REFINE_DIR, run_refine_training
-from npcr.engine.trained import load_trained
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -88,7 +89,7 @@ def against_truth(scene_args: dict, cams: Path, intr: Path, videos: dict[str, Pa
         x = read_rgb(folder, len(poses))
         mse = ((x - truth) ** 2).mean(axis=(1, 2, 3))
         out[name] = {"temporal_error": float(np.abs(np.diff(x, axis=0) - dg).mean()),
-                     "psnr": float(np.mean(10 * np.log10(1 / np.maximum(mse, 1e-12)))),
+                     "psnr": float(np.mean([psnr_from_mse(m) for m in mse])),
                      "change": float(np.abs(np.diff(x, axis=0)).mean())}
     out["truth_change"] = float(np.abs(dg).mean())
     return out

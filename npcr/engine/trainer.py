@@ -4,15 +4,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import ProgressBar
+from ignite.handlers import ProgressBar, TensorboardLogger
 from ignite.metrics import PSNR, SSIM
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -26,8 +29,9 @@ from ..fileio import write_text
 from ..modeling import FrameClouds, PointRenderer
 from ..modeling.poses import CameraPoses
 from .baselines import baseline_psnrs
-from .checkpoints import BestModel, attach_checkpoints, resume
-from .common import (build_scene_model, layers_at_epoch, load_scene, seed_everything,
+from .checkpoints import (RENDERER, BestModel, CheckpointFiles, attach_checkpoints,
+                          read_best_record, resume)
+from .common import (SceneData, build_scene_model, layers_at_epoch, load_scene, seed_everything,
                      select_device, setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
@@ -158,19 +162,96 @@ def run_training(cfg: CfgNode, overwrite: bool = False) -> dict:
         if world > 1:
             backend = "nccl" if select_device(cfg).type == "cuda" else "gloo"
             with idist.Parallel(backend=backend) as parallel:
-                parallel.run(_train, cfg, result, overwrite)
+                parallel.run(training, cfg, result, overwrite)
         else:
-            _train(0, cfg, result, overwrite)
+            training(0, cfg, result, overwrite)
     return result
 
 
-def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None:
+def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None:
+    """One process's training (as ignite's examples shape it): data, state, engines, handlers,
+    run, then the final metrics into ``result`` (rank 0 writes metrics.json)."""
     rank, world = idist.get_rank(), idist.get_world_size()
     out_dir = Path(cfg.OUTPUT_DIR)
     logger = setup_logger(out_dir if rank == 0 else None)
     seed_everything(cfg.SEED)
     device = idist.device() if world > 1 else select_device(cfg)
     data = load_scene(cfg)
+    flow = build_dataflow(cfg, data)
+    logger.info("%d points in frames %s, %d training / %d held-out cameras, device %s, "
+                "%d process(es)", data.clouds.total, data.frames, len(flow.train_ids),
+                len(flow.val_ids), device, world)
+    if not flow.val_ids:
+        logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
+                       flow.train_ids[0])
+    state = build_training_state(cfg, data, device, local_rank, len(flow.train_loader))
+    clouds = data.clouds.to(device)
+    trainer = create_trainer(cfg, state.net, state.optimizer, clouds, device, state.scaler,
+                             state.poses, state.pose_optimizer)
+    evaluator = create_evaluator(state.model, clouds, device)
+    to_save = state.to_save(trainer)
+    if rank == 0 and overwrite:  # the run starts: its scene loaded and its model built
+        clear_run(out_dir)
+    if cfg.RESUME:
+        resume(out_dir, state.model, to_save, len(flow.train_loader), logger)
+    if rank == 0:
+        save_config(cfg, out_dir / "config.yml")
+    history, tb = attach_handlers(cfg, trainer, evaluator, state, flow, clouds, device, logger)
+    start, start_iteration = trainer.state.epoch, trainer.state.iteration
+    clock = time.perf_counter()
+    try:
+        run_engine(trainer, flow.train_loader, cfg.SOLVER.MAX_EPOCHS, logger, out_dir,
+                   state.model, to_save, stop_on_signal=world == 1)
+    finally:
+        if tb is not None:
+            tb.close()
+    seconds = time.perf_counter() - clock
+
+    epoch = max(start, trainer.state.epoch)
+    psnr = history[epoch] if epoch in history else evaluator.run(flow.val_loader).metrics["psnr"]
+    digests = idist.all_gather(model_digest(state.model))
+    if rank == 0:
+        iterations = trainer.state.iteration - start_iteration
+        result.update({"epoch": epoch, "iterations": trainer.state.iteration,
+                       "train_seconds": seconds, "it_per_s": iterations / max(seconds, 1e-9),
+                       "peak_memory_mib": peak_memory_mib(device), "device": str(device),
+                       "heldout_psnr": psnr, "val_cameras": flow.val_ids,
+                       "heldout_psnr_by_epoch": history, "weights_sha256": digests})
+        record = read_best_record(out_dir)
+        if record is not None:
+            result.update(best_epoch=record["epoch"], best_psnr=record["psnr"])
+        result.update(heldout_baselines(cfg, data, flow, state.model, logger))
+        if state.poses is not None:
+            result["pose_correction"] = write_refined_poses(state.poses, data.scene, out_dir)
+        write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d) | baselines: point-colour "
+                    "splat %.2f dB, mean colour %.2f dB", psnr, result.get("best_psnr", psnr),
+                    result.get("best_epoch", epoch), result["point_colour_splat_psnr"],
+                    result["mean_colour_psnr"])
+    if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
+        idist.barrier()
+
+
+@dataclass
+class Dataflow:
+    """The cameras and loaders of a run; the training loader draws from a resumable sampler."""
+    train_ids: list[int]
+    val_ids: list[int]
+    views: Callable[[list[int], bool], list[CameraImageDataset]]  # (ids, augment) -> per frame
+    train_loader: DataLoader
+    val_loader: DataLoader
+    val_set: SeededItems
+
+    @property
+    def sampler(self) -> ResumableSampler:
+        return self.train_loader.sampler
+
+
+def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
+    """Training views (augmented by INPUT.ZOOM_RANGE / INPUT.CROP) of the training cameras of every
+    trained frame, and the held-out views (DATASETS.VAL_CAMERAS; the first training camera when
+    there are none), each process taking its share."""
+    rank, world = idist.get_rank(), idist.get_world_size()
     train_ids, val_ids = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
     batch = cfg.SOLVER.IMS_PER_BATCH
     if batch % world:
@@ -180,26 +261,54 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
         raise NpcrError("INPUT.ZOOM_RANGE gives images of different sizes: set INPUT.CROP to batch "
                         "them (SOLVER.IMS_PER_BATCH > number of processes)")
 
-    def per_frame(ids: list[int], augment: bool) -> list[CameraImageDataset]:
+    def views(ids: list[int], augment: bool) -> list[CameraImageDataset]:
         extra = (tuple(cfg.INPUT.ZOOM_RANGE), tuple(cfg.INPUT.CROP)) if augment else ()
         return [CameraImageDataset(data.scene, ids, f, tuple(cfg.INPUT.SIZE), *extra)
                 for f in data.frames]
 
-    train_set = SeededItems(per_frame(train_ids, augment=True))
+    train_set = SeededItems(views(train_ids, True))
     sampler = ResumableSampler(len(train_set), cfg.SEED, shuffle=True, rank=rank, world_size=world)
     train_loader = DataLoader(train_set, batch_size=batch // world, sampler=sampler,
                               num_workers=cfg.SOLVER.NUM_WORKERS)
-    val_set = SeededItems(per_frame(val_ids or train_ids[:1], augment=False))
+    val_set = SeededItems(views(val_ids or train_ids[:1], False))
     val_loader = DataLoader(val_set, batch_size=1, num_workers=cfg.SOLVER.NUM_WORKERS,
                             sampler=ResumableSampler(len(val_set), cfg.SEED, shuffle=False,
                                                      rank=rank, world_size=world))
-    logger.info("%d points in frames %s, %d training / %d held-out cameras, device %s, "
-                "%d process(es)", data.clouds.total, data.frames, len(train_ids), len(val_ids),
-                device, world)
-    if not val_ids:
-        logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
-                       train_ids[0])
+    return Dataflow(train_ids, val_ids, views, train_loader, val_loader, val_set)
 
+
+@dataclass
+class TrainingState:
+    """The model and what trains it: optimizer and LR schedule, the camera-pose corrections and
+    theirs (SOLVER.POSE_LR > 0), the float16 gradient scaler; ``net`` is the model or its DDP
+    wrapper."""
+    model: PointRenderer
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    lr_scheduler: object | None
+    scaler: torch.amp.GradScaler
+    poses: CameraPoses | None = None
+    pose_optimizer: torch.optim.Optimizer | None = None
+    pose_lr_scheduler: object | None = None
+
+    def to_save(self, trainer: Engine) -> dict:
+        """What a checkpoint holds besides the model (ignite ``to_save``), ``trainer`` included."""
+        objects = {"optimizer": self.optimizer, "trainer": trainer}
+        if self.poses is not None:
+            objects.update(camera_poses=self.poses, pose_optimizer=self.pose_optimizer,
+                           pose_lr_scheduler=self.pose_lr_scheduler)
+        if self.scaler.is_enabled():
+            objects["scaler"] = self.scaler
+        if self.lr_scheduler is not None:
+            objects["lr_scheduler"] = self.lr_scheduler
+        return objects
+
+
+def build_training_state(cfg: CfgNode, data: SceneData, device: torch.device, local_rank: int,
+                         epoch_length: int) -> TrainingState:
+    """The model of ``cfg`` for ``data`` (features from the points' colours when asked), on
+    ``device`` (compiled when asked, wrapped in DDP in a multi-process run), and its optimizers,
+    schedules and gradient scaler."""
     model = build_scene_model(cfg, data)
     if cfg.MODEL.INIT_FEATURES == "colors":
         if data.colors is None:
@@ -209,46 +318,46 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
     model = model.to(device)
     maybe_compile(cfg, model)
     net = model
-    if world > 1:
+    if idist.get_world_size() > 1:
         net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
                                       else None)
-    poses = CameraPoses(data.scene.num_cameras).to(device) if cfg.SOLVER.POSE_LR > 0 else None
     optimizer = build_optimizer(cfg, model, device)
-    pose_optimizer = build_pose_optimizer(cfg, poses) if poses is not None else None
-    lr_scheduler = build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * len(train_loader))
-    clouds = data.clouds.to(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
-    trainer = create_trainer(cfg, net, optimizer, clouds, device, scaler, poses, pose_optimizer)
-    evaluator = create_evaluator(model, clouds, device)
-    training_state = {"optimizer": optimizer, "trainer": trainer}
-    if poses is not None:
-        pose_scheduler = build_pose_lr_scheduler(cfg, pose_optimizer, len(train_loader))
-        training_state.update(camera_poses=poses, pose_optimizer=pose_optimizer,
-                              pose_lr_scheduler=pose_scheduler)
+    state = TrainingState(
+        model, net, optimizer,
+        build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * epoch_length),
+        torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16))
+    if cfg.SOLVER.POSE_LR > 0:
+        state.poses = CameraPoses(data.scene.num_cameras).to(device)
+        state.pose_optimizer = build_pose_optimizer(cfg, state.poses)
+        state.pose_lr_scheduler = build_pose_lr_scheduler(cfg, state.pose_optimizer, epoch_length)
+    return state
 
+
+def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: TrainingState,
+                    flow: Dataflow, clouds: FrameClouds, device: torch.device,
+                    logger: logging.Logger) -> tuple[dict[int, float], TensorboardLogger | None]:
+    """Checkpoints, the resumable sampler's epochs, the layer schedule, the LR schedules, the
+    pose-refinement switch, progress, TensorBoard (rank 0) and the held-out evaluation that keeps
+    the best model; returns the held-out PSNR by epoch (filled as training goes) and the
+    TensorBoard logger to close at the end."""
+    out_dir, model, poses = Path(cfg.OUTPUT_DIR), state.model, state.poses
+    # Handlers of one event run in the order attached: the schedules step before a resume point
+    # saves them, so that a resumed run goes on exactly as an uninterrupted one.
+    if state.lr_scheduler is not None:
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: state.lr_scheduler.step())
+    if poses is not None:
         @trainer.on(Events.ITERATION_COMPLETED)
         def decay_pose_rate(_: Engine) -> None:
             if poses.delta.requires_grad:
-                pose_scheduler.step()
-    if scaler.is_enabled():
-        training_state["scaler"] = scaler
-    if lr_scheduler is not None:
-        training_state["lr_scheduler"] = lr_scheduler
-        trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: lr_scheduler.step())
-    if rank == 0 and overwrite:  # the run starts: its scene loaded and its model built
-        clear_run(out_dir)
-    if cfg.RESUME:
-        resume(out_dir, model, training_state, len(train_loader), logger)
-    if rank == 0:
-        save_config(cfg, out_dir / "config.yml")
-    attach_checkpoints(out_dir, model, training_state, trainer, cfg.SOLVER.CHECKPOINT_PERIOD,
-                       cfg.SOLVER.KEEP_CHECKPOINTS, cfg.SOLVER.CHECKPOINT_ITERS)
+                state.pose_lr_scheduler.step()
+
+    attach_checkpoints(out_dir, model, state.to_save(trainer), trainer,
+                       cfg.SOLVER.CHECKPOINT_PERIOD, cfg.SOLVER.KEEP_CHECKPOINTS,
+                       cfg.SOLVER.CHECKPOINT_ITERS)
+    attach_resumable_epochs(trainer, flow.sampler)
 
     @trainer.on(Events.EPOCH_STARTED)
-    def start_epoch(engine: Engine) -> None:
-        # A resumed run starts inside an epoch: skip the batches that were already trained on.
-        done = engine.state.iteration % engine.state.epoch_length
-        sampler.set_epoch(engine.state.epoch - 1, start=done * train_loader.batch_size)
+    def set_layers_and_pose_refinement(engine: Engine) -> None:
         layers = layers_at_epoch(cfg, engine.state.epoch - 1)
         if layers != model.active_layers:
             logger.info("epoch %d: %d depth-peeling layers", engine.state.epoch, layers)
@@ -257,67 +366,61 @@ def _train(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> None
             poses.delta.requires_grad_(engine.state.epoch - 1 >= cfg.SOLVER.POSE_START_EPOCH)
 
     tb = None
-    if rank == 0:
+    if idist.get_rank() == 0:
         if sys.stderr.isatty():
             ProgressBar(persist=False).attach(trainer, output_transform=lambda o: {"loss": o["loss"]})
-        tb = attach_monitoring(trainer, evaluator, optimizer, model, clouds, val_set[(0, 0)],
-                               out_dir, cfg.TEST.IMAGE_PERIOD, device, logger)
+        tb = attach_monitoring(trainer, evaluator, state.optimizer, model, clouds,
+                               flow.val_set[(0, 0)], out_dir, cfg.TEST.IMAGE_PERIOD, device, logger)
 
-    history: dict = {}
+    history: dict[int, float] = {}
     best = BestModel(out_dir, model)
 
     def evaluate(engine: Engine) -> None:
-        psnr = evaluator.run(val_loader).metrics["psnr"]
+        psnr = evaluator.run(flow.val_loader).metrics["psnr"]
         history[engine.state.epoch] = psnr
         improved = best.update(engine.state.epoch, psnr)
         logger.info("epoch %d: loss %.4f, held-out PSNR %.2f dB%s", engine.state.epoch,
                     engine.state.output["loss"], psnr, " (best so far)" if improved else "")
 
     trainer.add_event_handler(Events.EPOCH_COMPLETED(every=cfg.TEST.EVAL_PERIOD), evaluate)
+    return history, tb
 
-    max_epochs = cfg.SOLVER.MAX_EPOCHS
-    start = trainer.state.epoch
-    start_iteration = trainer.state.iteration
-    clock = time.perf_counter()
-    try:
-        if start >= max_epochs:
-            logger.info("already trained to epoch %d (SOLVER.MAX_EPOCHS %d): nothing to do",
-                        start, max_epochs)
-        elif world == 1:  # several processes stop together only through their launcher
-            with stop_cleanly_on_ctrl_c(trainer, out_dir, model, training_state, logger):
-                trainer.run(train_loader, max_epochs=max_epochs)
-        else:
-            trainer.run(train_loader, max_epochs=max_epochs)
-    finally:
-        if tb is not None:
-            tb.close()
-    seconds = time.perf_counter() - clock
 
-    epoch = max(start, trainer.state.epoch)
-    psnr = history[epoch] if epoch in history else evaluator.run(val_loader).metrics["psnr"]
-    digests = idist.all_gather(model_digest(model))
-    if rank == 0:
-        near, far = model.near, model.far
-        logger.info("baselines on the held-out views: fitting one colour per point to the %d "
-                    "training views (no network)", len(train_ids) * len(data.frames))
-        baselines = baseline_psnrs(
-            per_frame(train_ids, augment=False), val_set.parts,
-            [(data.clouds.points[f], data.frame_colors(f)) for f in data.frames], near, far,
-            cfg.MODEL.MAX_SPLAT, model.opaque)
-        iterations = trainer.state.iteration - start_iteration
-        result.update({"epoch": epoch, "iterations": trainer.state.iteration,
-                       "train_seconds": seconds, "it_per_s": iterations / max(seconds, 1e-9),
-                       "peak_memory_mib": peak_memory_mib(device), "device": str(device),
-                       "heldout_psnr": psnr, "best_epoch": best.epoch, "best_psnr": best.psnr,
-                       "mean_colour_psnr": baselines["mean_colour"],
-                       "point_colour_splat_psnr": baselines["point_colour_splat"],
-                       "val_cameras": val_ids, "heldout_psnr_by_epoch": history,
-                       "weights_sha256": digests})
-        if poses is not None:
-            result["pose_correction"] = write_refined_poses(poses, data.scene, out_dir)
-        write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d) | baselines: point-colour "
-                    "splat %.2f dB, mean colour %.2f dB", psnr, best.psnr, best.epoch,
-                    baselines["point_colour_splat"], baselines["mean_colour"])
-    if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
-        idist.barrier()
+def attach_resumable_epochs(trainer: Engine, sampler: ResumableSampler) -> None:
+    """Each epoch the sampler draws that epoch's order; a run resumed inside an epoch skips the
+    items that were already trained on."""
+    @trainer.on(Events.EPOCH_STARTED)
+    def set_sampler_epoch(engine: Engine) -> None:
+        done = engine.state.iteration % engine.state.epoch_length
+        sampler.set_epoch(engine.state.epoch - 1, start=done * engine.state.dataloader.batch_size)
+
+
+def run_engine(trainer: Engine, loader: DataLoader, max_epochs: int, logger: logging.Logger,
+               out_dir: Path, model: torch.nn.Module, to_save: dict,
+               files: CheckpointFiles = RENDERER, stop_on_signal: bool = True) -> None:
+    """Run ``trainer`` to ``max_epochs`` (nothing when a resumed run is there already); with
+    ``stop_on_signal`` a Ctrl-C or SIGTERM stops after the iteration with a resume point (a
+    multi-process run stops through its launcher instead)."""
+    if trainer.state.epoch >= max_epochs:
+        logger.info("already trained to epoch %d (max epochs %d): nothing to do",
+                    trainer.state.epoch, max_epochs)
+        return
+    if not stop_on_signal:
+        trainer.run(loader, max_epochs=max_epochs)
+        return
+    with stop_cleanly_on_ctrl_c(trainer, out_dir, model, to_save, logger, files):
+        trainer.run(loader, max_epochs=max_epochs)
+
+
+def heldout_baselines(cfg: CfgNode, data: SceneData, flow: Dataflow, model: PointRenderer,
+                      logger: logging.Logger) -> dict[str, float]:
+    """PSNR of the non-learned baselines on the held-out views: ``mean_colour_psnr`` and
+    ``point_colour_splat_psnr`` (one colour per point fitted to the training views)."""
+    logger.info("baselines on the held-out views: fitting one colour per point to the %d "
+                "training views (no network)", len(flow.train_ids) * len(data.frames))
+    baselines = baseline_psnrs(
+        flow.views(flow.train_ids, False), flow.val_set.parts,
+        [(data.clouds.points[f], data.frame_colors(f)) for f in data.frames], model.near,
+        model.far, cfg.MODEL.MAX_SPLAT, model.opaque)
+    return {"mean_colour_psnr": baselines["mean_colour"],
+            "point_colour_splat_psnr": baselines["point_colour_splat"]}

@@ -16,6 +16,7 @@ from ..data import CameraImageDataset, ResumableSampler, split_cameras
 from ..engine.checkpoints import TEMPORAL, attach_checkpoints, resume
 from ..engine.common import seed_everything, setup_logger
 from ..engine.trained import Trained
+from ..engine.trainer import attach_resumable_epochs, run_engine
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..metrics import psnr
@@ -83,27 +84,77 @@ def heldout_psnr(trained: Trained, refiner: TemporalRefiner, sequences: Approach
 def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
     """Train the refine net of ``cfg.REFINE`` on sequences approaching the training cameras of
     ``trained`` (frozen); checkpoints and logs go to OUTPUT_DIR/refine. Returns held-out PSNR of
-    raw and refined frames."""
+    raw and refined frames. Built from the renderer's training pieces (npcr.engine.trainer):
+    resumable epochs, checkpoints, resume, a clean stop on Ctrl-C."""
     out_dir = Path(cfg.OUTPUT_DIR) / REFINE_DIR
     logger = setup_logger(out_dir)
     seed_everything(cfg.SEED)
-    r, device, scene = cfg.REFINE, trained.device, trained.data.scene
+    loader, val_set = build_sequence_dataflow(cfg, trained)
+    refiner = build_refiner(cfg).to(trained.device)
+    optimizer = torch.optim.AdamW(refiner.parameters(), lr=cfg.REFINE.LR,
+                                  fused=trained.device.type == "cuda")
+    trainer = create_refine_trainer(cfg, trained, refiner, optimizer)
+    to_save = {"optimizer": optimizer, "trainer": trainer}
+    if cfg.RESUME:
+        resume(out_dir, refiner, to_save, len(loader), logger, TEMPORAL)
+    attach_checkpoints(out_dir, refiner, to_save, trainer, cfg.REFINE.CHECKPOINT_PERIOD, 0,
+                       cfg.SOLVER.CHECKPOINT_ITERS, TEMPORAL)
+    attach_resumable_epochs(trainer, loader.sampler)
+    tb = TensorboardLogger(log_dir=str(out_dir / "tb"))
+    tb.attach_output_handler(trainer, Events.ITERATION_COMPLETED, tag="train",
+                             output_transform=lambda o: o)
+    tolerance = cfg.REFINE.DEPTH_TOLERANCE
+    history: dict = {}
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def evaluate(engine: Engine) -> None:
+        raw, refined = heldout_psnr(trained, refiner, val_set, tolerance)
+        history[engine.state.epoch] = refined
+        tb.writer.add_scalars("val/psnr", {"raw": raw, "refined": refined}, engine.state.epoch)
+        logger.info("refine epoch %d: loss %.4f (temporal %.4f), held-out PSNR raw %.2f dB, "
+                    "refined %.2f dB", engine.state.epoch, engine.state.output["loss"],
+                    engine.state.output["temporal_l1"], raw, refined)
+
+    try:
+        run_engine(trainer, loader, cfg.REFINE.MAX_EPOCHS, logger, out_dir, refiner, to_save,
+                   TEMPORAL)
+    finally:
+        tb.close()
+    raw, refined = heldout_psnr(trained, refiner, val_set, tolerance)
+    result = {"epoch": trainer.state.epoch, "heldout_psnr_raw": raw,
+              "heldout_psnr_refined": refined, "heldout_psnr_by_epoch": history}
+    write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+    logger.info("refine: held-out PSNR raw %.2f dB, refined %.2f dB", raw, refined)
+    return result
+
+
+def build_sequence_dataflow(cfg: CfgNode, trained: Trained
+                            ) -> tuple[DataLoader, ApproachSequences]:
+    """Training sequences (REFINE.SEQUENCE_LENGTH cameras approaching a training camera from one
+    of its REFINE.NEIGHBOURS nearest, steps drawn from REFINE.STEP_RANGE), one a batch from a
+    resumable sampler; and fixed held-out sequences ending at the held-out cameras."""
+    r, scene = cfg.REFINE, trained.data.scene
+    if r.SEQUENCE_LENGTH < 2:
+        raise NpcrError(f"REFINE.SEQUENCE_LENGTH {r.SEQUENCE_LENGTH}: need at least 2 frames")
     train_ids, val_ids = split_cameras(scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
     frame, size = trained.data.frames[0], tuple(cfg.INPUT.SIZE)
     neighbours = nearest_cameras(scene.cam_to_world, train_ids + val_ids, train_ids, r.NEIGHBOURS)
-    if r.SEQUENCE_LENGTH < 2:
-        raise NpcrError(f"REFINE.SEQUENCE_LENGTH {r.SEQUENCE_LENGTH}: need at least 2 frames")
     train_set = ApproachSequences(CameraImageDataset(scene, train_ids, frame, size), neighbours,
                                   r.SEQUENCE_LENGTH, tuple(r.STEP_RANGE))
     mid = sum(r.STEP_RANGE) / 2
     val_set = ApproachSequences(CameraImageDataset(scene, val_ids or train_ids[:1], frame, size),
                                 {c: ns[:1] for c, ns in neighbours.items()}, r.SEQUENCE_LENGTH,
                                 (mid, mid))
-    sampler = ResumableSampler(len(train_set), cfg.SEED)
-    loader = DataLoader(train_set, batch_size=1, sampler=sampler)
+    loader = DataLoader(train_set, batch_size=1, sampler=ResumableSampler(len(train_set), cfg.SEED))
+    return loader, val_set
 
-    refiner = build_refiner(cfg).to(device)
-    optimizer = torch.optim.AdamW(refiner.parameters(), lr=r.LR, fused=device.type == "cuda")
+
+def create_refine_trainer(cfg: CfgNode, trained: Trained, refiner: TemporalRefiner,
+                          optimizer: torch.optim.Optimizer) -> Engine:
+    """Engine whose step renders a sequence with the frozen renderer, refines it in order and
+    takes one step on: L1 of the last refined frame to its photo + REFINE.CONTENT_WEIGHT x L1
+    to the raw renders + REFINE.TEMPORAL_WEIGHT x the warping error between refined frames."""
+    r, device = cfg.REFINE, trained.device
 
     def train_step(engine: Engine, batch: dict) -> dict:
         refiner.train()
@@ -118,38 +169,4 @@ def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
         return {"loss": loss.item(), "recon_l1": recon.item(), "content_l1": content.item(),
                 "temporal_l1": temporal.item()}
 
-    trainer = Engine(train_step)
-    state = {"optimizer": optimizer, "trainer": trainer}
-    if cfg.RESUME:
-        resume(out_dir, refiner, state, len(loader), logger, TEMPORAL)
-    attach_checkpoints(out_dir, refiner, state, trainer, r.CHECKPOINT_PERIOD, 0,
-                       cfg.SOLVER.CHECKPOINT_ITERS, TEMPORAL)
-
-    @trainer.on(Events.EPOCH_STARTED)
-    def start_epoch(engine: Engine) -> None:
-        sampler.set_epoch(engine.state.epoch - 1,
-                          start=engine.state.iteration % engine.state.epoch_length)
-
-    tb = TensorboardLogger(log_dir=str(out_dir / "tb"))
-    tb.attach_output_handler(trainer, Events.ITERATION_COMPLETED, tag="train",
-                             output_transform=lambda o: o)
-    history: dict = {}
-
-    @trainer.on(Events.EPOCH_COMPLETED)
-    def evaluate(engine: Engine) -> None:
-        raw, refined = heldout_psnr(trained, refiner, val_set, r.DEPTH_TOLERANCE)
-        history[engine.state.epoch] = refined
-        tb.writer.add_scalars("val/psnr", {"raw": raw, "refined": refined}, engine.state.epoch)
-        logger.info("refine epoch %d: loss %.4f (temporal %.4f), held-out PSNR raw %.2f dB, "
-                    "refined %.2f dB", engine.state.epoch, engine.state.output["loss"],
-                    engine.state.output["temporal_l1"], raw, refined)
-
-    if trainer.state.epoch < r.MAX_EPOCHS:
-        trainer.run(loader, max_epochs=r.MAX_EPOCHS)
-    tb.close()
-    raw, refined = heldout_psnr(trained, refiner, val_set, r.DEPTH_TOLERANCE)
-    result = {"epoch": trainer.state.epoch, "heldout_psnr_raw": raw,
-              "heldout_psnr_refined": refined, "heldout_psnr_by_epoch": history}
-    write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-    logger.info("refine: held-out PSNR raw %.2f dB, refined %.2f dB", raw, refined)
-    return result
+    return Engine(train_step)
