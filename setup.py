@@ -1,22 +1,47 @@
-"""Installs npcr, pcpr_ext and exparamgen, and builds pcpr_ext's native projector.
+"""Builds pcpr_ext's native projector; metadata, dependencies and entry points are in pyproject.toml.
 
-``pip install -e . --no-build-isolation`` builds ``pcpr_ext._C`` against the installed torch: the C++
-CPU kernel always, the CUDA kernel too when torch has CUDA and nvcc is found. Environment:
-``FORCE_CUDA=1`` insists on the CUDA kernel (an error if it cannot be built), ``NPCR_NO_EXT=1`` skips
-native code (pcpr_ext then uses its pure-torch reference).
+``pip install --no-build-isolation .`` (or ``-e .``) builds ``pcpr_ext._C`` against the installed
+torch: the C++ CPU kernel always, the CUDA kernel too when torch has CUDA and nvcc is found. Plain
+``pip install .`` builds in isolation, without the environment's packages: pip still runs the
+environment's interpreter, so its torch is found in that environment's site-packages; where it is
+not (``python -m build`` makes a fresh one), the build stops with one line saying what to run.
+Environment: ``FORCE_CUDA=1`` insists on the CUDA kernel (an error if it cannot be built),
+``NPCR_NO_EXT=1`` skips native code (pcpr_ext then uses its pure-torch reference).
 """
 import os
 import sys
+import sysconfig
 
-from setuptools import find_packages, setup
+from setuptools import setup
 
 CSRC = "pcpr_ext/csrc"
+NO_TORCH = ("npcr: building pcpr_ext needs the torch it will run with, and this build cannot see "
+            "one: install torch first, then `pip install --no-build-isolation .` or `python -m "
+            "build --no-isolation` (NPCR_NO_EXT=1 builds without the native projector)")
+
+
+def environment_torch():
+    """The torch module of the environment this build is for (see the module docstring)."""
+    try:
+        import torch
+        return torch
+    except ImportError:
+        pass
+    paths = sysconfig.get_paths()
+    for path in dict.fromkeys((paths["purelib"], paths["platlib"])):
+        if os.path.isdir(os.path.join(path, "torch")) and path not in sys.path:
+            sys.path.append(path)  # after the isolated build's own packages
+    try:
+        import torch
+        return torch
+    except ImportError:
+        sys.exit(NO_TORCH)
 
 
 def native_extensions() -> tuple[list, dict]:
     if os.environ.get("NPCR_NO_EXT", "0") == "1":
         return [], {}
-    import torch
+    torch = environment_torch()
     from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
     sources = [f"{CSRC}/{name}" for name in ("bindings.cpp", "projection.cpp",
@@ -46,17 +71,4 @@ def native_extensions() -> tuple[list, dict]:
 
 ext_modules, cmdclass = native_extensions()
 
-setup(
-    name="npcr",
-    version="0.1.0",
-    description="Neural point-cloud rendering: depth-peeled point projector, antialiased U-Net, "
-                "temporal refinement",
-    packages=find_packages(include=["npcr", "npcr.*", "pcpr_ext", "pcpr_ext.*", "exparamgen",
-                                    "exparamgen.*"]),
-    python_requires=">=3.10",
-    install_requires=["torch>=2.1", "pytorch-ignite>=0.5", "yacs", "opencv-python-headless",
-                      "open3d>=0.18", "antialiased-cnns", "pycolmap", "pytorch-msssim",
-                      "tensorboard", "tqdm", "numpy"],
-    ext_modules=ext_modules,
-    cmdclass=cmdclass,
-)
+setup(ext_modules=ext_modules, cmdclass=cmdclass)

@@ -99,5 +99,11 @@ def _around(args: argparse.Namespace, start: np.ndarray, centre: np.ndarray,
     return spiral_path(centre, up, offset, radius, args.turns, elevation, args.frames)
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """Console entry point (``npcr-exgen``)."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,48 +1,7 @@
 #!/usr/bin/env python3
 """Build the procedural fur-ball demo scene (ray-traced RGB + alpha, sampled points), native layout;
 with --frames N a moving version of it over N frames."""
-import argparse
-import time
-
-from npcr.cli import run_cli
-from npcr.data import write_native_sequence
-from npcr.data.demo_scene import make_demo_scene, make_moving_scene
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True, help="new or empty scene folder to write")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="write into a non-empty --out, replacing only the scene's own files")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=128, help="image side in pixels")
-    parser.add_argument("--cameras", type=int, default=48, help="number of cameras (>= 2)")
-    parser.add_argument("--strands", type=int, default=600)
-    parser.add_argument("--points", type=int, default=60000)
-    parser.add_argument("--frames", type=int, default=1,
-                        help="more than 1: the fur ball moves (turns and swings) over this many "
-                             "frames; the same points, moved, in every frame")
-    parser.add_argument("--props", type=int, default=0,
-                        help="checkered balls scattered around the fur ball (depth for pose "
-                             "refinement to lock onto); single frame only")
-    args = parser.parse_args()
-    if args.cameras < 2 or args.size < 8 or args.points < 1 or args.frames < 1 or args.props < 0:
-        parser.error("need --cameras >= 2, --size >= 8, --points >= 1, --frames >= 1, --props >= 0")
-    if args.props and args.frames > 1:
-        parser.error("--props is for a single frame")
-    t0 = time.time()
-    if args.frames == 1:
-        scenes = [make_demo_scene(args.seed, args.size, args.cameras, args.strands, args.points,
-                                  props=args.props)]
-    else:
-        scenes = make_moving_scene(args.frames, args.seed, args.size, args.cameras, args.strands,
-                                   args.points)
-    write_native_sequence(args.out, scenes[0].cam_to_world, scenes[0].K,
-                          [(s.images, s.alphas, s.points, s.colors) for s in scenes],
-                          args.overwrite)
-    print(f"wrote {args.out}: {args.cameras} cameras of {args.size}x{args.size}, "
-          f"{len(scenes[0].points)} points, {args.frames} frame(s) ({time.time() - t0:.1f} s)")
-
+from npcr.commands.make_demo_scene import cli
 
 if __name__ == "__main__":
-    run_cli(main)
+    cli()

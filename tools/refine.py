@@ -9,42 +9,7 @@ Rendering writes refined RGBA frames, video.mp4, side_by_side.mp4 (raw | refined
 (warping error of raw and refined video, peak memory). --cache reuses the frames and depth of a
 tools/render.py --depth folder instead of rendering again.
 """
-import argparse
-from pathlib import Path
-
-from npcr.cli import add_epoch_arg, run_cli
-from npcr.config import load_config, save_config
-from npcr.temporal.render import refine_path
-from npcr.temporal.train import REFINE_DIR, run_refine_training
-from npcr.engine.trained import load_trained
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
-    parser.add_argument("--train", action="store_true", help="train the refine net")
-    add_epoch_arg(parser, "renderer checkpoint")
-    parser.add_argument("--cameras", help="CamPose.inf of the path (default: held-out cameras)")
-    parser.add_argument("--intrinsics", help="Intrinsic.inf for --cameras (default: the dataset's)")
-    parser.add_argument("--cache", help="folder of tools/render.py --depth output to refine")
-    parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="render size")
-    parser.add_argument("--out", help="output folder (default: OUTPUT_DIR/refine_<epoch>)")
-    parser.add_argument("--fps", type=int, default=24)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE",
-                        help="--train: config overrides, e.g. REFINE.MAX_EPOCHS 5")
-    args = parser.parse_args()
-    if args.train:
-        cfg = load_config(Path(args.output_dir) / "config.yml",
-                          ["OUTPUT_DIR", args.output_dir, *args.opts])
-        save_config(cfg, Path(cfg.OUTPUT_DIR) / REFINE_DIR / "config.yml")
-        run_refine_training(cfg, load_trained(args.output_dir, args.epoch))
-        return
-    if args.opts:
-        parser.error("config overrides go with --train")
-    refine_path(args.output_dir, args.cameras, args.intrinsics, args.out,
-                tuple(args.size) if args.size else None, args.cache, args.fps, epoch=args.epoch)
-
+from npcr.commands.refine import cli
 
 if __name__ == "__main__":
-    run_cli(main)
+    cli()

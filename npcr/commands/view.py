@@ -1,0 +1,41 @@
+"""Interactive viewer of a trained model in the browser (viser): orbit/pan/zoom, render, alpha or
+depth layers, the point cloud, and a recorded camera path for render.py / refine.py.
+
+tools/view.py --output-dir output/demo [--port 8080] then open http://localhost:8080
+"""
+import argparse
+import signal
+from pathlib import Path
+
+from npcr.cli import add_epoch_arg, run_cli
+from npcr.engine.trained import load_trained
+from npcr.viewer import Viewer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
+    add_epoch_arg(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--size", type=int, default=512, help="render height at rest, pixels")
+    parser.add_argument("--moving-size", type=int, default=128,
+                        help="render height while the camera moves")
+    parser.add_argument("--path-out", help="folder for recorded paths (default OUTPUT_DIR/viewer_path)")
+    args = parser.parse_args()
+    trained = load_trained(args.output_dir, args.epoch)
+    viewer = Viewer(trained, args.host, args.port, args.size, args.moving_size,
+                    Path(args.path_out) if args.path_out else None)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: viewer.stop())
+    print(f"npcr viewer of {args.output_dir} (epoch {trained.epoch}): "
+          f"http://{args.host}:{viewer.server.get_port()}  (Ctrl-C stops)", flush=True)
+    viewer.serve_forever()
+    print("viewer stopped", flush=True)
+
+
+
+def cli() -> None:
+    """Console entry point: ``main`` with npcr's one-line errors and exit codes."""
+    run_cli(main)
