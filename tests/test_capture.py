@@ -75,7 +75,6 @@ def test_video_frames_drop_the_blurred(tmp_path):
 
 
 @pytest.mark.e2e
-@pytest.mark.slow
 def test_photos_without_poses_to_a_dense_scene(tmp_path):
     """8 photos of the box scene: all register in name order (camera centres match the truth up
     to a similarity), and the dense cloud lies on the surfaces, far denser than the sparse one."""
@@ -184,7 +183,6 @@ def test_transforms_with_distortion_and_no_cloud_to_training(tmp_path):
 
 
 @pytest.mark.e2e
-@pytest.mark.slow
 def test_skip_missing_and_too_few_registered(tmp_path):
     _transforms_capture(tmp_path / "cap", Distortion((0.0, 0.0, 0.0, 0.0)), count=5)
     (tmp_path / "cap" / "images" / "f1.jpg").unlink()

@@ -87,9 +87,12 @@ def render_rects(rects: list[Rect], K: np.ndarray, cam_to_world: np.ndarray, hei
                     q = p @ r.b / (r.b @ r.b)
                 hit = (t > 1e-6) & (t < best) & (s >= 0) & (s <= 1) & (q >= 0) & (q <= 1)
                 size = r.texture.shape[0] - 1
-                mx, my = (s * size).astype(np.float32), (q * size).astype(np.float32)
-                sample = cv2.remap(r.texture, np.nan_to_num(mx), np.nan_to_num(my),
-                                   cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                # only hits are kept; far-off coordinates of misses would make OpenCV's reflected
+                # border walk for seconds, so they are clipped first
+                mx, my = (np.clip(np.nan_to_num(v * size), -1, size + 1).astype(np.float32)
+                          for v in (s, q))
+                sample = cv2.remap(r.texture, mx, my, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REFLECT)
                 best = np.where(hit, t, best)
                 colour = np.where(hit[..., None], sample, colour)
             acc += colour
