@@ -24,5 +24,12 @@ def gather_features(features: torch.Tensor, index: torch.Tensor,
         raise ValueError(f"index values must lie in [-1, {features.shape[0]})")
     # Row 0 of the table is the background, so index -1 maps to it after the shift.
     table = torch.cat([background[None].to(features.dtype), features], dim=0)
-    out = F.embedding(index + 1, table)  # (B, L, H, W, C)
-    return out.permute(0, 1, 4, 2, 3).contiguous()
+    if torch.is_grad_enabled() and table.requires_grad:
+        # a lookup of rows, whose gradient is a sum into the rows used; then channels forward
+        return F.embedding(index + 1, table).permute(0, 1, 4, 2, 3).contiguous()
+    # Without a gradient each channel is gathered straight into place (no transposing copy:
+    # about half the time); its gradient would be a dense (B, L, C, N) tensor, hence not above.
+    b, layers, h, w = index.shape
+    rows = (index + 1).view(b, layers, 1, h * w).expand(-1, -1, table.shape[1], -1)
+    columns = table.t().contiguous()[None, None].expand(b, layers, -1, -1)
+    return torch.gather(columns, 3, rows).view(b, layers, -1, h, w)

@@ -37,3 +37,15 @@ def test_gradient_accumulates_per_use():
 def test_bad_index_is_refused(index):
     with pytest.raises(ValueError):
         pcpr_ext.gather_features(torch.zeros(5, 2), index, torch.zeros(2))
+
+
+def test_lookup_without_gradient_gives_the_same_features():
+    """Rendering (no gradient) gathers each channel in place; training looks up rows: same values."""
+    g = torch.Generator().manual_seed(3)
+    feats, bg = torch.randn(40, 5, generator=g, requires_grad=True), torch.randn(5)
+    index = torch.randint(-1, 40, (2, 3, 7, 9), generator=g)
+    with_grad = pcpr_ext.gather_features(feats, index, bg)
+    with torch.no_grad():
+        without = pcpr_ext.gather_features(feats, index, bg)
+    assert with_grad.requires_grad and not without.requires_grad
+    assert without.shape == (2, 3, 5, 7, 9) and torch.equal(with_grad.detach(), without)

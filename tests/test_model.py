@@ -1,9 +1,11 @@
 """Model v0: shapes, odd image sizes, gradients reach the point features."""
 import torch
+import torch.nn.functional as F
 
-from npcr.testing import camera, intrinsics
+import pcpr_ext
 from npcr.config import load_config
-from npcr.modeling import AntialiasedUNet, build_model
+from npcr.modeling import AntialiasedUNet, PointRenderer, build_model
+from npcr.testing import camera, intrinsics
 
 
 def test_unet_keeps_any_size():
@@ -212,3 +214,21 @@ def test_rescaled_renders_under_autocast_keep_float32_cameras():
     with torch.no_grad():
         plain = model.render_cloud(pts, K, c2w, 64, 64)
     assert out["rgb"].shape == (1, 3, 64, 64) and out["depth"].equal(plain["depth"])
+
+
+def test_supersampled_gather_is_the_pixel_unshuffle_of_the_plain_one():
+    """The renderer gathers supersampled features straight into F.pixel_unshuffle's channel order
+    (checkpoints depend on it), with and without gradient, and with an environment background."""
+    torch.manual_seed(0)
+    model = PointRenderer(50, 5, 3, [8, 16], supersample=2, environment=(4, 8))
+    index = torch.randint(-1, 50, (2, 3, 12, 16))
+    env = torch.randn(2, 5, 12, 16)
+    for background in (None, env):
+        plain = pcpr_ext.gather_features(model.features, index, model.background)
+        if background is not None:
+            plain = torch.where(index[:, :, None] < 0, background[:, None], plain)
+        expected = F.pixel_unshuffle(plain.flatten(1, 2), 2)
+        assert torch.equal(model.gather(index, background, 2), expected)
+        with torch.no_grad():
+            assert torch.equal(model.gather(index, background, 2), expected)
+            assert torch.equal(model.gather(index, background), plain.flatten(1, 2))

@@ -105,6 +105,11 @@ class PointRenderer(nn.Module):
         b, c2w = len(frames), cam_to_world.detach()
         levels = []
         for Kl, h, w in self.level_cameras(K, height, width):
+            if len(set(frames)) == 1:  # one cloud for every camera: no assembling
+                d, i = self.depth_layers(clouds.points[frames[0]], Kl, c2w, h, w)
+                offset = clouds.offsets[frames[0]]
+                levels.append((d, torch.where(i >= 0, i + offset, i) if offset else i))
+                continue
             depth = K.new_zeros((b, self.num_layers, h, w))
             index = torch.full((b, self.num_layers, h, w), -1, dtype=torch.int64, device=K.device)
             for frame in sorted(set(frames)):
@@ -125,23 +130,33 @@ class PointRenderer(nn.Module):
                             mode="bilinear", padding_mode="border", align_corners=False)
         return env + self.background[None, :, None, None]
 
-    def gather(self, index: torch.Tensor, background: torch.Tensor | None) -> torch.Tensor:
-        """(B, L*C, H, W) features of the points ``index`` (B, L, H, W) names; ``background``
-        (B, C, H, W) where no point is (default: the learned background feature)."""
-        feats = pcpr_ext.gather_features(self.features, index, self.background)
-        if background is not None:
-            feats = torch.where(index[:, :, None] < 0, background[:, None].to(feats.dtype), feats)
-        return feats.flatten(1, 2)
+    def gather(self, index: torch.Tensor, background: torch.Tensor | None,
+               unshuffle: int = 1) -> torch.Tensor:
+        """(B, L*C*u², H/u, W/u) features of the points ``index`` (B, L, H, W) names, each u x u
+        block of pixels side by side in the channels (``F.pixel_unshuffle``'s order: layer,
+        feature, row, column) for ``unshuffle`` u; ``background`` (B, C, H, W) where no point is
+        (default: the learned background feature). One copy of the features in all."""
+        b, layers, h, w = index.shape
+        u, hu, wu = unshuffle, h // unshuffle, w // unshuffle
+        # the (small, integer) index is rearranged so that each layer's features come out of the
+        # lookup already in (C, u, u, H/u, W/u) order: the features are written once
+        blocks = index.view(b, layers, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
+        blocks = blocks.reshape(b, layers, u * u * hu, wu)
+        feats = pcpr_ext.gather_features(self.features, blocks, self.background)
+        if background is not None:  # (B, C, H, W) in the same order
+            background = background.view(b, -1, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
+            feats = torch.where(blocks[:, :, None] < 0,
+                                background.reshape(b, 1, -1, u * u * hu, wu).to(feats.dtype), feats)
+        return feats.reshape(b, -1, hu, wu)
 
     def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]], K: torch.Tensor,
                cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1], and layer-0 ``depth`` (B, L, H, W),
         from the point renderings ``rasterize`` made for these cameras."""
         cams = self.level_cameras(K, height, width)
-        feats = [self.gather(index, self.background_map(Kl, cam_to_world, h, w))
-                 for (_, index), (Kl, h, w) in zip(levels, cams)]
-        if self.supersample > 1:
-            feats[0] = F.pixel_unshuffle(feats[0], self.supersample)
+        feats = [self.gather(index, self.background_map(Kl, cam_to_world, h, w),
+                             self.supersample if level == 0 else 1)
+                 for level, ((_, index), (Kl, h, w)) in enumerate(zip(levels, cams))]
         if self.view_direction:
             d = view_directions(K, cam_to_world.detach(), *feats[0].shape[-2:])
             feats[0] = torch.cat([feats[0], d.permute(0, 3, 1, 2).to(feats[0].dtype)], 1)
