@@ -88,18 +88,27 @@ def frame_ms(cfg, device: torch.device, points: int, size: int, frames: int,
     """Median milliseconds per full frame (projection, gather, U-Net) at ``size``² of the model
     ``cfg`` describes (untrained) on a synthetic cloud, eval mode, under autocast to ``amp`` when
     given, after ``warmup`` frames."""
-    model = build_model(cfg, points).to(device).eval()
+    return frames_ms([cfg], device, points, size, frames, amp, warmup)[0]
+
+
+def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: int,
+              amp: torch.dtype | None = None, warmup: int = 2) -> list[float]:
+    """``frame_ms`` of several models, their frames taken in turn (a model, the next, ...), so
+    that a machine's drift over the run weighs on all alike and their ratios hold."""
+    models = [build_model(cfg, points).to(device).eval() for cfg in cfgs]
     clouds = cloud(points, device)
     K, c2w = synthetic_views(frames + warmup, size, device)
-    times = []
+    times: list[list[float]] = [[] for _ in models]
     for i in range(frames + warmup):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
-        times.append(time.perf_counter() - t)
-    return 1000 * sorted(times[warmup:])[len(times[warmup:]) // 2]
+        for model, kept in zip(models, times):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+            if i >= warmup:
+                kept.append(time.perf_counter() - t)
+    return [1000 * sorted(kept)[len(kept) // 2] for kept in times]
 
 
 def measure_render(device: torch.device, points: int, size: int, frames: int,

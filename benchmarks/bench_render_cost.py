@@ -3,7 +3,8 @@
 and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process.
 
 Untrained weights (the time does not depend on them), synthetic clouds of 60k and 1M points, full
-frames of 512² and 1024² (projection, gather, U-Net), median of --frames after 3 warm-ups. Writes
+frames of 512² and 1024² (projection, gather, U-Net), median of --frames after 3 warm-ups, the two
+models' frames taken in turn (a machine's drift weighs on both alike). Writes
 benchmarks/results/render_cost_<device>.md. Needs no open3d (runs on the bare GPU machine).
 
     python benchmarks/bench_render_cost.py [--device cuda] [--frames 20] [--out benchmarks/results]
@@ -20,7 +21,7 @@ import torch
 from npcr.config import load_config
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_cost import frame_ms  # noqa: E402
+from bench_cost import frames_ms  # noqa: E402
 from bench_projection import machine  # noqa: E402
 
 BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1"]
@@ -38,16 +39,18 @@ def main() -> None:
     rows = []
     for points in (60_000, 1_000_000):
         for size in (512, 1024):
-            before, now = (frame_ms(load_config("configs/demo.yml", [*DEPTHS, *opts]), device,
-                                    points, size, args.frames, warmup=3)
-                           for opts in (BEFORE, []))
+            before, now = frames_ms([load_config("configs/demo.yml", [*DEPTHS, *opts])
+                                     for opts in (BEFORE, [])], device, points, size, args.frames,
+                                    warmup=3)
             rows.append({"points": points, "size": size, "before_ms": before, "now_ms": now})
             print(json.dumps(rows[-1]), flush=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
     lines = [f"# Render cost of the demo settings before and after issue 16 on {device.type}\n",
              f"Machine: {name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, L 2, "
              "U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median of "
-             f"{args.frames}. Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 and 4.\n",
+             f"{args.frames}, the two models' frames taken in turn; both with this code (its "
+             "faster gather included). Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 "
+             "and 4.\n",
              "| points | size | before ms | now ms | now / before |", "|---|---|---|---|---|"]
     lines += [f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.1f} | {r['now_ms']:.1f} | "
               f"{r['now_ms'] / r['before_ms']:.2f} |" for r in rows]

@@ -3,7 +3,7 @@
 Contract: pcpr_ext/PROJECTION.md. The pure-torch backend is the reference every other backend
 must match exactly.
 """
-from .features import gather_features
+from .features import FeatureLookup, gather_features
 from .projection import backends, project
 
-__all__ = ["project", "gather_features", "backends"]
+__all__ = ["project", "gather_features", "FeatureLookup", "backends"]

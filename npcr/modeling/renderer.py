@@ -33,7 +33,7 @@ class PointRenderer(nn.Module):
                  opaque: bool = False, photometric: PhotometricCorrection | None = None,
                  environment: tuple[int, int] = (0, 0), supersample: int = 1,
                  point_levels: int = 1, max_render_scale: float = 0.0,
-                 view_direction: bool = False):
+                 view_direction: bool = False, point_dropout: float = 0.0):
         super().__init__()
         if supersample < 1 or not 1 <= point_levels <= len(unet_channels):
             raise ValueError(f"supersample {supersample} must be >= 1 and point_levels "
@@ -61,6 +61,8 @@ class PointRenderer(nn.Module):
         self.reference_focal, self.max_render_scale = 0.0, max_render_scale
         # Layers filled by the projector (a layer schedule lowers it); the rest stay empty.
         self.active_layers = num_layers
+        # in training, the chance that a point is left out of a batch's projection
+        self.point_dropout = point_dropout
 
     @torch.no_grad()
     def init_features_from_colors(self, colors: torch.Tensor, spread: float = 0.1) -> None:
@@ -103,21 +105,38 @@ class PointRenderer(nn.Module):
         """Depth and feature-row index (B, L, h, w) at each of ``level_cameras``; camera b sees
         the cloud of ``frames[b]``."""
         b, c2w = len(frames), cam_to_world.detach()
+        kept = {f: self.kept_points(clouds.points[f]) for f in sorted(set(frames))}
         levels = []
         for Kl, h, w in self.level_cameras(K, height, width):
-            if len(set(frames)) == 1:  # one cloud for every camera: no assembling
-                d, i = self.depth_layers(clouds.points[frames[0]], Kl, c2w, h, w)
-                offset = clouds.offsets[frames[0]]
-                levels.append((d, torch.where(i >= 0, i + offset, i) if offset else i))
+            if len(kept) == 1:  # one cloud for every camera: no assembling
+                (frame, (points, rows)), = kept.items()
+                d, i = self.depth_layers(points, Kl, c2w, h, w)
+                levels.append((d, self.feature_rows(i, rows, clouds.offsets[frame])))
                 continue
             depth = K.new_zeros((b, self.num_layers, h, w))
             index = torch.full((b, self.num_layers, h, w), -1, dtype=torch.int64, device=K.device)
-            for frame in sorted(set(frames)):
-                rows = [i for i, f in enumerate(frames) if f == frame]
-                d, i = self.depth_layers(clouds.points[frame], Kl[rows], c2w[rows], h, w)
-                depth[rows], index[rows] = d, torch.where(i >= 0, i + clouds.offsets[frame], i)
+            for frame, (points, rows) in kept.items():
+                cams = [i for i, f in enumerate(frames) if f == frame]
+                d, i = self.depth_layers(points, Kl[cams], c2w[cams], h, w)
+                depth[cams], index[cams] = d, self.feature_rows(i, rows, clouds.offsets[frame])
             levels.append((depth, index))
         return levels
+
+    def kept_points(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The points a training batch projects (each left out with probability
+        ``point_dropout``) and their rows in ``points``; all of them (rows None) otherwise."""
+        if not (self.training and self.point_dropout > 0):
+            return points, None
+        rows = torch.nonzero(torch.rand(len(points), device=points.device) >= self.point_dropout)
+        return points[rows[:, 0]], rows[:, 0]
+
+    @staticmethod
+    def feature_rows(index: torch.Tensor, rows: torch.Tensor | None, offset: int) -> torch.Tensor:
+        """Feature-table rows of a projection's point ``index`` (-1 stays -1), for points that
+        are ``rows`` of their frame's cloud (None: all of it) and that cloud's first ``offset``."""
+        if rows is not None:
+            index = torch.where(index >= 0, rows[index.clamp_min(0)], index)
+        return torch.where(index >= 0, index + offset, index) if offset else index
 
     def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
                              width: int) -> torch.Tensor:
@@ -130,19 +149,21 @@ class PointRenderer(nn.Module):
                             mode="bilinear", padding_mode="border", align_corners=False)
         return env + self.background[None, :, None, None]
 
-    def gather(self, index: torch.Tensor, background: torch.Tensor | None,
-               unshuffle: int = 1) -> torch.Tensor:
+    def gather(self, index: torch.Tensor, background: torch.Tensor | None, unshuffle: int = 1,
+               lookup: pcpr_ext.FeatureLookup | None = None) -> torch.Tensor:
         """(B, L*C*u², H/u, W/u) features of the points ``index`` (B, L, H, W) names, each u x u
         block of pixels side by side in the channels (``F.pixel_unshuffle``'s order: layer,
         feature, row, column) for ``unshuffle`` u; ``background`` (B, C, H, W) where no point is
-        (default: the learned background feature). One copy of the features in all."""
+        (default: the learned background feature). One copy of the features in all; ``lookup``
+        (the features made ready once) serves several calls of one render."""
         b, layers, h, w = index.shape
         u, hu, wu = unshuffle, h // unshuffle, w // unshuffle
         # the (small, integer) index is rearranged so that each layer's features come out of the
         # lookup already in (C, u, u, H/u, W/u) order: the features are written once
         blocks = index.view(b, layers, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
         blocks = blocks.reshape(b, layers, u * u * hu, wu)
-        feats = pcpr_ext.gather_features(self.features, blocks, self.background)
+        lookup = lookup or pcpr_ext.FeatureLookup(self.features, self.background)
+        feats = lookup(blocks)
         if background is not None:  # (B, C, H, W) in the same order
             background = background.view(b, -1, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
             feats = torch.where(blocks[:, :, None] < 0,
@@ -154,8 +175,9 @@ class PointRenderer(nn.Module):
         """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1], and layer-0 ``depth`` (B, L, H, W),
         from the point renderings ``rasterize`` made for these cameras."""
         cams = self.level_cameras(K, height, width)
+        lookup = pcpr_ext.FeatureLookup(self.features, self.background)
         feats = [self.gather(index, self.background_map(Kl, cam_to_world, h, w),
-                             self.supersample if level == 0 else 1)
+                             self.supersample if level == 0 else 1, lookup)
                  for level, ((_, index), (Kl, h, w)) in enumerate(zip(levels, cams))]
         if self.view_direction:
             d = view_directions(K, cam_to_world.detach(), *feats[0].shape[-2:])
