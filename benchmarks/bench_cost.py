@@ -93,21 +93,25 @@ def frame_ms(cfg, device: torch.device, points: int, size: int, frames: int,
 
 def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: int,
               amp: torch.dtype | None = None, warmup: int = 2) -> list[float]:
-    """``frame_ms`` of several models, their frames taken in turn (a model, the next, ...), so
-    that a machine's drift over the run weighs on all alike and their ratios hold."""
+    """``frame_ms`` of several models, each timed in two blocks of half the frames in the order
+    A B ... B A (each block after its own warm-up), so that a machine's drift over the run weighs on
+    all alike: their ratios hold. (Frames taken in turn instead would make each model evict the
+    other's caches, which a real render never does.)"""
     models = [build_model(cfg, points).to(device).eval() for cfg in cfgs]
     clouds = cloud(points, device)
-    K, c2w = synthetic_views(frames + warmup, size, device)
+    half = -(-frames // 2)
+    K, c2w = synthetic_views(half + warmup, size, device)
     times: list[list[float]] = [[] for _ in models]
-    for i in range(frames + warmup):
-        for model, kept in zip(models, times):
+    order = list(range(len(models)))
+    for m in order + order[::-1]:
+        for i in range(half + warmup):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+                models[m](clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
             if i >= warmup:
-                kept.append(time.perf_counter() - t)
+                times[m].append(time.perf_counter() - t)
     return [1000 * sorted(kept)[len(kept) // 2] for kept in times]
 
 

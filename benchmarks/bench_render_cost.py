@@ -4,7 +4,8 @@ and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one p
 
 Untrained weights (the time does not depend on them), synthetic clouds of 60k and 1M points, full
 frames of 512² and 1024² (projection, gather, U-Net), median of --frames after 3 warm-ups, the two
-models' frames taken in turn (a machine's drift weighs on both alike). Writes
+models timed in blocks in the order before, now, now, before (a machine's drift weighs on both
+alike). Writes
 benchmarks/results/render_cost_<device>.md. Needs no open3d (runs on the bare GPU machine).
 
     python benchmarks/bench_render_cost.py [--device cuda] [--frames 20] [--out benchmarks/results]
@@ -48,7 +49,7 @@ def main() -> None:
     lines = [f"# Render cost of the demo settings before and after issue 16 on {device.type}\n",
              f"Machine: {name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, L 2, "
              "U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median of "
-             f"{args.frames}, the two models' frames taken in turn; both with this code (its "
+             f"{args.frames} in blocks ordered before, now, now, before; both with this code (its "
              "faster gather included). Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 "
              "and 4.\n",
              "| points | size | before ms | now ms | now / before |", "|---|---|---|---|---|"]
