@@ -70,10 +70,6 @@ _C.MODEL.MAX_RENDER_SCALE = 2.0
 # The viewing direction of each pixel (world, unit vector) enters the U-Net beside the point
 # features, for appearance that changes with the view.
 _C.MODEL.VIEW_DIRECTION = False
-# In training, each point is left out of a batch's projection with this probability (the points
-# behind it show instead), so the network learns to fill what a sparser view of the cloud lacks;
-# rendering always projects every point.
-_C.MODEL.POINT_DROPOUT = 0.0
 # With several frames (DATASETS.FRAMES): True shares one feature table by point index, for
 # sequences whose frames hold the same points moved (equal counts, point i the same surface point
 # in every frame); False gives each frame's points their own features.

@@ -89,8 +89,6 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.MAX_RENDER_SCALE": (lambda v: v == 0 or at_least(1, integer=False)(v),
                                "0 (off) or a factor >= 1"),
     "MODEL.VIEW_DIRECTION": (lambda v: isinstance(v, bool), "true or false"),
-    "MODEL.POINT_DROPOUT": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1,
-                            "a number in [0, 1)"),
     "MODEL.BACKEND": (one_of("auto", "torch", "cpu", "cuda"), "auto, torch, cpu or cuda"),
     "MODEL.ENVIRONMENT": (_size, "[0, 0] or [rows, columns] > 0"),
     "MODEL.INIT_FEATURES": (one_of("random", "colors"), "random or colors"),

@@ -33,7 +33,7 @@ class PointRenderer(nn.Module):
                  opaque: bool = False, photometric: PhotometricCorrection | None = None,
                  environment: tuple[int, int] = (0, 0), supersample: int = 1,
                  point_levels: int = 1, max_render_scale: float = 0.0,
-                 view_direction: bool = False, point_dropout: float = 0.0):
+                 view_direction: bool = False):
         super().__init__()
         if supersample < 1 or not 1 <= point_levels <= len(unet_channels):
             raise ValueError(f"supersample {supersample} must be >= 1 and point_levels "
@@ -61,8 +61,6 @@ class PointRenderer(nn.Module):
         self.reference_focal, self.max_render_scale = 0.0, max_render_scale
         # Layers filled by the projector (a layer schedule lowers it); the rest stay empty.
         self.active_layers = num_layers
-        # in training, the chance that a point is left out of a batch's projection
-        self.point_dropout = point_dropout
 
     @torch.no_grad()
     def init_features_from_colors(self, colors: torch.Tensor, spread: float = 0.1) -> None:
@@ -105,38 +103,20 @@ class PointRenderer(nn.Module):
         """Depth and feature-row index (B, L, h, w) at each of ``level_cameras``; camera b sees
         the cloud of ``frames[b]``."""
         b, c2w = len(frames), cam_to_world.detach()
-        kept = {f: self.kept_points(clouds.points[f]) for f in sorted(set(frames))}
         levels = []
         for Kl, h, w in self.level_cameras(K, height, width):
-            if len(kept) == 1:  # one cloud for every camera: no assembling
-                (frame, (points, rows)), = kept.items()
-                d, i = self.depth_layers(points, Kl, c2w, h, w)
-                levels.append((d, self.feature_rows(i, rows, clouds.offsets[frame])))
+            if len(set(frames)) == 1:  # one cloud for every camera: no assembling
+                d, i = self.depth_layers(clouds.points[frames[0]], Kl, c2w, h, w)
+                levels.append((d, feature_rows(i, clouds.offsets[frames[0]])))
                 continue
             depth = K.new_zeros((b, self.num_layers, h, w))
             index = torch.full((b, self.num_layers, h, w), -1, dtype=torch.int64, device=K.device)
-            for frame, (points, rows) in kept.items():
+            for frame in sorted(set(frames)):
                 cams = [i for i, f in enumerate(frames) if f == frame]
-                d, i = self.depth_layers(points, Kl[cams], c2w[cams], h, w)
-                depth[cams], index[cams] = d, self.feature_rows(i, rows, clouds.offsets[frame])
+                d, i = self.depth_layers(clouds.points[frame], Kl[cams], c2w[cams], h, w)
+                depth[cams], index[cams] = d, feature_rows(i, clouds.offsets[frame])
             levels.append((depth, index))
         return levels
-
-    def kept_points(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The points a training batch projects (each left out with probability
-        ``point_dropout``) and their rows in ``points``; all of them (rows None) otherwise."""
-        if not (self.training and self.point_dropout > 0):
-            return points, None
-        rows = torch.nonzero(torch.rand(len(points), device=points.device) >= self.point_dropout)
-        return points[rows[:, 0]], rows[:, 0]
-
-    @staticmethod
-    def feature_rows(index: torch.Tensor, rows: torch.Tensor | None, offset: int) -> torch.Tensor:
-        """Feature-table rows of a projection's point ``index`` (-1 stays -1), for points that
-        are ``rows`` of their frame's cloud (None: all of it) and that cloud's first ``offset``."""
-        if rows is not None:
-            index = torch.where(index >= 0, rows[index.clamp_min(0)], index)
-        return torch.where(index >= 0, index + offset, index) if offset else index
 
     def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
                              width: int) -> torch.Tensor:
@@ -240,6 +220,12 @@ class PointRenderer(nn.Module):
         if photos is not None and self.photometric is not None:
             out["rgb"] = self.photometric(out["rgb"], photos, K)
         return out
+
+
+def feature_rows(index: torch.Tensor, offset: int) -> torch.Tensor:
+    """Feature-table rows of a projection's point ``index`` into a cloud whose points start at row
+    ``offset`` (-1 stays -1)."""
+    return torch.where(index >= 0, index + offset, index) if offset else index
 
 
 def view_directions(K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
