@@ -72,7 +72,7 @@ class PointRenderer(nn.Module):
             (colors[:, :self.features.shape[1]].to(self.features) * 2 - 1)
 
     def depth_layers(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
-                height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+                     height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Depth (B, L, H, W) and point index (B, L, H, W) of ``points`` seen by the cameras; layers
         past ``active_layers`` are empty (depth 0, index -1)."""
         depth, index = pcpr_ext.project(points, K, cam_to_world, height, width,
