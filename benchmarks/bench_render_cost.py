@@ -2,13 +2,14 @@
 """Render time of the demo model's settings before issue 16 (one point level, no supersampling)
 and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process.
 
-Untrained weights (the time does not depend on them), synthetic clouds of 60k and 1M points, full
-frames of 512² and 1024² (projection, gather, U-Net), median of --frames after 3 warm-ups, the two
+Untrained weights (the time does not depend on them), synthetic clouds (default 60k and 1M points),
+full frames (default 512² and 1024²) (projection, gather, U-Net), median of --frames after 3 warm-ups, the two
 models timed in blocks in the order before, now, now, before (a machine's drift weighs on both
 alike). Writes
 benchmarks/results/render_cost_<device>.md. Needs no open3d (runs on the bare GPU machine).
 
-    python benchmarks/bench_render_cost.py [--device cuda] [--frames 20] [--out benchmarks/results]
+    python benchmarks/bench_render_cost.py [--device cuda] [--frames 20] [--points 60000 1000000]
+                                           [--sizes 512 1024] [--out benchmarks/results]
 """
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--points", type=int, nargs="+", default=[60_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     device = torch.device(args.device)
     rows = []
-    for points in (60_000, 1_000_000):
-        for size in (512, 1024):
+    for points in args.points:
+        for size in args.sizes:
             before, now = frames_ms([load_config("configs/demo.yml", [*DEPTHS, *opts])
                                      for opts in (BEFORE, [])], device, points, size, args.frames,
                                     warmup=3)
@@ -55,8 +58,11 @@ def main() -> None:
              "| points | size | before ms | now ms | now / before |", "|---|---|---|---|---|"]
     lines += [f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.1f} | {r['now_ms']:.1f} | "
               f"{r['now_ms'] / r['before_ms']:.2f} |" for r in rows]
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / f"render_cost_{device.type}.md").write_text("\n".join(lines) + "\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"render_cost_{device.type}.md").write_text("\n".join(lines) + "\n")
+    (out / f"render_cost_{device.type}.json").write_text(
+        json.dumps({"device": name, "frames": args.frames, "rows": rows}, indent=1) + "\n")
     print("\n".join(lines))
 
 

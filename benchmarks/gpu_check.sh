@@ -5,9 +5,10 @@
 #
 # Steps: packages (install the carried wheels), build (pcpr_ext with CUDA for this device), tests
 # (the CUDA parametrisations), projection, network (the U-Net alone), demo (train the demo scene with
-# autocast off and on, render its turntable, time frames at 128² and 1024²), cost, scaling;
-# --steps runs only those named (packages and build are always run). RESULTS_DIR receives at most
-# 8 files, no folders: projection_<dev>.md, cost_<dev>.md (with the U-Net table), scaling_<dev>.md
+# autocast off and on, render its turntable, time frames at 128² and 1024²), cost, render_cost (the
+# demo settings against those before issue 16), scaling; --steps runs only those named (packages and
+# build are always run). RESULTS_DIR receives at most 8 files, no folders: projection_<dev>.md,
+# cost_<dev>.md (with the U-Net and render-cost tables), scaling_<dev>.md
 # + .png, demo_<dev>.md, demo_<dev>_heldout.png (truth | prediction | error), gpu_check.json (every
 # figure) and gpu_check.log (steps, times, the end of each step's output). Prepare the carried folder first on a machine with the internet:
 # benchmarks/gpu_wheels.sh (wheels in .gpu/wheels, the demo scene in .gpu/demo); NPCR_GPU_CARRY
@@ -20,7 +21,7 @@
 set -uo pipefail
 
 usage() { echo "usage: benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] [--steps a,b,...] RESULTS_DIR" >&2; exit 2; }
-ALL_STEPS="packages build tests projection network demo cost scaling"
+ALL_STEPS="packages build tests projection network demo cost render_cost scaling"
 DRY=0
 BUDGET=450
 STEPS=$ALL_STEPS
@@ -239,7 +240,15 @@ else
     --out "$WORK/bench"
 fi
 
-# --- 8. Render time and memory against points (up to 100M), layers and image size ------------------
+# --- 8. Render cost of the demo settings against the settings before issue 16 ----------------------
+if [ "$DRY" = 1 ]; then
+  step render_cost 60 "$PY" benchmarks/bench_render_cost.py --device cpu --frames 2 --points 20000 \
+    --sizes 64 --out "$WORK/bench"
+else
+  step render_cost 120 "$PY" benchmarks/bench_render_cost.py --device cuda --out "$WORK/bench"
+fi
+
+# --- 9. Render time and memory against points (up to 100M), layers and image size ------------------
 if [ "$DRY" = 1 ]; then
   step scaling 120 "$PY" benchmarks/bench_scaling.py --device cpu --quick --repeats 1 \
     --max-points 10000 --base-points 10000 --base-size 64 --out "$WORK/bench"
@@ -248,7 +257,7 @@ else
     --out "$WORK/bench"
 fi
 
-# --- 9. Tables and targets into RESULTS_DIR ----------------------------------------------------------
+# --- 10. Tables and targets into RESULTS_DIR ---------------------------------------------------------
 say "== summary"
 "$PY" benchmarks/gpu_summary.py --bench "$WORK/bench" --results "$RESULTS" --device "$DEV" \
   --failed "${FAILED[*]:-}" --seconds $((SECONDS - START)) 2>&1 | tee -a "$LOG"

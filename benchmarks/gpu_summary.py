@@ -2,6 +2,7 @@
 """The last step of benchmarks/gpu_check.sh: tables and targets from the benchmarks' raw files.
 
 Reads what the steps left in ``--bench`` (projection_<dev>.*, cost_<dev>.*, unet_<dev>.*,
+render_cost_<dev>.*,
 scaling_<dev>.*, train_<amp>.json, eval_off.json, render_<amp>.json), copies the benchmark tables
 and the scaling plot to ``--results`` (the U-Net table appended to the cost table), writes ``demo_<dev>.md`` and ``gpu_check.json`` (every figure, and each
 target of issue 13 as met / not met / not measured) there, and prints the summary.
@@ -102,10 +103,11 @@ def main() -> None:
     for name in (f"projection_{dev}.md", f"cost_{dev}.md", f"scaling_{dev}.md", f"scaling_{dev}.png"):
         if (bench / name).exists():
             shutil.copyfile(bench / name, results / name)
-    unet = bench / f"unet_{dev}.md"
-    if unet.exists():  # beside the cost table: RESULTS_DIR may hold 8 files
-        with open(results / f"cost_{dev}.md", "a") as cost_md:
-            cost_md.write("\n" + unet.read_text().replace("# U-Net alone", "## U-Net alone", 1))
+    for name in (f"unet_{dev}.md", f"render_cost_{dev}.md"):
+        extra = bench / name
+        if extra.exists():  # beside the cost table: RESULTS_DIR may hold 8 files
+            with open(results / f"cost_{dev}.md", "a") as cost_md:
+                cost_md.write("\n#" + extra.read_text())  # its title one level down
     projection = read_json(bench / f"projection_{dev}.json")
     cost = read_json(bench / f"cost_{dev}.json")
     lines, demo = demo_table(bench, dev)
@@ -117,7 +119,8 @@ def main() -> None:
     report = {"device": dev, "failed_steps": args.failed.split(), "seconds": args.seconds,
               "targets": checks, "projection": projection, "cost": cost,
               "network": read_json(bench / f"unet_{dev}.json"),
-              "scaling": read_json(bench / f"scaling_{dev}.json"), "demo": demo}
+              "scaling": read_json(bench / f"scaling_{dev}.json"),
+              "render_cost": read_json(bench / f"render_cost_{dev}.json"), "demo": demo}
     (results / "gpu_check.json").write_text(json.dumps(report, indent=1) + "\n")
     print("\n".join(lines))
     print("\nTargets (issue 13):")

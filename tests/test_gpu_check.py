@@ -12,7 +12,8 @@ import torch
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
-STEPS = ["packages", "build", "tests", "projection", "network", "demo", "cost", "scaling"]
+STEPS = ["packages", "build", "tests", "projection", "network", "demo", "cost", "render_cost",
+         "scaling"]
 
 
 def run_check(*args: str, carry: Path) -> subprocess.CompletedProcess:
@@ -43,6 +44,8 @@ def test_dry_run_goes_through_every_step(tmp_path):
         assert run["training"]["it_per_s"] > 0 and run["training"]["peak_memory_mib"] > 0
         assert [r["size"] for r in run["render"]["rows"]] == [32, 64]
     assert report["scaling"]["points"] and report["scaling"]["size"]
+    assert [(r["points"], r["size"]) for r in report["render_cost"]["rows"]] == [(20000, 64)]
+    assert "# Render cost of the demo settings" in (results / "cost_cpu.md").read_text()
     # targets are judged on a GPU only
     assert all(t["status"].startswith("not judged") for t in report["targets"])
     demo = (results / "demo_cpu.md").read_text()
