@@ -1,94 +1,19 @@
 """tools/view.py: the viser web viewer, driven end to end by headless Chromium (DevTools protocol)."""
-import asyncio
-import base64
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-import cv2
 import numpy as np
 import pytest
-import websockets
 
 from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine.trained import load_trained
+from npcr.testing import browser_screenshot, free_port, wait_for_http
 from npcr.viewer import Viewer, view_intrinsics
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader",
-                  "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--window-size=900,600"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, seconds: float = 60) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def stop_process_group(process: subprocess.Popen, seconds: float = 10) -> None:
-    """SIGTERM every process in ``process``'s group, wait until all are gone, then SIGKILL any left."""
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait()
-    end = time.time() + seconds
-    try:
-        while time.time() < end:
-            os.killpg(process.pid, 0)  # raises once the group is empty
-            time.sleep(0.1)
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-async def screenshot(url: str, wait: float) -> np.ndarray:
-    """Open ``url`` in headless Chromium, wait ``wait`` seconds of real time (the viewer streams
-    its renders over a websocket), and return a screenshot (BGR)."""
-    port = free_port()
-    # Chromium's helper processes (zygote, renderer, GPU) outlive the main one for a moment and
-    # keep writing to the profile: the whole process group is stopped before the profile goes.
-    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
-        browser = subprocess.Popen(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                    f"--remote-debugging-port={port}", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/json")
-            tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
-            page = next(t for t in tabs if t["type"] == "page")
-            async with websockets.connect(page["webSocketDebuggerUrl"], max_size=2**26) as ws:
-                async def call(i: int, method: str, **params):
-                    await ws.send(json.dumps({"id": i, "method": method, "params": params}))
-                    while True:
-                        reply = json.loads(await ws.recv())
-                        if reply.get("id") == i:
-                            return reply.get("result", {})
-                await call(1, "Page.navigate", url=url)
-                await asyncio.sleep(wait)
-                shot = await call(2, "Page.captureScreenshot", format="png")
-        finally:
-            stop_process_group(browser)
-    return cv2.imdecode(np.frombuffer(base64.b64decode(shot["data"]), np.uint8), cv2.IMREAD_COLOR)
-
 
 @pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory):
@@ -114,7 +39,7 @@ def test_browser_shows_the_rendered_object_and_the_server_stops_cleanly(trained_
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         wait_for_http(f"http://127.0.0.1:{port}/")
-        image = asyncio.run(screenshot(f"http://127.0.0.1:{port}/", wait=6.0))
+        image = browser_screenshot(f"http://127.0.0.1:{port}/", wait=6.0)
     finally:
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
