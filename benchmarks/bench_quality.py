@@ -148,7 +148,7 @@ def measure(out: Path) -> dict:
 
 def baselines(out: Path) -> dict:
     trained = load_trained(out)
-    train_ids, _ = split_cameras(trained.data.scene.num_cameras, VAL)
+    train_ids, _, _ = split_cameras(trained.data.scene.num_cameras, VAL)
     train_views, val = views(trained, train_ids), views(trained, VAL)
     near, far = depth_range(trained.cfg, trained.data)
     splat, size = best_fitted_splat(trained.data.points, trained.data.colors, near, far,

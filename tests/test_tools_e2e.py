@@ -4,17 +4,21 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from npcr.camera_paths import focus_point
-from npcr.data import read_cam_poses
+from npcr.data import CameraImageDataset, read_cam_poses
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.formats import load_scene_from
+from npcr.engine.trained import load_trained
+from npcr.metrics import psnr
 from npcr.testing import run_tool
 
 pytestmark = pytest.mark.e2e
 
 TINY = ["--size", "32", "--cameras", "8", "--strands", "60", "--points", "3000"]
-TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16, 16]",
+TRAIN_OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "DATASETS.SELECT_CAMERAS", "[3]",
+              "MODEL.UNET_CHANNELS", "[8, 16, 16]",
               "MODEL.NEAR", "0.5", "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2",
               "MODEL.NUM_LAYERS", "2", "SOLVER.CHECKPOINT_PERIOD", "1",
               "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2",
@@ -52,10 +56,21 @@ def test_train_then_resume(trained):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epoch"] == 2 and metrics["val_cameras"] == [1, 5]
     assert np.isfinite(metrics["heldout_psnr"]) and np.isfinite(metrics["mean_colour_psnr"])
-    # the best epoch's model is kept; its record agrees with the PSNR history of both runs
+    # the best epoch's model is kept, chosen on the selection camera (3), never trained on; the
+    # held-out PSNR it reports is that of the held-out cameras (1, 5)
+    assert "selection PSNR" in first and "chosen on the selection cameras" in second
     best = json.loads((out / "nr_model_best.json").read_text())
     assert (out / "nr_model_best.pth").is_file() and best["epoch"] in (1, 2)
-    assert best["psnr"] == max(metrics["heldout_psnr"], best["psnr"])
+    assert metrics["best_chosen_on"] == "selection cameras" and metrics["select_cameras"] == [3]
+    assert metrics["best_selection_psnr"] == best["psnr"] != best["heldout_psnr"]
+    if best["epoch"] == 2:
+        assert best["heldout_psnr"] == metrics["heldout_psnr_by_epoch"]["2"]
+    trained_model = load_trained(out, "best")
+    view = CameraImageDataset(trained_model.data.scene, [3], 0)[0]
+    with torch.no_grad():
+        out3 = trained_model.model(trained_model.clouds, [0], view["K"][None],
+                                   view["cam_to_world"][None], 32, 32)
+    assert psnr(out3["rgb"].clamp(0, 1), view["image"][None]) == pytest.approx(best["psnr"], abs=1e-3)
     assert np.isfinite(metrics["point_colour_splat_psnr"])
 
 

@@ -69,6 +69,17 @@ def test_ssim_term_enters_the_loss():
     assert pred["rgb"].grad.abs().sum() > 0
 
 
+def test_selection_cameras_are_held_out_apart_from_the_reported_ones():
+    from npcr.data import split_cameras
+    from npcr.errors import DataFormatError
+    assert split_cameras(6, [1, 4], [2]) == ([0, 3, 5], [1, 4], [2])
+    assert split_cameras(3, [1]) == ([0, 2], [1], [])
+    with pytest.raises(DataFormatError, match="SELECT_CAMERAS.*also in"):
+        split_cameras(6, [1, 4], [4])
+    with pytest.raises(DataFormatError, match="SELECT_CAMERAS.*outside 0..5"):
+        split_cameras(6, [1], [6])
+
+
 def test_cosine_schedule_runs_from_base_to_min_factor():
     cfg = cfg_with("SOLVER.LR_SCHEDULER", "cosine", "SOLVER.LR_MIN_FACTOR", "0.1")
     model = build_model(cfg, 10, depth_range=(0.5, 10.0))

@@ -30,6 +30,10 @@ _C.DATASETS.FRAME = 0
 _C.DATASETS.FRAMES = []
 # Camera ids held out for validation (PSNR each epoch) and rendered by default.
 _C.DATASETS.VAL_CAMERAS = []
+# Camera ids held out apart from VAL_CAMERAS to choose the best checkpoint (nr_model_best.pth), so
+# that the held-out PSNR of VAL_CAMERAS never chose anything (an honest figure for the best model).
+# Empty: VAL_CAMERAS choose it, and its PSNR on them is optimistic.
+_C.DATASETS.SELECT_CAMERAS = []
 
 _C.INPUT = CN()
 # Image size (height, width) the network sees; [0, 0] keeps the images' own size. Intrinsics are

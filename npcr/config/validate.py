@@ -75,6 +75,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "DATASETS.FRAME": (at_least(0), "a frame number >= 0"),
     "DATASETS.FRAMES": (ints_at_least(0), "a list of frame numbers >= 0"),
     "DATASETS.VAL_CAMERAS": (ints_at_least(0), "a list of camera ids >= 0"),
+    "DATASETS.SELECT_CAMERAS": (ints_at_least(0), "a list of camera ids >= 0"),
     "INPUT.SIZE": (_size, "[0, 0] or [height, width] > 0"),
     "INPUT.CROP": (_size, "[0, 0] or [height, width] > 0"),
     "INPUT.ZOOM_RANGE": (_zoom, "[low, high] with 0 < low <= high"),

@@ -90,13 +90,20 @@ def check_principal_points(scene: Scene, camera_ids: list[int], hw: tuple[int, i
                                   "middle 80%: the intrinsics are for another image size")
 
 
-def split_cameras(num_cameras: int, val_cameras: list[int]) -> tuple[list[int], list[int]]:
-    """Train and validation camera ids; validation ids must exist."""
-    bad = [c for c in val_cameras if not 0 <= c < num_cameras]
-    if bad:
-        raise DataFormatError("DATASETS.VAL_CAMERAS", f"camera ids {bad} outside 0..{num_cameras - 1}")
-    val = sorted(set(val_cameras))
-    train = [c for c in range(num_cameras) if c not in val]
+def split_cameras(num_cameras: int, val_cameras: list[int], select_cameras: list[int] = ()
+                  ) -> tuple[list[int], list[int], list[int]]:
+    """Training, held-out (DATASETS.VAL_CAMERAS) and selection (DATASETS.SELECT_CAMERAS) camera
+    ids: the held-out and selection ids must exist and be apart; training takes the rest."""
+    for key, ids in (("DATASETS.VAL_CAMERAS", val_cameras), ("DATASETS.SELECT_CAMERAS", select_cameras)):
+        bad = [c for c in ids if not 0 <= c < num_cameras]
+        if bad:
+            raise DataFormatError(key, f"camera ids {bad} outside 0..{num_cameras - 1}")
+    val, select = sorted(set(val_cameras)), sorted(set(select_cameras))
+    both = sorted(set(val) & set(select))
+    if both:
+        raise DataFormatError("DATASETS.SELECT_CAMERAS", f"cameras {both} are also in "
+                              "DATASETS.VAL_CAMERAS: the two must be apart")
+    train = [c for c in range(num_cameras) if c not in val and c not in select]
     if not train:
         raise DataFormatError("DATASETS.VAL_CAMERAS", "every camera is held out; none left to train")
-    return train, val
+    return train, val, select

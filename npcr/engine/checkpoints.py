@@ -113,34 +113,38 @@ class CheckpointSaver(DiskSaver):
 
 
 class BestModel:
-    """Keeps ``nr_model_best.pth``: the model of the evaluated epoch with the highest held-out
-    PSNR, and ``nr_model_best.json`` saying which; a resumed run goes on from the recorded best."""
+    """Keeps ``nr_model_best.pth``: the model of the evaluated epoch with the highest PSNR on the
+    cameras that choose it (DATASETS.SELECT_CAMERAS, else the held-out ones), and
+    ``nr_model_best.json`` saying which (``epoch``, that ``psnr``, and ``heldout_psnr`` on
+    DATASETS.VAL_CAMERAS); a resumed run goes on from the recorded best."""
 
     def __init__(self, out_dir: Path, model: torch.nn.Module):
         self.out_dir, self.model = out_dir, model
         record = read_best_record(out_dir)
         self.epoch, self.psnr = (record["epoch"], record["psnr"]) if record else (0, -math.inf)
 
-    def update(self, epoch: int, psnr: float) -> bool:
+    def update(self, epoch: int, psnr: float, heldout_psnr: float) -> bool:
         """Save the model (rank 0) when ``psnr`` beats the best so far; returns whether it did."""
         if not psnr > self.psnr:
             return False
         self.epoch, self.psnr = epoch, psnr
         if idist.get_rank() == 0:
             CheckpointSaver(self.out_dir)(self.model.state_dict(), RENDERER.best_model)
-            write_text(self.out_dir / RENDERER.best_record,
-                       json.dumps({"epoch": epoch, "psnr": psnr}) + "\n")
+            write_text(self.out_dir / RENDERER.best_record, json.dumps(
+                {"epoch": epoch, "psnr": psnr, "heldout_psnr": heldout_psnr}) + "\n")
         return True
 
 
 def read_best_record(out_dir: Path) -> dict | None:
-    """``{"epoch", "psnr"}`` of ``nr_model_best.pth`` in ``out_dir``, None without one."""
+    """``{"epoch", "psnr", "heldout_psnr"}`` of ``nr_model_best.pth`` in ``out_dir``, None without
+    one (a record without ``heldout_psnr`` was chosen on the held-out cameras: their PSNR)."""
     path = Path(out_dir) / RENDERER.best_record
     if not (path.is_file() and (path.parent / RENDERER.best_model).is_file()):
         return None
     try:
         record = json.loads(path.read_text())
-        return {"epoch": int(record["epoch"]), "psnr": float(record["psnr"])}
+        return {"epoch": int(record["epoch"]), "psnr": float(record["psnr"]),
+                "heldout_psnr": float(record.get("heldout_psnr", record["psnr"]))}
     except (ValueError, KeyError, TypeError):
         raise NpcrError(f"{path}: not a best-model record (epoch, psnr)") from None
 

@@ -107,7 +107,8 @@ def load_scene(cfg: CfgNode) -> SceneData:
 def build_scene_model(cfg: CfgNode, data: SceneData) -> PointRenderer:
     """The renderer ``cfg`` describes for ``data``: its points, depth range, mattes or not, and a
     photometric correction per camera (relative to the training cameras) when asked."""
-    train_ids, _ = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
+    train_ids, _, _ = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
+                                    list(cfg.DATASETS.SELECT_CAMERAS))
     model = build_model(cfg, data.clouds.total, depth_range(cfg, data), opaque=not data.mattes,
                         num_cameras=data.scene.num_cameras, train_cameras=train_ids)
     model.reference_focal = training_focal(cfg, data, train_ids)

@@ -218,16 +218,21 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
                        "heldout_psnr": psnr, "val_cameras": flow.val_ids,
                        "heldout_psnr_by_epoch": history, "weights_sha256": digests})
         record = read_best_record(out_dir)
-        if record is not None:
-            result.update(best_epoch=record["epoch"], best_psnr=record["psnr"])
+        if record is not None:  # best_psnr: the best model's on the held-out cameras
+            result.update(best_epoch=record["epoch"], best_psnr=record["heldout_psnr"],
+                          best_chosen_on="selection cameras" if flow.select_ids else
+                          "held-out cameras (optimistic)")
+            if flow.select_ids:
+                result.update(select_cameras=flow.select_ids, best_selection_psnr=record["psnr"])
         result.update(heldout_baselines(cfg, data, flow, state.model, logger))
         if state.poses is not None:
             result["pose_correction"] = write_refined_poses(state.poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d) | baselines: point-colour "
+        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d%s) | baselines: point-colour "
                     "splat %.2f dB, mean colour %.2f dB", psnr, result.get("best_psnr", psnr),
-                    result.get("best_epoch", epoch), result["point_colour_splat_psnr"],
-                    result["mean_colour_psnr"])
+                    result.get("best_epoch", epoch),
+                    ", chosen on the selection cameras" if flow.select_ids else "",
+                    result["point_colour_splat_psnr"], result["mean_colour_psnr"])
     if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
         idist.barrier()
 
@@ -241,6 +246,8 @@ class Dataflow:
     train_loader: DataLoader
     val_loader: DataLoader
     val_set: SeededItems
+    select_ids: list[int]
+    select_loader: DataLoader | None  # DATASETS.SELECT_CAMERAS, when given
 
     @property
     def sampler(self) -> ResumableSampler:
@@ -249,10 +256,12 @@ class Dataflow:
 
 def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
     """Training views (augmented by INPUT.ZOOM_RANGE / INPUT.CROP) of the training cameras of every
-    trained frame, and the held-out views (DATASETS.VAL_CAMERAS; the first training camera when
-    there are none), each process taking its share."""
+    trained frame, the held-out views (DATASETS.VAL_CAMERAS; the first training camera when
+    there are none) and the selection views (DATASETS.SELECT_CAMERAS), each process taking its
+    share."""
     rank, world = idist.get_rank(), idist.get_world_size()
-    train_ids, val_ids = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
+    train_ids, val_ids, select_ids = split_cameras(
+        data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS), list(cfg.DATASETS.SELECT_CAMERAS))
     batch = cfg.SOLVER.IMS_PER_BATCH
     if batch % world:
         raise NpcrError(f"SOLVER.IMS_PER_BATCH {batch} is the global batch: make it a multiple of "
@@ -270,11 +279,16 @@ def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
     sampler = ResumableSampler(len(train_set), cfg.SEED, shuffle=True, rank=rank, world_size=world)
     train_loader = DataLoader(train_set, batch_size=batch // world, sampler=sampler,
                               num_workers=cfg.SOLVER.NUM_WORKERS)
+
+    def fixed_loader(items: SeededItems) -> DataLoader:
+        return DataLoader(items, batch_size=1, num_workers=cfg.SOLVER.NUM_WORKERS,
+                          sampler=ResumableSampler(len(items), cfg.SEED, shuffle=False,
+                                                   rank=rank, world_size=world))
+
     val_set = SeededItems(views(val_ids or train_ids[:1], False))
-    val_loader = DataLoader(val_set, batch_size=1, num_workers=cfg.SOLVER.NUM_WORKERS,
-                            sampler=ResumableSampler(len(val_set), cfg.SEED, shuffle=False,
-                                                     rank=rank, world_size=world))
-    return Dataflow(train_ids, val_ids, views, train_loader, val_loader, val_set)
+    select_loader = fixed_loader(SeededItems(views(select_ids, False))) if select_ids else None
+    return Dataflow(train_ids, val_ids, views, train_loader, fixed_loader(val_set), val_set,
+                    select_ids, select_loader)
 
 
 @dataclass
@@ -339,7 +353,8 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
     """Checkpoints, the resumable sampler's epochs, the layer schedule, the LR schedules, the
     pose-refinement switch, progress, TensorBoard (rank 0) and the held-out evaluation that keeps
     the best model; returns the held-out PSNR by epoch (filled as training goes) and the
-    TensorBoard logger to close at the end."""
+    TensorBoard logger to close at the end. The best model is the one with the highest PSNR on
+    the selection cameras when there are any, else on the held-out ones."""
     out_dir, model, poses = Path(cfg.OUTPUT_DIR), state.model, state.poses
     # Handlers of one event run in the order attached: the schedules step before a resume point
     # saves them, so that a resumed run goes on exactly as an uninterrupted one.
@@ -378,9 +393,16 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
     def evaluate(engine: Engine) -> None:
         psnr = evaluator.run(flow.val_loader).metrics["psnr"]
         history[engine.state.epoch] = psnr
-        improved = best.update(engine.state.epoch, psnr)
-        logger.info("epoch %d: loss %.4f, held-out PSNR %.2f dB%s", engine.state.epoch,
-                    engine.state.output["loss"], psnr, " (best so far)" if improved else "")
+        selection = ""
+        if flow.select_loader is not None:
+            score = evaluator.run(flow.select_loader).metrics["psnr"]
+            selection = f", selection PSNR {score:.2f} dB"
+        else:
+            score = psnr
+        improved = best.update(engine.state.epoch, score, psnr)
+        logger.info("epoch %d: loss %.4f, held-out PSNR %.2f dB%s%s", engine.state.epoch,
+                    engine.state.output["loss"], psnr, selection,
+                    " (best so far)" if improved else "")
 
     trainer.add_event_handler(Events.EPOCH_COMPLETED(every=cfg.TEST.EVAL_PERIOD), evaluate)
     return history, tb

@@ -136,7 +136,8 @@ def build_sequence_dataflow(cfg: CfgNode, trained: Trained
     r, scene = cfg.REFINE, trained.data.scene
     if r.SEQUENCE_LENGTH < 2:
         raise NpcrError(f"REFINE.SEQUENCE_LENGTH {r.SEQUENCE_LENGTH}: need at least 2 frames")
-    train_ids, val_ids = split_cameras(scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS))
+    train_ids, val_ids, _ = split_cameras(scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
+                                          list(cfg.DATASETS.SELECT_CAMERAS))
     frame, size = trained.data.frames[0], tuple(cfg.INPUT.SIZE)
     neighbours = nearest_cameras(scene.cam_to_world, train_ids + val_ids, train_ids, r.NEIGHBOURS)
     train_set = ApproachSequences(CameraImageDataset(scene, train_ids, frame, size), neighbours,
