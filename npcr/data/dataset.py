@@ -94,7 +94,8 @@ def split_cameras(num_cameras: int, val_cameras: list[int], select_cameras: list
                   ) -> tuple[list[int], list[int], list[int]]:
     """Training, held-out (DATASETS.VAL_CAMERAS) and selection (DATASETS.SELECT_CAMERAS) camera
     ids: the held-out and selection ids must exist and be apart; training takes the rest."""
-    for key, ids in (("DATASETS.VAL_CAMERAS", val_cameras), ("DATASETS.SELECT_CAMERAS", select_cameras)):
+    for key, ids in (("DATASETS.VAL_CAMERAS", val_cameras),
+                     ("DATASETS.SELECT_CAMERAS", select_cameras)):
         bad = [c for c in ids if not 0 <= c < num_cameras]
         if bad:
             raise DataFormatError(key, f"camera ids {bad} outside 0..{num_cameras - 1}")

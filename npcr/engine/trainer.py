@@ -389,13 +389,15 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
 
     history: dict[int, float] = {}
     best = BestModel(out_dir, model)
+    # an engine of its own, so that TensorBoard's held-out curves (the evaluator's) stay theirs
+    selector = create_evaluator(model, clouds, device) if flow.select_loader is not None else None
 
     def evaluate(engine: Engine) -> None:
         psnr = evaluator.run(flow.val_loader).metrics["psnr"]
         history[engine.state.epoch] = psnr
         selection = ""
-        if flow.select_loader is not None:
-            score = evaluator.run(flow.select_loader).metrics["psnr"]
+        if selector is not None:
+            score = selector.run(flow.select_loader).metrics["psnr"]
             selection = f", selection PSNR {score:.2f} dB"
         else:
             score = psnr
