@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..geometry import camera_rays
+from ..geometry import camera_rays, project_points
 
 
 @dataclass
@@ -47,16 +47,6 @@ def _grey(rgb: torch.Tensor) -> torch.Tensor:
 def _box(x: torch.Tensor, window: int) -> torch.Tensor:
     """Windowed mean of (N, H, W), edges averaging only the pixels inside."""
     return F.avg_pool2d(x[:, None], window, 1, window // 2, count_include_pad=False)[:, 0]
-
-
-def _project(points: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor):
-    """Pixel coordinates (..., 2) and depth (...) of world ``points`` (..., 3) in one camera."""
-    cam = (points - c2w[:3, 3]) @ c2w[:3, :3]
-    z = cam[..., 2]
-    safe = torch.where(z.abs() > 1e-9, z, torch.full_like(z, 1e-9))
-    uv = torch.stack([K[0, 0] * cam[..., 0] / safe + K[0, 1] * cam[..., 1] / safe + K[0, 2],
-                      K[1, 1] * cam[..., 1] / safe + K[1, 2]], -1)
-    return uv, z
 
 
 def _rays(K: torch.Tensor, c2w: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -95,7 +85,8 @@ def depth_ranges(points: np.ndarray, K: np.ndarray, cam_to_world: np.ndarray,
     pts = torch.as_tensor(points, dtype=torch.float64)
     out = np.full((len(K), 2), np.nan)
     for i in range(len(K)):
-        uv, z = _project(pts, torch.as_tensor(K[i]), torch.as_tensor(cam_to_world[i]))
+        uv, z = project_points(pts, torch.as_tensor(K[i]), torch.as_tensor(cam_to_world[i]),
+                               min_depth=1e-9)
         inside = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= hw[1] - 1) & (uv[:, 1] >= 0) & \
             (uv[:, 1] <= hw[0] - 1)
         if int(inside.sum()) >= 10:
@@ -131,7 +122,7 @@ def plane_sweep(ref: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor,
         ncc = torch.empty(num_depths, h, w)
         for chunk in torch.split(torch.arange(num_depths), 16):
             points = c2w[:3, 3] + depths[chunk, None, None, None] * rays  # (d, H, W, 3)
-            uv, z = _project(points, Ks, c2ws)
+            uv, z = project_points(points, Ks, c2ws, min_depth=1e-9)
             s = _sample(grey[None], uv.float())[:, 0]  # (d, H, W)
             s = torch.where(z > 0, s, torch.full_like(s, math.nan))
             bad = torch.isnan(s)
@@ -168,7 +159,7 @@ def consistent_views(i: int, depths: list[torch.Tensor], Ks: torch.Tensor, c2ws:
                           indexing="ij")
     count = torch.zeros(h, w, dtype=torch.int64)
     for j in others:
-        uv, _ = _project(points, Ks[j], c2ws[j])
+        uv, _ = project_points(points, Ks[j], c2ws[j], min_depth=1e-9)
         dj = _sample(depths[j][None], uv[None].float(), mode="nearest")[0, 0].double()
         ok = torch.nan_to_num(dj) > 0
         rays_j = _rays(Ks[j], c2ws[j], *depths[j].shape)
@@ -176,7 +167,7 @@ def consistent_views(i: int, depths: list[torch.Tensor], Ks: torch.Tensor, c2ws:
         ui = uv[..., 0].round().clamp(0, depths[j].shape[1] - 1).long()
         vi = uv[..., 1].round().clamp(0, depths[j].shape[0] - 1).long()
         back = c2ws[j][:3, 3] + torch.nan_to_num(dj)[..., None] * rays_j[vi, ui]
-        uv_back, z_back = _project(back, Ks[i], c2ws[i])
+        uv_back, z_back = project_points(back, Ks[i], c2ws[i], min_depth=1e-9)
         err = torch.hypot(uv_back[..., 0] - u, uv_back[..., 1] - v)
         agree = ok & (d > 0) & (err <= opts.reprojection_px + 0.71) & \
             ((z_back - d).abs() <= opts.depth_tolerance * d)

@@ -34,6 +34,12 @@ _C.DATASETS.VAL_CAMERAS = []
 # that the held-out PSNR of VAL_CAMERAS never chose anything (an honest figure for the best model).
 # Empty: VAL_CAMERAS choose it, and its PSNR on them is optimistic.
 _C.DATASETS.SELECT_CAMERAS = []
+# Add points where the cloud leaves a hole inside a training photo: a region no point lands on that
+# covered pixels enclose (the dark inside of a cavity, where stereo finds no depth), which would
+# otherwise show what lies behind in other views. Made from the training photos each time the scene
+# is loaded (npcr/capture/holes.py): just behind the farthest part of the hole's rim, coloured by
+# the photo. Not with MODEL.SHARE_FEATURES (frames would differ in point count).
+_C.DATASETS.FILL_HOLES = False
 
 _C.INPUT = CN()
 # Image size (height, width) the network sees; [0, 0] keeps the images' own size. Intrinsics are

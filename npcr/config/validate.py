@@ -76,6 +76,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "DATASETS.FRAMES": (ints_at_least(0), "a list of frame numbers >= 0"),
     "DATASETS.VAL_CAMERAS": (ints_at_least(0), "a list of camera ids >= 0"),
     "DATASETS.SELECT_CAMERAS": (ints_at_least(0), "a list of camera ids >= 0"),
+    "DATASETS.FILL_HOLES": (lambda v: isinstance(v, bool), "true or false"),
     "INPUT.SIZE": (_size, "[0, 0] or [height, width] > 0"),
     "INPUT.CROP": (_size, "[0, 0] or [height, width] > 0"),
     "INPUT.ZOOM_RANGE": (_zoom, "[low, high] with 0 < low <= high"),
@@ -157,6 +158,9 @@ def validate_config(cfg: CfgNode, source: str = "config") -> None:
     if cfg.MODEL.POINT_LEVELS > len(cfg.MODEL.UNET_CHANNELS):
         raise NpcrError(f"{source}: MODEL.POINT_LEVELS {cfg.MODEL.POINT_LEVELS} is more than the "
                         f"{len(cfg.MODEL.UNET_CHANNELS)} levels of MODEL.UNET_CHANNELS")
+    if cfg.DATASETS.FILL_HOLES and cfg.MODEL.SHARE_FEATURES:
+        raise NpcrError(f"{source}: DATASETS.FILL_HOLES cannot go with MODEL.SHARE_FEATURES (the "
+                        "frames' clouds would differ in point count)")
     schedule = cfg.SOLVER.LAYER_SCHEDULE
     if schedule and max(x[1] for x in schedule) > cfg.MODEL.NUM_LAYERS:
         raise NpcrError(f"{source}: SOLVER.LAYER_SCHEDULE asks for more layers than "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from yacs.config import CfgNode
 
+from ..capture.holes import hole_points
 from ..data import Scene, split_cameras
 from ..data.formats import load_scene_from
 from ..data.images import read_image
@@ -92,6 +94,10 @@ def load_scene(cfg: CfgNode) -> SceneData:
         raise NpcrError(f"frames {missing} not among the frames {scene.frames} of "
                         f"{cfg.DATASETS.ROOT}")
     read = {f: scene.points(f) for f in frames}
+    if cfg.DATASETS.FILL_HOLES:
+        train_ids, _, _ = split_cameras(scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
+                                        list(cfg.DATASETS.SELECT_CAMERAS))
+        read = {f: with_hole_points(scene, f, train_ids, *read[f]) for f in frames}
     try:
         clouds = FrameClouds({f: torch.from_numpy(xyz) for f, (xyz, _) in read.items()},
                              shared=cfg.MODEL.SHARE_FEATURES)
@@ -102,6 +108,28 @@ def load_scene(cfg: CfgNode) -> SceneData:
         rows = [read[f][1] for f in frames[:1 if clouds.shared else None]]
         colors = torch.from_numpy(np.concatenate(rows).astype(np.float32))
     return SceneData(scene, frames, clouds, colors)
+
+
+def with_hole_points(scene: Scene, frame: int, cameras: list[int], xyz: np.ndarray,
+                     colors: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The cloud of ``frame`` with points for the holes it leaves in the photos of ``cameras``
+    (npcr.capture.holes; colours only when the cloud has them)."""
+    clock = time.perf_counter()
+
+    def photos():
+        for cam in cameras:
+            rgb, alpha, valid = scene.read(frame, cam)
+            inside = alpha > 127
+            yield rgb, inside if valid is None else inside & valid
+
+    extra, extra_colors = hole_points(photos(), scene.K[cameras], scene.cam_to_world[cameras], xyz)
+    logging.getLogger("npcr").info("frame %d: %d points added for holes in %d training photos "
+                                   "(%.1f s)", frame, len(extra), len(cameras),
+                                   time.perf_counter() - clock)
+    xyz = np.concatenate([xyz, extra.astype(xyz.dtype)])
+    if colors is not None:
+        colors = np.concatenate([colors, extra_colors.astype(colors.dtype)])
+    return xyz, colors
 
 
 def build_scene_model(cfg: CfgNode, data: SceneData) -> PointRenderer:

@@ -1,0 +1,104 @@
+"""Points for the holes a cloud leaves inside the training photos.
+
+Stereo finds no depth where a surface shows no texture, such as the dark inside of a cavity, so a
+cloud made from photos has holes there, and a renderer shows through them whatever lies behind in
+other views (sky, a bright background). For each training photo at reduced resolution
+``hole_points`` finds the pixels no point lands on (a z-buffer of the cloud, closed over small
+gaps) that form a region enclosed by covered pixels: regions that reach the photo's border, its
+pixels without a source, or its matte's outside are background, not holes. Each hole pixel takes
+the depth of the farthest covered pixel around it, a little behind it, and becomes a point with the
+photo's colour there; the points of all photos are merged on a voxel grid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import cv2
+import numpy as np
+import torch
+
+from ..data.images import scale_intrinsics
+from ..geometry import camera_rays, project_points
+from .densify import merge_on_voxels
+
+
+@dataclass
+class HoleOptions:
+    max_size: int = 320  # longest side of the photos looked at
+    close: int = 5  # gaps between projected points up to about this many pixels count as covered
+    stride: int = 2  # one point per stride x stride hole pixels
+    behind: float = 1.05  # hole depth = this x the farthest covered depth around the hole
+
+
+def zbuffer(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
+            hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) depth of the nearest of ``points`` (N, 3) at each pixel (rounded), 0 where none."""
+    uv, z = project_points(points, torch.as_tensor(K, dtype=points.dtype),
+                           torch.as_tensor(cam_to_world, dtype=points.dtype), min_depth=1e-9)
+    u, v = uv[:, 0].round().long(), uv[:, 1].round().long()
+    ok = (z > 0) & (u >= 0) & (u < hw[1]) & (v >= 0) & (v < hw[0])
+    depth = torch.full((hw[0] * hw[1],), float("inf"), dtype=points.dtype)
+    depth.scatter_reduce_(0, v[ok] * hw[1] + u[ok], z[ok], reduce="amin")
+    depth = depth.reshape(hw).numpy()
+    return np.where(np.isfinite(depth), depth, 0.0)
+
+
+def enclosed(uncovered: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """The ``uncovered`` pixels whose 4-connected region (with ``outside`` pixels joined in) touches
+    neither the border nor an ``outside`` pixel."""
+    count, labels = cv2.connectedComponents((uncovered | outside).astype(np.uint8), connectivity=4)
+    open_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1],
+                                            labels[outside]]))
+    return uncovered & ~np.isin(labels, open_labels)
+
+
+def farthest_around(depth: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """``depth`` with each ``holes`` pixel given the largest depth that reaches it by growing the
+    known depths one pixel at a time (the farthest part of the hole's rim nearest to it)."""
+    filled = np.where(holes, 0.0, depth).astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(sum(depth.shape)):
+        missing = holes & (filled == 0)
+        if not missing.any():
+            break
+        filled = np.where(missing, cv2.dilate(filled, kernel), filled)
+    return filled
+
+
+def hole_points(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], K: np.ndarray,
+                cam_to_world: np.ndarray, points: np.ndarray,
+                opts: HoleOptions = HoleOptions()) -> tuple[np.ndarray, np.ndarray]:
+    """Points (N, 3) and colours (N, 3) in [0, 1] for the holes ``points`` (P, 3) leave in
+    ``photos``: each RGB (H, W, 3) uint8 with a mask (H, W) of the pixels that are scene (photo
+    pixels with a source and inside the matte; None: all), seen by pinhole cameras ``K`` (M, 3, 3)
+    and ``cam_to_world`` (M, 4, 4)."""
+    cloud = torch.as_tensor(points, dtype=torch.float64)
+    out_xyz, out_rgb, footprints = [], [], []
+    for (rgb, mask), Ki, c2w in zip(photos, K, cam_to_world):
+        h0, w0 = rgb.shape[:2]
+        scale = min(1.0, opts.max_size / max(h0, w0))
+        hw = (max(1, round(h0 * scale)), max(1, round(w0 * scale)))
+        Ks = scale_intrinsics(Ki, (h0, w0), hw)
+        small = cv2.resize(rgb, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
+        inside = np.ones(hw, bool) if mask is None else \
+            cv2.resize(mask.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
+        depth = zbuffer(cloud, Ks, c2w, hw)
+        covered = cv2.morphologyEx((depth > 0).astype(np.uint8), cv2.MORPH_CLOSE,
+                                   np.ones((opts.close, opts.close), np.uint8)) > 0
+        holes = enclosed(~covered & inside, ~inside)
+        filled = farthest_around(depth, holes)
+        pick = np.zeros(hw, bool)
+        pick[::opts.stride, ::opts.stride] = True
+        pick &= holes & (filled > 0)
+        if not pick.any():
+            continue
+        rays = camera_rays(torch.as_tensor(Ks)[None], *hw)[0].numpy()[pick]
+        cam = rays * (opts.behind * filled[pick, None])
+        out_xyz.append(cam @ c2w[:3, :3].T + c2w[:3, 3])
+        out_rgb.append(small[pick] / 255.0)
+        footprints.append(opts.behind * np.median(filled[pick]) / Ks[0, 0])
+    if not out_xyz:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
+    return merge_on_voxels(np.concatenate(out_xyz), np.concatenate(out_rgb),
+                           opts.stride * float(np.median(footprints)))
