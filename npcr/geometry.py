@@ -112,14 +112,18 @@ def _per_point(m, ndim: int):
 def points_to_camera(points, cam_to_world):
     """Camera coordinates ``R^T (X - t)`` (*batch, *more, 3) of world points (*batch, *more, 3)
     in cameras (*batch, 4, 4) (or (4, 4) for all points)."""
+    if cam_to_world.ndim == 2:  # one camera: a plain product (the common, fast case)
+        return (points - cam_to_world[:3, 3]) @ cam_to_world[:3, :3]
     c2w = _per_point(cam_to_world, points.ndim)
-    return ((points - c2w[..., :3, 3])[..., :, None] * c2w[..., :3, :3]).sum(-2)
+    return ((points - c2w[..., :3, 3])[..., None, :] @ c2w[..., :3, :3])[..., 0, :]
 
 
 def points_to_world(points, cam_to_world):
     """World coordinates ``R X + t`` of camera-frame points, shaped as in ``points_to_camera``."""
+    if cam_to_world.ndim == 2:
+        return points @ cam_to_world[:3, :3].T + cam_to_world[:3, 3]
     c2w = _per_point(cam_to_world, points.ndim)
-    return (c2w[..., :3, :3] * points[..., None, :]).sum(-1) + c2w[..., :3, 3]
+    return (c2w[..., :3, :3] @ points[..., :, None])[..., 0] + c2w[..., :3, 3]
 
 
 def project_points(points, K, cam_to_world, min_depth: float = 0.0):
