@@ -47,7 +47,7 @@ def zbuffer(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
 def enclosed(uncovered: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """The ``uncovered`` pixels whose 4-connected region (with ``outside`` pixels joined in) touches
     neither the border nor an ``outside`` pixel."""
-    count, labels = cv2.connectedComponents((uncovered | outside).astype(np.uint8), connectivity=4)
+    _, labels = cv2.connectedComponents((uncovered | outside).astype(np.uint8), connectivity=4)
     open_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1],
                                             labels[outside]]))
     return uncovered & ~np.isin(labels, open_labels)
@@ -55,7 +55,10 @@ def enclosed(uncovered: np.ndarray, outside: np.ndarray) -> np.ndarray:
 
 def farthest_around(depth: np.ndarray, holes: np.ndarray) -> np.ndarray:
     """``depth`` with each ``holes`` pixel given the largest depth that reaches it by growing the
-    known depths one pixel at a time (the farthest part of the hole's rim nearest to it)."""
+    known depths one pixel at a time through the hole (the farthest part of the hole's rim nearest
+    to it); a hole whose rim has no depth (covered only by the closing of gaps) stays 0. Growing
+    through such gap pixels as well is not done: depths then travel along the gaps of sparse
+    regions (far trees) into the holes and push most hole points far back."""
     filled = np.where(holes, 0.0, depth).astype(np.float32)
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(sum(depth.shape)):
