@@ -18,8 +18,10 @@ import cv2
 import numpy as np
 import torch
 
+import pcpr_ext
+
 from ..data.images import scale_intrinsics
-from ..geometry import camera_rays, project_points
+from ..geometry import camera_rays
 from .densify import merge_on_voxels
 
 
@@ -33,15 +35,12 @@ class HoleOptions:
 
 def zbuffer(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
             hw: tuple[int, int]) -> np.ndarray:
-    """(H, W) depth of the nearest of ``points`` (N, 3) at each pixel (rounded), 0 where none."""
-    uv, z = project_points(points, torch.as_tensor(K, dtype=points.dtype),
-                           torch.as_tensor(cam_to_world, dtype=points.dtype), min_depth=1e-9)
-    u, v = uv[:, 0].round().long(), uv[:, 1].round().long()
-    ok = (z > 0) & (u >= 0) & (u < hw[1]) & (v >= 0) & (v < hw[0])
-    depth = torch.full((hw[0] * hw[1],), float("inf"), dtype=points.dtype)
-    depth.scatter_reduce_(0, v[ok] * hw[1] + u[ok], z[ok], reduce="amin")
-    depth = depth.reshape(hw).numpy()
-    return np.where(np.isfinite(depth), depth, 0.0)
+    """(H, W) depth of the nearest of ``points`` (N, 3) float32 at each pixel, 0 where none (the
+    projector, one pixel per point, no depth range)."""
+    depth, _ = pcpr_ext.project(points, torch.as_tensor(K, dtype=torch.float32)[None],
+                                torch.as_tensor(cam_to_world, dtype=torch.float32)[None], *hw,
+                                near=1e-6, far=1e30)
+    return depth[0, 0].numpy().astype(np.float64)
 
 
 def enclosed(uncovered: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -76,7 +75,7 @@ def hole_points(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], K: np.nd
     ``photos``: each RGB (H, W, 3) uint8 with a mask (H, W) of the pixels that are scene (photo
     pixels with a source and inside the matte; None: all), seen by pinhole cameras ``K`` (M, 3, 3)
     and ``cam_to_world`` (M, 4, 4)."""
-    cloud = torch.as_tensor(points, dtype=torch.float64)
+    cloud = torch.as_tensor(points, dtype=torch.float32)
     out_xyz, out_rgb, footprints = [], [], []
     for (rgb, mask), Ki, c2w in zip(photos, K, cam_to_world):
         h0, w0 = rgb.shape[:2]
