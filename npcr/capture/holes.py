@@ -21,7 +21,7 @@ import torch
 import pcpr_ext
 
 from ..data.images import scale_intrinsics
-from ..geometry import camera_rays
+from ..geometry import camera_rays, points_to_world
 from .densify import merge_on_voxels
 
 
@@ -97,7 +97,7 @@ def hole_points(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], K: np.nd
             continue
         rays = camera_rays(torch.as_tensor(Ks)[None], *hw)[0].numpy()[pick]
         cam = rays * (opts.behind * filled[pick, None])
-        out_xyz.append(cam @ c2w[:3, :3].T + c2w[:3, 3])
+        out_xyz.append(points_to_world(cam, c2w))
         out_rgb.append(small[pick] / 255.0)
         footprints.append(opts.behind * np.median(filled[pick]) / Ks[0, 0])
     if not out_xyz:
