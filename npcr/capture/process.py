@@ -21,7 +21,8 @@ from ..errors import DataFormatError, NpcrError
 from ..fileio import atomic_dir, write_image, write_text
 from .densify import DensifyOptions, densify
 from .photos import fit_photo, list_photos, output_size
-from .sfm import extract_and_match, incremental_sfm, quiet_colmap, triangulate_known_poses
+from .sfm import (ALL_CORES, extract_and_match, incremental_sfm, quiet_colmap,
+                  triangulate_known_poses)
 from .video import VIDEO_EXTENSIONS, extract_frames
 
 POINT_CHOICES = ("given", "sparse", "dense")
@@ -36,6 +37,8 @@ class CaptureOptions:
     fps: float = 2.0  # frames taken per second of a video
     densify: DensifyOptions = field(default_factory=DensifyOptions)
     seed: int = 0
+    # CPU threads of structure from motion (0: all); 1 gives the same poses and points every run
+    threads: int = 0
 
 
 class Stages:
@@ -113,9 +116,11 @@ def sfm_scene(photos: list[Path], work: Path, opts: CaptureOptions, matcher: str
         for p, name in zip(photos, names):
             write_image(images / name, fit_photo(read_image(p), size)[0])
     with stages("features+matching"):
-        extract_and_match(images, names, work / "database.db", matcher)
+        extract_and_match(images, names, work / "database.db", matcher,
+                          threads=colmap_threads(opts))
     with stages("mapping"):
-        rec = incremental_sfm(images, work / "database.db", work / "sparse", opts.seed)
+        rec = incremental_sfm(images, work / "database.db", work / "sparse", opts.seed,
+                              threads=colmap_threads(opts))
     registered = 0 if rec is None else rec.num_reg_images()
     if registered * 2 < len(photos):
         hint = " (or try --matcher exhaustive)" if matcher != "exhaustive" else ""
@@ -127,6 +132,11 @@ def sfm_scene(photos: list[Path], work: Path, opts: CaptureOptions, matcher: str
     return scene, {"photos": len(photos), "registered": registered, "unregistered": dropped,
                    "sparse_points": rec.num_points3D(),
                    "reprojection_error_px": round(rec.compute_mean_reprojection_error(), 3)}
+
+
+def colmap_threads(opts: CaptureOptions) -> int:
+    """``opts.threads`` as COLMAP counts them."""
+    return opts.threads or ALL_CORES
 
 
 def pinhole_photos(scene: Scene, max_size: int) -> Pinhole:
@@ -159,7 +169,8 @@ def choose_points(scene: Scene, kind: str, requested: str | None) -> str:
     return requested
 
 
-def sparse_points(scene: Scene, photos: Pinhole, work: Path, matcher: str) -> tuple[np.ndarray, np.ndarray]:
+def sparse_points(scene: Scene, photos: Pinhole, work: Path, matcher: str,
+                  threads: int) -> tuple[np.ndarray, np.ndarray]:
     """The scene's own points (SfM, COLMAP, a given cloud), else points triangulated from the
     photos with their poses held fixed."""
     if 0 in scene.point_arrays or 0 in scene.point_files:
@@ -169,7 +180,8 @@ def sparse_points(scene: Scene, photos: Pinhole, work: Path, matcher: str) -> tu
     for name, rgb in zip(names, photos.rgb):
         write_image(folder / name, rgb)
     return triangulate_known_poses(folder, names, photos.K, photos.cam_to_world,
-                                   work / "triangulation.db", work / "triangulated", matcher)
+                                   work / "triangulation.db", work / "triangulated", matcher,
+                                   threads)
 
 
 def write_capture(out: Path, photos: Pinhole, xyz: np.ndarray, colors: np.ndarray | None,
@@ -224,7 +236,7 @@ def process_capture(inp: str | Path, out: str | Path, opts: CaptureOptions,
             xyz, colors = scene.points(0)
         else:
             with stages("sparse points"):
-                xyz, colors = sparse_points(scene, photos, work, matcher)
+                xyz, colors = sparse_points(scene, photos, work, matcher, colmap_threads(opts))
             summary["sparse_points"] = len(xyz)
             if points == "dense":
                 with stages("densify"):

@@ -39,15 +39,18 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=2.0, help="frames per second of a video")
     parser.add_argument("--stereo-size", type=int, default=DensifyOptions.max_size, metavar="PX",
                         help="longest side of the photos dense stereo works on")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads of structure from motion (default 0: all); with 1 every "
+                             "run gives the same poses and points")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty OUT, replacing only the files written here")
     args = parser.parse_args()
-    if args.max_size < 0 or args.stereo_size < 16 or args.fps <= 0:
-        parser.error("--max-size must be >= 0, --stereo-size >= 16 and --fps > 0")
+    if args.max_size < 0 or args.stereo_size < 16 or args.fps <= 0 or args.threads < 0:
+        parser.error("--max-size and --threads must be >= 0, --stereo-size >= 16 and --fps > 0")
     if Path(args.input).suffix.lower() not in VIDEO_EXTENSIONS:  # a video may sit beside OUT
         check_apart(args.input, args.output)
     opts = CaptureOptions(args.max_size, args.matcher, args.skip_missing, args.points, args.fps,
-                          DensifyOptions(max_size=args.stereo_size))
+                          DensifyOptions(max_size=args.stereo_size), threads=args.threads)
     summary = process_capture(args.input, args.output, opts, args.overwrite)
     seconds = ", ".join(f"{k} {v:.0f} s" for k, v in summary["seconds"].items())
     print(f"wrote {args.output}: {summary['cameras']} cameras of {summary['photos']} photos "
