@@ -82,7 +82,6 @@ def measure_training(variant: str, device: torch.device, points: int, crop: int,
     return {"variant": variant, "it_per_s": steps / seconds, "peak_mib": peak_memory_mib(device)}
 
 
-@torch.no_grad()
 def frame_ms(cfg, device: torch.device, points: int, size: int, frames: int,
              amp: torch.dtype | None = None, warmup: int = 2) -> float:
     """Median milliseconds per full frame (projection, gather, U-Net) at ``size``² of the model
@@ -91,6 +90,7 @@ def frame_ms(cfg, device: torch.device, points: int, size: int, frames: int,
     return frames_ms([cfg], device, points, size, frames, amp, warmup)[0]
 
 
+@torch.no_grad()
 def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: int,
               amp: torch.dtype | None = None, warmup: int = 2) -> list[float]:
     """``frame_ms`` of several models, each timed in two blocks of half the frames in the order
