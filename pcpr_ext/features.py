@@ -31,8 +31,12 @@ class FeatureLookup:
         if index.dim() != 4 or index.dtype != torch.int64:
             raise ValueError(f"index must be an int64 (B, L, H, W) tensor, got {index.dtype} "
                              f"{tuple(index.shape)}")
-        if index.numel() and (int(index.min()) < -1 or int(index.max()) >= self.num_points):
-            raise ValueError(f"index values must lie in [-1, {self.num_points})")
+        # Values are checked on the CPU; on a GPU reading them would wait for it at every lookup,
+        # and the lookups' own kernels stop at an index out of range (a device-side assert).
+        if index.is_cpu and index.numel():
+            low, high = torch.aminmax(index)
+            if low < -1 or high >= self.num_points:
+                raise ValueError(f"index values must lie in [-1, {self.num_points})")
         if self.differentiable:
             return F.embedding(index + 1, self.table).permute(0, 1, 4, 2, 3).contiguous()
         b, layers, h, w = index.shape

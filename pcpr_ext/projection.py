@@ -1,6 +1,7 @@
 """``pcpr_ext.project``: argument checks, normalisation and backend dispatch."""
 from __future__ import annotations
 
+import math
 from typing import Union
 
 import torch
@@ -57,12 +58,24 @@ def _as_float32(name: str, t: torch.Tensor, device: torch.device) -> torch.Tenso
 
 
 def _range(name: str, value: Range, batch: int, device: torch.device) -> torch.Tensor:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # made on the device, not copied there: no transfer on every call
+        return torch.full((batch,), float(value), dtype=torch.float32, device=device)
     t = torch.as_tensor(value, dtype=torch.float32, device=device).detach()
     if t.dim() == 0:
         t = t.expand(batch)
     if t.shape != (batch,):
         raise ValueError(f"{name} must be a float or a ({batch},) tensor, got shape {tuple(t.shape)}")
     return t.contiguous()
+
+
+def _valid_range(near: Range, far: Range, near_t: torch.Tensor, far_t: torch.Tensor) -> bool:
+    """0 < near < far < inf in float32, decided on the host for numbers (a check of GPU tensors
+    waits for the GPU, which a render makes several times a frame)."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (near, far)):
+        n, f = torch.tensor([near, far], dtype=torch.float32).tolist()
+        return 0 < n < f < math.inf
+    return bool(((near_t > 0) & (near_t < far_t) & torch.isfinite(far_t)).all())
 
 
 def check_projection_args(points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
@@ -96,7 +109,7 @@ def check_projection_args(points: torch.Tensor, K: torch.Tensor, cam_to_world: t
     batch = K.shape[0]
     near_t = _range("near", near, batch, device)
     far_t = _range("far", far, batch, device)
-    if not bool(((near_t > 0) & (near_t < far_t) & torch.isfinite(far_t)).all()):
+    if not _valid_range(near, far, near_t, far_t):
         raise ValueError(f"need 0 < near < far < inf, got near={near}, far={far}")
     return points, K, cam_to_world, near_t, far_t
 

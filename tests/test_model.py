@@ -78,17 +78,19 @@ def test_group_norm_by_reduction_matches_torch():
     from npcr.modeling.unet import group_norm_by_reduction
 
     g = torch.Generator().manual_seed(0)
-    for shape, groups in (((1, 16, 40, 56), 2), ((3, 32, 7, 9), 4), ((2, 8, 5), 1)):
+    for shape, groups, affine in (((1, 16, 40, 56), 2, True), ((3, 32, 7, 9), 4, True),
+                                  ((2, 8, 5), 1, True), ((2, 12, 6, 4), 3, False)):
         x = (torch.randn(shape, generator=g) * 3 + 1).double().requires_grad_()
-        weight = torch.randn(shape[1], generator=g).double().requires_grad_()
-        bias = torch.randn(shape[1], generator=g).double().requires_grad_()
-        ours = group_norm_by_reduction(x, groups, weight, bias, 1e-5)
-        ref = torch.nn.functional.group_norm(x, groups, weight, bias, 1e-5)
+        params = [torch.randn(shape[1], generator=g).double().requires_grad_() if affine else None
+                  for _ in range(2)]
+        ours = group_norm_by_reduction(x, groups, *params, 1e-5)
+        ref = torch.nn.functional.group_norm(x, groups, *params, 1e-5)
         # statistics are taken in float32, like the float32 model
         torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
         up = torch.randn(shape, generator=g).double()
-        grads = torch.autograd.grad((ours * up).sum(), (x, weight, bias))
-        ref_grads = torch.autograd.grad((ref * up).sum(), (x, weight, bias))
+        inputs = (x, *params) if affine else (x,)
+        grads = torch.autograd.grad((ours * up).sum(), inputs)
+        ref_grads = torch.autograd.grad((ref * up).sum(), inputs)
         for a, b in zip(grads, ref_grads):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 

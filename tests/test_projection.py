@@ -161,6 +161,9 @@ def test_inputs_are_normalised(random_scene):
     (dict(height=40000, backend="torch"), "at most 32767 rows"),
     (dict(near=5.0, far=1.0), "near < far"),
     (dict(near=0.0), "0 < near"),
+    (dict(far=math.inf), "far < inf"),
+    (dict(near=1e-50), "0 < near"),  # 0 in float32
+    (dict(near=torch.tensor([5.0]), far=torch.tensor([1.0])), "near < far"),
     (dict(backend="metal"), "unknown backend"),
     (dict(points=torch.zeros(4, 3, dtype=torch.int32)), "floating-point"),
 ])

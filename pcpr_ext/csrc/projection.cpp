@@ -56,9 +56,11 @@ std::tuple<at::Tensor, at::Tensor> project(const at::Tensor& points, const at::T
   TORCH_CHECK_VALUE(num_layers >= 1, "num_layers must be >= 1, got ", str(num_layers));
   TORCH_CHECK_VALUE(max_splat >= 1 && max_splat <= 1024, "max_splat must be in [1, 1024], got ",
                     str(max_splat));
-  TORCH_CHECK_VALUE(
-      B == 0 || (near > 0).logical_and(near < far).logical_and(far.isfinite()).all().item<bool>(),
-      "need 0 < near < far < inf");
+  // The depth range's values are checked where they live on the host: reading a CUDA tensor's
+  // would wait for the GPU on every call (pcpr_ext.project checks them for every device).
+  TORCH_CHECK_VALUE(B == 0 || !near.is_cpu() ||
+                        (near > 0).logical_and(near < far).logical_and(far.isfinite()).all().item<bool>(),
+                    "need 0 < near < far < inf");
   if (points.is_cuda()) {
 #ifdef PCPR_WITH_CUDA
     return project_cuda(points, K, cam_to_world, height, width, num_layers, near, far, max_splat);

@@ -7,7 +7,8 @@
 //   points        (N, 3)      world coordinates
 //   K             (B, 3, 3)   pinhole intrinsics; u = (K00 x + K01 y) / z + K02, v = K11 y / z + K12
 //   cam_to_world  (B, 3, 4)   [R | t], R's columns the camera axes in world, t its centre
-//   near, far     (B,)        depth range kept, 0 < near < far
+//   near, far     (B,)        depth range kept, 0 < near < far < inf (values checked here only
+//                             on the CPU; pcpr_ext.project checks them on every device)
 // Returns
 //   depth         (B, L, H, W) float32, 0 where empty
 //   index         (B, L, H, W) int64, -1 where empty
