@@ -10,8 +10,8 @@ import torch.nn.functional as F
 def group_norm_by_reduction(x: torch.Tensor, num_groups: int, weight: torch.Tensor | None,
                             bias: torch.Tensor | None, eps: float) -> torch.Tensor:
     """``F.group_norm`` with each group's statistics from one ``var_mean`` over its channels and
-    pixels (in float32), then one scale-and-shift per channel in the input's dtype. Six small
-    kernels besides the two passes over ``x``: a render launches this at every layer."""
+    pixels (in float32), then one scale-and-shift per channel in the input's dtype: two passes
+    over ``x`` and four tiny kernels (a render launches this at every layer; launches add up)."""
     n, c = x.shape[:2]
     g, per_group = num_groups, c // num_groups
     var, mean = torch.var_mean(x.reshape(n, g, -1).float(), dim=-1, unbiased=False)
