@@ -57,8 +57,12 @@ def _as_float32(name: str, t: torch.Tensor, device: torch.device) -> torch.Tenso
     return t.detach().to(torch.float32).contiguous()
 
 
+def _is_number(value: Range) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _range(name: str, value: Range, batch: int, device: torch.device) -> torch.Tensor:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _is_number(value):
         # made on the device, not copied there: no transfer on every call
         return torch.full((batch,), float(value), dtype=torch.float32, device=device)
     t = torch.as_tensor(value, dtype=torch.float32, device=device).detach()
@@ -72,7 +76,7 @@ def _range(name: str, value: Range, batch: int, device: torch.device) -> torch.T
 def _valid_range(near: Range, far: Range, near_t: torch.Tensor, far_t: torch.Tensor) -> bool:
     """0 < near < far < inf in float32, decided on the host for numbers (a check of GPU tensors
     waits for the GPU, which a render makes several times a frame)."""
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (near, far)):
+    if _is_number(near) and _is_number(far):
         n, f = torch.tensor([near, far], dtype=torch.float32).tolist()
         return 0 < n < f < math.inf
     return bool(((near_t > 0) & (near_t < far_t) & torch.isfinite(far_t)).all())
