@@ -234,3 +234,44 @@ def test_supersampled_gather_is_the_pixel_unshuffle_of_the_plain_one():
         with torch.no_grad():
             assert torch.equal(model.gather(index, background, 2), expected)
             assert torch.equal(model.gather(index, background), plain.flatten(1, 2))
+
+
+def test_splat_skip_starts_from_the_point_colour_splat():
+    """MODEL.SPLAT_SKIP: with the U-Net's RGB output at zero the render is the splat of the points'
+    feature colours (PointColourSplat, 2x supersampled, the background feature where no point is);
+    the network's output moves it, and the features learn through both paths."""
+    from npcr.engine.baselines import PointColourSplat
+
+    torch.manual_seed(0)
+    model = _small_model("MODEL.SPLAT_SKIP", "True", "MODEL.SUPERSAMPLE", "2",
+                         "MODEL.POINT_LEVELS", "2", "MODEL.MAX_SPLAT", "2")
+    pts = torch.randn(300, 3) * 0.5
+    colours = torch.rand(300, 3) * 0.8 + 0.1
+    model.init_features_from_colors(colours)
+    with torch.no_grad():
+        model.background.copy_(torch.tensor([-0.6, 0.0, 0.6]))  # colour (0.2, 0.5, 0.8)
+    K, c2w = intrinsics(f=14.0, cx=8.5, cy=6.5)[None], camera((0, 0, -4.0))[None]
+    splat = PointColourSplat(pts, colours, 0.5, 10.0, max_splat=2, supersample=2, opaque=True)
+    splat.background = torch.tensor([0.2, 0.5, 0.8])
+    expected, _ = splat.render(K, c2w, 13, 17)
+    with torch.no_grad():
+        model.unet.head.weight[:3].zero_()
+        model.unet.head.bias[:3].zero_()
+        out = model.render_cloud(pts, K, c2w, 13, 17)
+    assert torch.allclose(out["rgb"], expected, atol=1e-5)
+    assert 0.1 < float((expected - 0.5).abs().mean())  # not a flat grey image
+    with torch.no_grad():
+        model.unet.head.bias[:3].fill_(1.0)
+        brighter = model.render_cloud(pts, K, c2w, 13, 17)["rgb"]
+    assert (brighter > out["rgb"]).all()
+    model.render_cloud(pts, K, c2w, 13, 17)["rgb"].mean().backward()
+    assert model.features.grad[:, :3].abs().sum() > 0
+
+
+def test_splat_skip_needs_three_feature_channels():
+    import pytest
+
+    from npcr.errors import NpcrError
+
+    with pytest.raises(NpcrError, match="MODEL.SPLAT_SKIP reads colours.*MODEL.FEATURE_DIM 2"):
+        load_config(None, ["MODEL.SPLAT_SKIP", "True", "MODEL.FEATURE_DIM", "2"])

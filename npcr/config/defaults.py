@@ -88,6 +88,13 @@ _C.MODEL.SHARE_FEATURES = False
 # feature map over viewing directions (equirectangular, e.g. [16, 32]) for captures whose
 # surroundings (sky, far trees, walls) have no points.
 _C.MODEL.ENVIRONMENT = [0, 0]
+# The U-Net's RGB corrects a splat of the points' colours instead of making the image alone: the
+# nearest points' feature channels 0-2, read as colours the way INIT_FEATURES colors writes them
+# and averaged over each pixel's supersamples, enter the output's logits. The network starts from
+# the point-colour splat and learns what to change (needs FEATURE_DIM >= 3). Sharper renders
+# (higher SSIM), but worse renders at other sizes than the training one (README, "Quality on
+# unseen views"): off by default.
+_C.MODEL.SPLAT_SKIP = False
 # How point features start: "random" (normal noise) or "colors" (channels 0-2 the points' own
 # colours, which SfM, scanners and tools/process_capture.py give, the rest small noise; refused
 # when the cloud has no colours).

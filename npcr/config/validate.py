@@ -91,6 +91,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.MAX_RENDER_SCALE": (lambda v: v == 0 or at_least(1, integer=False)(v),
                                "0 (off) or a factor >= 1"),
     "MODEL.VIEW_DIRECTION": (lambda v: isinstance(v, bool), "true or false"),
+    "MODEL.SPLAT_SKIP": (lambda v: isinstance(v, bool), "true or false"),
     "MODEL.BACKEND": (one_of("auto", "torch", "cpu", "cuda"), "auto, torch, cpu or cuda"),
     "MODEL.ENVIRONMENT": (_size, "[0, 0] or [rows, columns] > 0"),
     "MODEL.INIT_FEATURES": (one_of("random", "colors"), "random or colors"),
@@ -158,6 +159,9 @@ def validate_config(cfg: CfgNode, source: str = "config") -> None:
     if cfg.MODEL.POINT_LEVELS > len(cfg.MODEL.UNET_CHANNELS):
         raise NpcrError(f"{source}: MODEL.POINT_LEVELS {cfg.MODEL.POINT_LEVELS} is more than the "
                         f"{len(cfg.MODEL.UNET_CHANNELS)} levels of MODEL.UNET_CHANNELS")
+    if cfg.MODEL.SPLAT_SKIP and cfg.MODEL.FEATURE_DIM < 3:
+        raise NpcrError(f"{source}: MODEL.SPLAT_SKIP reads colours from feature channels 0-2, "
+                        f"MODEL.FEATURE_DIM {cfg.MODEL.FEATURE_DIM} has fewer")
     if cfg.DATASETS.FILL_HOLES and cfg.MODEL.SHARE_FEATURES:
         raise NpcrError(f"{source}: DATASETS.FILL_HOLES cannot go with MODEL.SHARE_FEATURES (the "
                         "frames' clouds would differ in point count)")

@@ -30,4 +30,4 @@ def build_model(cfg: CfgNode, num_points: int,
                          opaque=opaque, photometric=photometric,
                          environment=tuple(m.ENVIRONMENT), supersample=m.SUPERSAMPLE,
                          point_levels=m.POINT_LEVELS, max_render_scale=m.MAX_RENDER_SCALE,
-                         view_direction=m.VIEW_DIRECTION)
+                         view_direction=m.VIEW_DIRECTION, splat_skip=m.SPLAT_SKIP)

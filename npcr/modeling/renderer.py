@@ -23,9 +23,11 @@ class PointRenderer(nn.Module):
     ``supersample`` s the points are projected at s times the resolution and each pixel's s x s
     samples enter the U-Net side by side (s² L C channels); with ``point_levels`` P the points are
     also projected at 1/2 .. 1/2^(P-1) of the resolution and enter the U-Net's matching levels, so
-    coarse levels see a filled image however sparse the cloud is at the output's resolution. An
-    ``opaque`` renderer (trained on photos without mattes) renders alpha 1 everywhere; a
-    ``photometric`` correction, when given, makes renders for training photos look like them.
+    coarse levels see a filled image however sparse the cloud is at the output's resolution. With
+    ``splat_skip`` the U-Net's RGB corrects a splat of the points' colours (``splat_colours``)
+    rather than making the image alone. An ``opaque`` renderer (trained on photos without mattes)
+    renders alpha 1 everywhere; a ``photometric`` correction, when given, makes renders for
+    training photos look like them.
     """
 
     def __init__(self, num_points: int, feature_dim: int, num_layers: int, unet_channels: list[int],
@@ -33,8 +35,10 @@ class PointRenderer(nn.Module):
                  opaque: bool = False, photometric: PhotometricCorrection | None = None,
                  environment: tuple[int, int] = (0, 0), supersample: int = 1,
                  point_levels: int = 1, max_render_scale: float = 0.0,
-                 view_direction: bool = False):
+                 view_direction: bool = False, splat_skip: bool = False):
         super().__init__()
+        if splat_skip and feature_dim < 3:
+            raise ValueError(f"splat_skip reads colours from 3 feature channels, not {feature_dim}")
         if supersample < 1 or not 1 <= point_levels <= len(unet_channels):
             raise ValueError(f"supersample {supersample} must be >= 1 and point_levels "
                              f"{point_levels} in 1..{len(unet_channels)}")
@@ -49,7 +53,7 @@ class PointRenderer(nn.Module):
         per_level = num_layers * feature_dim
         # with ``view_direction`` each pixel's viewing direction (world, unit) enters too, for
         # appearance that changes with the view (shine on fur, real photos)
-        self.view_direction = view_direction
+        self.view_direction, self.splat_skip = view_direction, splat_skip
         self.unet = AntialiasedUNet(supersample ** 2 * per_level + 3 * view_direction, 4,
                                     unet_channels, [per_level] * (point_levels - 1))
         self.num_layers, self.max_splat = num_layers, max_splat
@@ -162,11 +166,25 @@ class PointRenderer(nn.Module):
         if self.view_direction:
             d = view_directions(K, cam_to_world.detach(), *feats[0].shape[-2:])
             feats[0] = torch.cat([feats[0], d.permute(0, 3, 1, 2).to(feats[0].dtype)], 1)
-        out = torch.sigmoid(self.unet(feats[0], feats[1:], size=(height, width)))
+        logits = self.unet(feats[0], feats[1:], size=(height, width))
+        if self.splat_skip:
+            splat = torch.logit(self.splat_colours(feats[0], height, width))
+            logits = torch.cat([logits[:, :3] + splat.to(logits.dtype), logits[:, 3:]], 1)
+        out = torch.sigmoid(logits)
         alpha = torch.ones_like(out[:, 3:]) if self.opaque else out[:, 3:]
         s = self.supersample
         depth = levels[0][0][..., ::s, ::s][..., :height, :width]
         return {"rgb": out[:, :3], "alpha": alpha, "depth": depth}
+
+    def splat_colours(self, feats: torch.Tensor, height: int, width: int,
+                      margin: float = 0.02) -> torch.Tensor:
+        """(B, 3, H, W) colours of the nearest points from the U-Net's input ``feats`` (``gather``'s
+        layout, layer 0 first): feature channels 0-2 mapped from [-1, 1]
+        (``init_features_from_colors``) to [0, 1], averaged over each pixel's supersamples and kept
+        ``margin`` inside (0, 1) so that their logits stay finite."""
+        n = self.supersample ** 2
+        colours = feats[:, :3 * n].reshape(feats.shape[0], 3, n, *feats.shape[-2:]).mean(2)
+        return ((colours[..., :height, :width] + 1) / 2).clamp(margin, 1 - margin)
 
     def render_cloud(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
                      height: int, width: int) -> dict[str, torch.Tensor]:
