@@ -12,7 +12,7 @@ OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16]", "MOD
         "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2", "MODEL.NUM_LAYERS", "2",
         "SOLVER.LAYER_SCHEDULE", "[[0, 1], [1, 2]]", "SOLVER.LR_SCHEDULER", "cosine",
         "INPUT.CROP", "[24, 24]", "INPUT.ZOOM_RANGE", "[0.8, 1.25]", "SOLVER.IMS_PER_BATCH", "2",
-        "SOLVER.CHECKPOINT_PERIOD", "1", "TEST.IMAGE_PERIOD", "100"]
+        "SOLVER.CHECKPOINT_PERIOD", "1", "TEST.IMAGE_PERIOD", "100", "SOLVER.EMA_MOMENTUM", "0.3"]
 
 # Runs tools/train.py but sends itself signal SIGNAL once iteration KILL_AT has completed, before
 # that iteration's checkpoint handlers run: SIGKILL is the hardest stop there is, SIGINT is Ctrl-C.
@@ -99,6 +99,20 @@ def stopped_run(common, out, tmp_path, signal_name, at):
 def same_weights(a_dir, b_dir):
     a, b = (torch.load(d / "nr_model_3.pth", weights_only=True) for d in (a_dir, b_dir))
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.e2e
+def test_renders_use_the_averaged_weights(straight):
+    """With SOLVER.EMA_MOMENTUM the model file is the moving average, not the trained weights
+    (kept beside the optimizer for resuming), and it is what held-out PSNR was measured on."""
+    average = torch.load(straight / "nr_model_3.pth", weights_only=True)
+    trained = torch.load(straight / "nr_optimizer_3.pth", weights_only=True)["trained_model"]
+    assert average.keys() == trained.keys()
+    assert not torch.equal(average["features"], trained["features"])
+    train("tools/evaluate.py", "--output-dir", straight)
+    evaluated = json.loads((straight / "eval_3" / "metrics.json").read_text())["mean_psnr"]
+    reported = json.loads((straight / "metrics.json").read_text())["heldout_psnr"]
+    assert evaluated == pytest.approx(reported, abs=1e-3)
 
 
 @pytest.mark.e2e

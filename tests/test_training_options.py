@@ -179,3 +179,32 @@ def test_compiled_unet_matches_eager_and_keeps_checkpoint_keys():
     assert list(model.state_dict()) == keys and model.unet.head.weight.grad is not None
     with pytest.raises(NpcrError, match="SOLVER.COMPILE"):
         maybe_compile(cfg_with("SOLVER.COMPILE", "fast"), model)
+
+
+def test_weight_average_follows_the_warm_up_then_the_momentum():
+    """After iteration t the average moves towards the weights by max(m, 10 / (t + 9)): a copy
+    after the first, then faster than m while the run is young; a step that sets the weight to
+    the iteration number checks the rule, and that the trained model itself is left alone."""
+    from ignite.engine import Engine
+    from npcr.engine.averaging import attach_weight_average, build_weight_average
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    assert build_weight_average(model, 0.0) is None
+    average = build_weight_average(model, 0.25)
+
+    def step(engine, _):
+        with torch.no_grad():
+            model.weight.fill_(float(engine.state.iteration))
+
+    trainer = Engine(step)
+    attach_weight_average(trainer, average, 0.25)
+    trainer.run([0] * 40, max_epochs=1)
+    expected = 0.0  # anything: the first momentum is 1
+    for t in range(1, 41):
+        m = max(0.25, 10 / (t + 9))  # 0.25 from t = 31 on
+        expected = (1 - m) * expected + m * t
+    assert average.ema_model.weight.item() == pytest.approx(expected)
+    assert model.weight.item() == 40.0
+    assert not average.ema_model.weight.requires_grad
+    with pytest.raises(NpcrError, match="EMA_MOMENTUM"):
+        cfg_with("SOLVER.EMA_MOMENTUM", "1.0")

@@ -125,6 +125,10 @@ _C.SOLVER.FEATURE_LR = 1e-2
 # Learning rate of the photometric corrections (MODEL.PHOTOMETRIC).
 _C.SOLVER.PHOTOMETRIC_LR = 1e-3
 _C.SOLVER.WEIGHT_DECAY = 0.0
+# Renders (held-out PSNR, checkpoints, the best model) use an exponential moving average of the
+# trained weights, updated after each iteration with this momentum (0.02: about the last 50
+# iterations; 0 = off, the trained weights themselves). npcr/engine/averaging.py.
+_C.SOLVER.EMA_MOMENTUM = 0.0
 # Camera-pose refinement (npcr/modeling/poses.py): a learned se(3) correction per training camera
 # at POSE_LR (0 = off), from epoch POSE_START_EPOCH on (the features settle first). Refined poses
 # are written to OUTPUT_DIR/refined_poses/CamPose.inf.

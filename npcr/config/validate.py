@@ -104,6 +104,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "SOLVER.BASE_LR": (above(0), "a learning rate > 0"),
     "SOLVER.FEATURE_LR": (above(0), "a learning rate > 0"),
     "SOLVER.WEIGHT_DECAY": (at_least(0, integer=False), "a number >= 0"),
+    "SOLVER.EMA_MOMENTUM": (lambda v: _number(v) and 0 <= v < 1, "a momentum in [0, 1) (0: off)"),
     "SOLVER.POSE_LR": (at_least(0, integer=False), "a learning rate >= 0 (0: off)"),
     "SOLVER.POSE_START_EPOCH": (at_least(0), "an epoch >= 0"),
     "SOLVER.POSE_LR_END_FACTOR": (fraction, "a factor in (0, 1]"),

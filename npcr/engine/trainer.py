@@ -19,6 +19,7 @@ from ignite.handlers import ProgressBar, TensorboardLogger
 from ignite.metrics import PSNR, SSIM
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from ignite.handlers import EMAHandler
 from yacs.config import CfgNode
 
 from ..config import save_config
@@ -28,6 +29,7 @@ from ..errors import NpcrError
 from ..fileio import write_text
 from ..modeling import FrameClouds, PointRenderer
 from ..modeling.poses import CameraPoses
+from .averaging import attach_weight_average, build_weight_average
 from .baselines import baseline_psnrs
 from .checkpoints import (RENDERER, BestModel, CheckpointFiles, attach_checkpoints,
                           read_best_record, resume)
@@ -188,12 +190,12 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
     clouds = data.clouds.to(device)
     trainer = create_trainer(cfg, state.net, state.optimizer, clouds, device, state.scaler,
                              state.poses, state.pose_optimizer)
-    evaluator = create_evaluator(state.model, clouds, device)
+    evaluator = create_evaluator(state.renderer, clouds, device)
     to_save = state.to_save(trainer)
     if rank == 0 and overwrite:  # the run starts: its scene loaded and its model built
         clear_run(out_dir)
     if cfg.RESUME:
-        resume(out_dir, state.model, to_save, len(flow.train_loader), logger)
+        resume(out_dir, state.renderer, to_save, len(flow.train_loader), logger)
     if rank == 0:
         save_config(cfg, out_dir / "config.yml")
     history, tb = attach_handlers(cfg, trainer, evaluator, state, flow, clouds, device, logger)
@@ -201,7 +203,7 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
     clock = time.perf_counter()
     try:
         run_engine(trainer, flow.train_loader, cfg.SOLVER.MAX_EPOCHS, logger, out_dir,
-                   state.model, to_save, stop_on_signal=world == 1)
+                   state.renderer, to_save, stop_on_signal=world == 1)
     finally:
         if tb is not None:
             tb.close()
@@ -209,7 +211,7 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
 
     epoch = max(start, trainer.state.epoch)
     psnr = history[epoch] if epoch in history else evaluator.run(flow.val_loader).metrics["psnr"]
-    digests = idist.all_gather(model_digest(state.model))
+    digests = idist.all_gather(model_digest(state.renderer))
     if rank == 0:
         iterations = trainer.state.iteration - start_iteration
         result.update({"epoch": epoch, "iterations": trainer.state.iteration,
@@ -224,7 +226,7 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
                           "held-out cameras (optimistic)")
             if flow.select_ids:
                 result.update(select_cameras=flow.select_ids, best_selection_psnr=record["psnr"])
-        result.update(heldout_baselines(cfg, data, flow, state.model, logger))
+        result.update(heldout_baselines(cfg, data, flow, state.renderer, logger))
         if state.poses is not None:
             result["pose_correction"] = write_refined_poses(state.poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
@@ -295,7 +297,7 @@ def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
 class TrainingState:
     """The model and what trains it: optimizer and LR schedule, the camera-pose corrections and
     theirs (SOLVER.POSE_LR > 0), the float16 gradient scaler; ``net`` is the model or its DDP
-    wrapper."""
+    wrapper; ``average`` the moving average of its weights (SOLVER.EMA_MOMENTUM > 0)."""
     model: PointRenderer
     net: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -304,10 +306,20 @@ class TrainingState:
     poses: CameraPoses | None = None
     pose_optimizer: torch.optim.Optimizer | None = None
     pose_lr_scheduler: object | None = None
+    average: EMAHandler | None = None
+
+    @property
+    def renderer(self) -> PointRenderer:
+        """The weights renders use: evaluated, previewed and saved as the model (``nr_model_*``):
+        the moving average when there is one, else the trained model."""
+        return self.model if self.average is None else self.average.ema_model
 
     def to_save(self, trainer: Engine) -> dict:
-        """What a checkpoint holds besides the model (ignite ``to_save``), ``trainer`` included."""
+        """What a checkpoint holds besides the renderer (ignite ``to_save``), ``trainer`` included;
+        with a moving average, the trained weights too."""
         objects = {"optimizer": self.optimizer, "trainer": trainer}
+        if self.average is not None:
+            objects["trained_model"] = self.model
         if self.poses is not None:
             objects.update(camera_poses=self.poses, pose_optimizer=self.pose_optimizer,
                            pose_lr_scheduler=self.pose_lr_scheduler)
@@ -330,6 +342,7 @@ def build_training_state(cfg: CfgNode, data: SceneData, device: torch.device, lo
                             "has no colours")
         model.init_features_from_colors(data.colors)
     model = model.to(device)
+    average = build_weight_average(model, cfg.SOLVER.EMA_MOMENTUM)
     maybe_compile(cfg, model)
     net = model
     if idist.get_world_size() > 1:
@@ -339,7 +352,8 @@ def build_training_state(cfg: CfgNode, data: SceneData, device: torch.device, lo
     state = TrainingState(
         model, net, optimizer,
         build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * epoch_length),
-        torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16))
+        torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16),
+        average=average)
     if cfg.SOLVER.POSE_LR > 0:
         state.poses = CameraPoses(data.scene.num_cameras).to(device)
         state.pose_optimizer = build_pose_optimizer(cfg, state.poses)
@@ -352,12 +366,16 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
                     logger: logging.Logger) -> tuple[dict[int, float], TensorboardLogger | None]:
     """Checkpoints, the resumable sampler's epochs, the layer schedule, the LR schedules, the
     pose-refinement switch, progress, TensorBoard (rank 0) and the held-out evaluation that keeps
-    the best model; returns the held-out PSNR by epoch (filled as training goes) and the
-    TensorBoard logger to close at the end. The best model is the one with the highest PSNR on
-    the selection cameras when there are any, else on the held-out ones."""
-    out_dir, model, poses = Path(cfg.OUTPUT_DIR), state.model, state.poses
-    # Handlers of one event run in the order attached: the schedules step before a resume point
-    # saves them, so that a resumed run goes on exactly as an uninterrupted one.
+    the best model, all of the renderer (the weights' moving average, if any); returns the
+    held-out PSNR by epoch (filled as training goes) and the TensorBoard logger to close at the
+    end. The best model is the one with the highest PSNR on the selection cameras when there are
+    any, else on the held-out ones."""
+    out_dir, model, poses = Path(cfg.OUTPUT_DIR), state.renderer, state.poses
+    # Handlers of one event run in the order attached: the schedules step and the average is
+    # updated before a resume point saves them, so that a resumed run goes on exactly as an
+    # uninterrupted one.
+    if state.average is not None:
+        attach_weight_average(trainer, state.average, cfg.SOLVER.EMA_MOMENTUM)
     if state.lr_scheduler is not None:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: state.lr_scheduler.step())
     if poses is not None:
@@ -376,7 +394,7 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
         layers = layers_at_epoch(cfg, engine.state.epoch - 1)
         if layers != model.active_layers:
             logger.info("epoch %d: %d depth-peeling layers", engine.state.epoch, layers)
-        model.active_layers = layers
+        model.active_layers = state.model.active_layers = layers
         if poses is not None:
             poses.delta.requires_grad_(engine.state.epoch - 1 >= cfg.SOLVER.POSE_START_EPOCH)
 
