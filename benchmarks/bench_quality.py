@@ -7,7 +7,8 @@ variant at 64x64 (80k points moved by N(0, 0.01): several points per pixel) and 
 no supersampling, one point level, no augmentation, random features) and with the current
 configs/demo.yml ("now"; crops of 48² on the 64² scenes); the demo scene also with each of the
 changes alone on top of "before" (ablation); every scene also with MODEL.SPLAT_SKIP on top of
-"now", and "now" without the weights' moving average (SOLVER.EMA_MOMENTUM 0). For every run:
+"now", and "now" without the weights' moving average (SOLVER.EMA_MOMENTUM 0) or without the SSIM
+term of the loss (SOLVER.SSIM_WEIGHT 0). For every run:
 
 - held-out PSNR after the last epoch (no checkpoint selection) and the best epoch's (selected on
   the same views: optimistic), SSIM;
@@ -67,17 +68,19 @@ SCENES = {"demo128": ({"seed": 0}, 0.0, []),
 # configs/demo.yml before issue 16, as overrides of the current one
 BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1", "INPUT.ZOOM_RANGE", "[1.0, 1.0]",
           "INPUT.CROP", "[0, 0]", "MODEL.INIT_FEATURES", "random", "MODEL.MAX_RENDER_SCALE", "0.0",
-          "SOLVER.EMA_MOMENTUM", "0.0"]
+          "SOLVER.EMA_MOMENTUM", "0.0", "SOLVER.SSIM_WEIGHT", "0.0"]
 # each change alone, on top of "before" (demo scene only)
 ABLATION = {"+ supersample 2": ["MODEL.SUPERSAMPLE", "2"],
             "+ point levels 4": ["MODEL.POINT_LEVELS", "4"],
             "+ zoom and crop": ["INPUT.ZOOM_RANGE", "[0.75, 1.5]", "INPUT.CROP", "[96, 96]"],
             "+ colour init": ["MODEL.INIT_FEATURES", "colors"],
-            "+ weight average": ["SOLVER.EMA_MOMENTUM", "0.02"]}
+            "+ weight average": ["SOLVER.EMA_MOMENTUM", "0.02"],
+            "+ SSIM term": ["SOLVER.SSIM_WEIGHT", "1.0"]}
 
-# an option "now" leaves off, and one it has, tried on every scene
+# an option "now" leaves off, and two it has, tried on every scene
 SPLAT_SKIP = ["MODEL.SPLAT_SKIP", "True"]
-NO_AVERAGE = ["SOLVER.EMA_MOMENTUM", "0.0"]
+WITHOUT = {"weight average": ["SOLVER.EMA_MOMENTUM", "0.0"],
+           "SSIM term": ["SOLVER.SSIM_WEIGHT", "0.0"]}
 
 
 def make_scene(work: Path, name: str) -> Path:
@@ -213,7 +216,8 @@ def main() -> None:
         scene = make_scene(work, scene_name)
         variants = {"before": BEFORE, "now": SCENES[scene_name][2]}
         if not args.skip_ablation:
-            variants["now without weight average"] = SCENES[scene_name][2] + NO_AVERAGE
+            variants.update({f"now without {k}": SCENES[scene_name][2] + v
+                             for k, v in WITHOUT.items()})
             variants["now + splat skip"] = SCENES[scene_name][2] + SPLAT_SKIP
         if scene_name == "demo128" and not args.skip_ablation:
             variants.update({k: BEFORE + v for k, v in ABLATION.items()})
