@@ -208,3 +208,22 @@ def test_weight_average_follows_the_warm_up_then_the_momentum():
     assert not average.ema_model.weight.requires_grad
     with pytest.raises(NpcrError, match="EMA_MOMENTUM"):
         cfg_with("SOLVER.EMA_MOMENTUM", "1.0")
+
+
+def test_resuming_with_another_config_names_the_checkpoint(tmp_path):
+    """A run saved without the weights' average, resumed with it (its checkpoint lacks the
+    trained weights), or with a model of other shapes: one clear error naming the file."""
+    import logging
+    from ignite.engine import Engine
+    from npcr.engine.checkpoints import RENDERER, resume
+
+    model = torch.nn.Linear(2, 2)
+    torch.save(model.state_dict(), tmp_path / RENDERER.model(1))
+    torch.save({"trainer": Engine(lambda *_: None).state_dict()}, tmp_path / RENDERER.optimizer(1))
+    log = logging.getLogger("test")
+    with pytest.raises(NpcrError, match=r"nr_optimizer_1\.pth: does not fit this run's config"):
+        resume(tmp_path, model, {"trainer": Engine(lambda *_: None),
+                                 "trained_model": torch.nn.Linear(2, 2)}, 4, log)
+    with pytest.raises(NpcrError, match=r"nr_model_1\.pth: does not fit"):
+        resume(tmp_path, torch.nn.Linear(3, 2), {"trainer": Engine(lambda *_: None)}, 4, log)
+    resume(tmp_path, model, {"trainer": Engine(lambda *_: None)}, 4, log)  # the same config: fine

@@ -187,6 +187,17 @@ def attach_checkpoints(out_dir: Path, model: torch.nn.Module, training_state: di
     trainer.add_event_handler(Events.COMPLETED, lambda _: drop_resume_points(math.inf))
 
 
+def load_into(objects: dict, path: Path) -> None:
+    """Load the checkpoint ``path`` into ``objects`` (ignite ``to_load``); one made for another
+    config (other objects, other shapes) is a clear error naming the file."""
+    try:
+        Checkpoint.load_objects(objects, load_checkpoint(path))
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise NpcrError(f"{path}: does not fit this run's config ({type(exc).__name__}: "
+                        f"{one_line(exc)}); resume with the config it was trained with, or train "
+                        "afresh without RESUME") from None
+
+
 def resume(out_dir: Path, model: torch.nn.Module, training_state: dict, epoch_length: int,
            logger: logging.Logger, files: CheckpointFiles = RENDERER) -> None:
     """Load the newest of the latest epoch pair and the latest resume point into ``model`` and
@@ -196,13 +207,12 @@ def resume(out_dir: Path, model: torch.nn.Module, training_state: dict, epoch_le
     epoch_iteration = epochs[-1] * epoch_length if epochs else -1
     if iterations and iterations[-1] > epoch_iteration:
         path = out_dir / files.resume(iterations[-1])
-        Checkpoint.load_objects({files.model_key: model, **training_state}, load_checkpoint(path))
+        load_into({files.model_key: model, **training_state}, path)
         logger.info("resumed from iteration %d (%s)", iterations[-1], path)
     elif epochs:
         path = out_dir / files.model(epochs[-1])
-        Checkpoint.load_objects({files.model_key: model}, load_checkpoint(path))
-        Checkpoint.load_objects(training_state,
-                                load_checkpoint(out_dir / files.optimizer(epochs[-1])))
+        load_into({files.model_key: model}, path)
+        load_into(training_state, out_dir / files.optimizer(epochs[-1]))
         logger.info("resumed from epoch %d (%s)", epochs[-1], path)
     else:
         logger.info("RESUME: no checkpoint in %s, starting from scratch", out_dir)

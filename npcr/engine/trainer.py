@@ -15,11 +15,10 @@ from typing import Callable
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import ProgressBar, TensorboardLogger
+from ignite.handlers import EMAHandler, ProgressBar, TensorboardLogger
 from ignite.metrics import PSNR, SSIM
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from ignite.handlers import EMAHandler
 from yacs.config import CfgNode
 
 from ..config import save_config
