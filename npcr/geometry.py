@@ -82,14 +82,13 @@ def resize_intrinsics(K, sx: float, sy: float | None = None):
     horizontally and ``sy`` (default ``sx``) vertically, pixel centres staying at integers
     (x' = sx * (x + 0.5) - 0.5)."""
     sy = sx if sy is None else sy
-    # K' = S K with S = [[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]], written
-    # elementwise: a matrix product would run in float16 under autocast
-    scale, shift = [[sx], [sy], [1.0]], [[0.5 * sx - 0.5], [0.5 * sy - 0.5], [0.0]]
-    if torch.is_tensor(K):
-        scale, shift = (torch.tensor(v, dtype=K.dtype, device=K.device) for v in (scale, shift))
-    else:
-        scale, shift = np.array(scale), np.array(shift)
-    return scale * K + shift * K[..., 2:3, :]
+    # K' = S K with S = [[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]], written row by
+    # row with Python numbers: a matrix product would run in float16 under autocast, and factors
+    # made into CUDA tensors would each wait for the GPU (a copy from the host)
+    last = K[..., 2:3, :]
+    rows = [sx * K[..., 0:1, :] + (0.5 * sx - 0.5) * last,
+            sy * K[..., 1:2, :] + (0.5 * sy - 0.5) * last, last]
+    return torch.cat(rows, -2) if torch.is_tensor(K) else np.concatenate(rows, -2)
 
 
 def camera_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
