@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.engine.optim import build_optimizer, maybe_compile
 from npcr.engine.trainer import amp_dtype, create_trainer
 from npcr.geometry import look_at, pinhole
-from npcr.modeling import FrameClouds, build_model
+from npcr.modeling import FrameClouds, GraphedRenderer, build_model
 
 SETTINGS = ["MODEL.FEATURE_DIM", "32", "MODEL.NUM_LAYERS", "4", "MODEL.MAX_SPLAT", "2",
             "MODEL.UNET_CHANNELS", "[32, 64, 128, 256]"]
@@ -92,13 +93,16 @@ def frame_ms(cfg, device: torch.device, points: int, size: int, frames: int,
 
 @torch.no_grad()
 def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: int,
-              amp: torch.dtype | None = None, warmup: int = 2) -> list[float]:
+              amp: torch.dtype | None = None, warmup: int = 2,
+              graphed: bool = False) -> list[float]:
     """``frame_ms`` of several models, each timed in two blocks of half the frames in the order
     A B ... B A (each block after its own warm-up), so that a machine's drift over the run weighs on
     all alike: their ratios hold. (Frames taken in turn instead would make each model evict the
-    other's caches, which a real render never does.)"""
-    models = [build_model(cfg, points).to(device).eval() for cfg in cfgs]
+    other's caches, which a real render never does.) ``graphed``: through ``GraphedRenderer``, as
+    tools/render.py renders (CUDA graphs on a GPU; the warm-up's second frame captures)."""
     clouds = cloud(points, device)
+    models = [build_model(cfg, points).to(device).eval() for cfg in cfgs]
+    renders = [GraphedRenderer(m, clouds) if graphed else partial(m, clouds) for m in models]
     half = -(-frames // 2)
     K, c2w = synthetic_views(half + warmup, size, device)
     times: list[list[float]] = [[] for _ in models]
@@ -109,7 +113,7 @@ def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: 
                 torch.cuda.synchronize()
             t = time.perf_counter()
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                models[m](clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+                renders[m]([0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
             if i >= warmup:
                 times[m].append(time.perf_counter() - t)
     return [1000 * sorted(kept)[len(kept) // 2] for kept in times]

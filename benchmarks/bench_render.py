@@ -2,8 +2,9 @@
 """Render speed of a trained model along a camera path, at several image sizes, fp32 vs autocast.
 
 Loads OUTPUT_DIR like tools/render.py, renders the path's cameras (default: the held-out ones) at
-each ``--sizes`` side (intrinsics scaled), and times full frames (projection, gather, U-Net; no
-file writing) with and without autocast (float16 on CUDA, bfloat16 on the CPU). Also reports the
+each ``--sizes`` side (intrinsics scaled), and times full frames as tools/render.py makes them
+(projection, gather, U-Net, from CUDA graphs on a GPU; no file writing) with and without autocast
+(float16 on CUDA, bfloat16 on the CPU). Also reports the
 PSNR of the autocast frames against the fp32 ones, so a speed-up that changes the picture shows.
 Prints one JSON object and writes it to ``--json`` when given.
 
@@ -33,23 +34,23 @@ def sync(device: torch.device) -> None:
 
 @torch.no_grad()
 def time_path(trained, path, amp: torch.dtype | None, max_frames: int) -> tuple[float, list]:
-    """Median ms per frame over the path's first ``max_frames`` cameras (after one warm-up frame),
-    and the RGB frames on the CPU."""
+    """Median ms per frame over the path's first ``max_frames`` cameras (after two warm-up frames:
+    the second captures the graph), and the RGB frames on the CPU."""
     device, frame = trained.device, trained.data.frames[0]
     K = torch.as_tensor(path.K, dtype=torch.float32, device=device)
     c2w = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=device)
     count = min(max_frames, len(K))
     times, images = [], []
-    for i in [0] + list(range(count)):
+    for i in [0, 0] + list(range(count)):
         sync(device)
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            rgb = trained.model(trained.clouds, [frame], K[i:i + 1], c2w[i:i + 1], path.height,
-                                path.width)["rgb"]
+            rgb = trained.render([frame], K[i:i + 1], c2w[i:i + 1], path.height,
+                                 path.width)["rgb"]
         sync(device)
         times.append(time.perf_counter() - start)
         images.append(rgb.float().cpu())
-    return 1e3 * statistics.median(times[1:]), images[1:]
+    return 1e3 * statistics.median(times[2:]), images[2:]
 
 
 def psnr(a: list, b: list) -> float:

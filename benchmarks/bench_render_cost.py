@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Render time of the demo model's settings before issue 16 (one point level, no supersampling)
-and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process.
+and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process, the model
+called directly and through CUDA graphs (``GraphedRenderer``, as tools/render.py renders).
 
-Untrained weights (the time does not depend on them), synthetic clouds (default 60k and 1M points),
-full frames (default 512² and 1024²) (projection, gather, U-Net), median of --frames after 3 warm-ups, the two
-models timed in blocks in the order before, now, now, before (a machine's drift weighs on both
-alike). Writes
-benchmarks/results/render_cost_<device>.md. Needs no open3d (runs on the bare GPU machine).
+Untrained weights (the time does not depend on them), synthetic clouds (default 60k and 1M
+points), full frames (default 512² and 1024²: projection, gather, U-Net), median of --frames after
+3 warm-ups, the two models timed in blocks in the order before, now, now, before (a machine's
+drift weighs on both alike). Writes benchmarks/results/render_cost_<device>.md and .json. Needs no
+open3d (runs on the bare GPU machine).
 
     python benchmarks/bench_render_cost.py [--device cuda] [--frames 20] [--points 60000 1000000]
                                            [--sizes 512 1024] [--out benchmarks/results]
@@ -43,21 +44,28 @@ def main() -> None:
     rows = []
     for points in args.points:
         for size in args.sizes:
-            before, now = frames_ms([load_config("configs/demo.yml", [*DEPTHS, *opts])
-                                     for opts in (BEFORE, [])], device, points, size, args.frames,
-                                    warmup=3)
-            rows.append({"points": points, "size": size, "before_ms": before, "now_ms": now})
+            cfgs = [load_config("configs/demo.yml", [*DEPTHS, *opts]) for opts in (BEFORE, [])]
+            row = {"points": points, "size": size}
+            for suffix, graphed in (("", False), ("_graphed", True)):
+                times = frames_ms(cfgs, device, points, size, args.frames, warmup=3,
+                                  graphed=graphed)
+                row.update({f"before{suffix}_ms": times[0], f"now{suffix}_ms": times[1]})
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
     lines = [f"# Render cost of the demo settings before and after issue 16 on {device.type}\n",
              f"Machine: {name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, L 2, "
              "U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median of "
-             f"{args.frames} in blocks ordered before, now, now, before; both with this code (its "
-             "faster gather included). Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 "
-             "and 4.\n",
-             "| points | size | before ms | now ms | now / before |", "|---|---|---|---|---|"]
-    lines += [f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.1f} | {r['now_ms']:.1f} | "
-              f"{r['now_ms'] / r['before_ms']:.2f} |" for r in rows]
+             f"{args.frames} in blocks ordered before, now, now, before; both with this code. "
+             "Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 and 4. Direct: the model "
+             "called frame by frame; graphed: through `GraphedRenderer` as tools/render.py "
+             "renders (CUDA graphs on a GPU, the model called on the CPU).\n",
+             "| points | size | direct before ms | now ms | now / before | graphed before ms | now ms "
+             "| now / before |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.2f} | {r['now_ms']:.2f} | "
+              f"{r['now_ms'] / r['before_ms']:.2f} | {r['before_graphed_ms']:.2f} | "
+              f"{r['now_graphed_ms']:.2f} | {r['now_graphed_ms'] / r['before_graphed_ms']:.2f} |"
+              for r in rows]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"render_cost_{device.type}.md").write_text("\n".join(lines) + "\n")

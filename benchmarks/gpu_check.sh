@@ -4,9 +4,9 @@
 #   benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] [--steps a,b,...] RESULTS_DIR
 #
 # Steps: packages (install the carried wheels), build (pcpr_ext with CUDA for this device), tests
-# (the CUDA parametrisations), projection, network (the U-Net alone), demo (train the demo scene with
-# autocast off and on, render its turntable, time frames at 128² and 1024²), cost, render_cost (the
-# demo settings against those before issue 16), scaling; --steps runs only those named (packages and
+# (the CUDA parametrisations, CUDA-graph rendering), projection, network (the U-Net alone), demo
+# (train the demo scene with autocast off and on, render its turntable, time frames at 128² and
+# 1024²), cost, render_cost (the demo settings against those before issue 16), scaling; --steps runs only those named (packages and
 # build are always run). RESULTS_DIR receives at most 8 files, no folders: projection_<dev>.md,
 # cost_<dev>.md (with the U-Net and render-cost tables), scaling_<dev>.md
 # + .png, demo_<dev>.md, demo_<dev>_heldout.png (truth | prediction | error), gpu_check.json (every
@@ -158,14 +158,15 @@ sys.exit(0 if '$DEV' in b else 'pcpr_ext has no $DEV backend')"
 export -f build
 step build 300 build || { say "cannot go on without pcpr_ext"; exit 1; }
 
-# --- 3. The CUDA parametrisations of the projector tests (nothing may skip on the GPU) --------------
+# --- 3. The CUDA parametrisations of the projector and CUDA-graph tests (nothing may skip) ---------
 cuda_tests() {
   local out
   if [ "$DRY" = 1 ]; then
     "$PY" -m pytest -q -p no:cacheprovider tests/test_native_projection.py -k "deterministic or border"
     return
   fi
-  out=$("$PY" -m pytest -q -rs -p no:cacheprovider tests/test_native_projection.py 2>&1)
+  out=$("$PY" -m pytest -q -rs -p no:cacheprovider tests/test_native_projection.py \
+    tests/test_graphed.py 2>&1)
   local rc=$?
   echo "$out"
   if echo "$out" | grep -q "SKIPPED"; then echo "CUDA tests skipped on a GPU machine"; return 1; fi

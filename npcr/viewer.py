@@ -105,7 +105,7 @@ class Viewer:
         t = self.trained
         K = torch.as_tensor(view_intrinsics(fov_y, h, w), dtype=torch.float32, device=t.device)
         cam = torch.as_tensor(c2w, dtype=torch.float32, device=t.device)
-        out = t.model(t.clouds, [self.frame], K[None], cam[None], h, w)
+        out = t.render([self.frame], K[None], cam[None], h, w)
         mode = self.mode.value
         if mode.startswith("depth"):
             img = shade_depth(out["depth"][0, int(mode.split()[-1])]).expand(3, -1, -1)

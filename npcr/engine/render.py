@@ -161,8 +161,8 @@ def render_views(output_dir: str | Path, epoch: int | str | None = None, campose
     with open_video(out / "video.mp4", fps) as video:
         @torch.no_grad()
         def render_step(engine: Engine, i: int) -> None:
-            o = trained.model(trained.clouds, [frames[i]], K_t[i:i + 1], c2w_t[i:i + 1],
-                              path.height, path.width, photos=photos)
+            o = trained.render([frames[i]], K_t[i:i + 1], c2w_t[i:i + 1], path.height,
+                               path.width, photos)
             rgba = to_rgba8(torch.cat([o["rgb"], o["alpha"]], 1))
             write_image(out / f"frame_{i:04d}.png", rgba)
             if depth:

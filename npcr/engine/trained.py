@@ -1,7 +1,7 @@
 """Loading a trained model from its OUTPUT_DIR: config.yml, the scene, and a checkpoint."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -9,7 +9,7 @@ from yacs.config import CfgNode
 
 from ..config import load_config
 from ..errors import NpcrError, one_line
-from ..modeling import FrameClouds, PointRenderer
+from ..modeling import FrameClouds, GraphedRenderer, PointRenderer
 from .checkpoints import RENDERER, load_checkpoint, read_best_record
 from .common import SceneData, build_scene_model, layers_at_epoch, load_scene, select_device
 
@@ -22,6 +22,12 @@ class Trained:
     clouds: FrameClouds  # the trained frames' points, on ``device``
     epoch: int
     device: torch.device
+    # render(frames, K, cam_to_world, height, width, photos): the model's frames, replayed from
+    # CUDA graphs on a GPU (npcr.modeling.graphed)
+    render: GraphedRenderer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.render = GraphedRenderer(self.model, self.clouds)
 
 
 def pick_checkpoint(output_dir: Path, requested: int | str | None,

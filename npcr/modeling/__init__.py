@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from yacs.config import CfgNode
 
+from .graphed import GraphedRenderer
 from .photometric import PhotometricCorrection
 from .renderer import FrameClouds, PointRenderer
 from .unet import AntialiasedUNet
 
-__all__ = ["AntialiasedUNet", "FrameClouds", "PhotometricCorrection", "PointRenderer", "build_model"]
+__all__ = ["AntialiasedUNet", "FrameClouds", "GraphedRenderer", "PhotometricCorrection",
+           "PointRenderer", "build_model"]
 
 
 def build_model(cfg: CfgNode, num_points: int,

@@ -1,6 +1,7 @@
 """The neural point renderer: learned point features, depth-peeled gathering, antialiased U-Net."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -106,20 +107,20 @@ class PointRenderer(nn.Module):
                   width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Depth and feature-row index (B, L, h, w) at each of ``level_cameras``; camera b sees
         the cloud of ``frames[b]``."""
-        b, c2w = len(frames), cam_to_world.detach()
+        c2w = cam_to_world.detach()
+        # runs of cameras seeing the same frame, taken as slices (indexing with a list of cameras
+        # would copy it to the GPU, which waits for the GPU and cannot be held in a CUDA graph)
+        runs, start = [], 0
+        for frame, run in itertools.groupby(frames):
+            runs.append((frame, start, start + len(list(run))))
+            start = runs[-1][2]
         levels = []
         for Kl, h, w in self.level_cameras(K, height, width):
-            if len(set(frames)) == 1:  # one cloud for every camera: no assembling
-                d, i = self.depth_layers(clouds.points[frames[0]], Kl, c2w, h, w)
-                levels.append((d, feature_rows(i, clouds.offsets[frames[0]])))
-                continue
-            depth = K.new_zeros((b, self.num_layers, h, w))
-            index = torch.full((b, self.num_layers, h, w), -1, dtype=torch.int64, device=K.device)
-            for frame in sorted(set(frames)):
-                cams = [i for i, f in enumerate(frames) if f == frame]
-                d, i = self.depth_layers(clouds.points[frame], Kl[cams], c2w[cams], h, w)
-                depth[cams], index[cams] = d, feature_rows(i, clouds.offsets[frame])
-            levels.append((depth, index))
+            parts = [self.depth_layers(clouds.points[f], Kl[a:b], c2w[a:b], h, w)
+                     for f, a, b in runs]
+            index = [feature_rows(i, clouds.offsets[f]) for (_, i), (f, _, _) in zip(parts, runs)]
+            levels.append((torch.cat([d for d, _ in parts]), torch.cat(index))
+                          if len(runs) > 1 else (parts[0][0], index[0]))
         return levels
 
     def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
@@ -210,17 +211,19 @@ class PointRenderer(nn.Module):
 
     def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
                 cam_to_world: torch.Tensor, height: int, width: int,
-                photos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                photos: torch.Tensor | None = None,
+                scale: int | None = None) -> dict[str, torch.Tensor]:
         """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows):
         ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth`` (B, L, H, W). When
         ``cam_to_world`` requires grad (pose refinement), the outputs carry a gradient to it
         (npcr.modeling.poses). ``photos`` (B,) camera ids apply those photos' photometric
-        correction (when the model has one)."""
-        q = self.render_scale(K)
+        correction (when the model has one). ``scale`` overrides ``render_scale(K)`` (which reads
+        K on the host)."""
+        q = self.render_scale(K) if scale is None else scale
         if q > 1:
             hq, wq = -(-height // q), -(-width // q)
             out = self(clouds, frames, resize_intrinsics(K, wq / width, hq / height),
-                       cam_to_world, hq, wq, photos)
+                       cam_to_world, hq, wq, photos, scale=1)
             for key in ("rgb", "alpha"):
                 out[key] = F.interpolate(out[key], size=(height, width), mode="bilinear",
                                          align_corners=False)
