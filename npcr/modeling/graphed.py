@@ -31,9 +31,10 @@ class GraphedRenderer:
     A setting is captured at its second use (a setting met once, such as a viewer's passing
     window size, is rendered directly), at most ``max_graphs`` are kept (each holds its frame's
     memory), and one whose capture fails (an operation that waits for the GPU) is rendered
-    directly from then on. The model's weights and the clouds are read in place: load new
-    weights with ``load_state_dict`` (same tensors), not by replacing them. On the CPU, in
-    training mode or with a gradient, this is a plain call of the model.
+    directly from then on. The model's weights and the clouds are read in place (load new
+    weights with ``load_state_dict``, which keeps the tensors, not by replacing them); its other
+    settings (``active_layers``, ``backend`` ...) as they were at capture. On the CPU, in training
+    mode or with a gradient, this is a plain call of the model.
     """
 
     def __init__(self, model: PointRenderer, clouds: FrameClouds, max_graphs: int = 2):

@@ -128,7 +128,7 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
             if cached:
                 rgba, depth = cached.load(i, device)
             else:
-                o = trained.model(trained.clouds, [frame], K, c2w, path.height, path.width)
+                o = trained.render([frame], K, c2w, path.height, path.width)
                 rgba, depth = torch.cat([o["rgb"], o["alpha"]], 1), o["depth"][:, :1]
             raw = View(rgba, depth, K, c2w)
             refined = stream(raw)
