@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Render time of the demo model's settings before issue 16 (one point level, no supersampling)
 and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process, the model
-called directly and through CUDA graphs (``GraphedRenderer``, as tools/render.py renders).
+called directly and, on a GPU, through CUDA graphs (``GraphedRenderer``, as tools/render.py
+renders).
 
 Untrained weights (the time does not depend on them), synthetic clouds (default 60k and 1M
 points), full frames (default 512² and 1024²: projection, gather, U-Net), median of --frames after
@@ -31,6 +32,29 @@ BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1"]
 DEPTHS = ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"]  # the synthetic clouds' depth range
 
 
+def table(rows: list[dict], device: str, machine_name: str, frames: int,
+          graphed: bool) -> list[str]:
+    """The markdown lines of render_cost_<device>.md."""
+    lines = [f"# Render cost of the demo settings before and after issue 16 on {device}\n",
+             f"Machine: {machine_name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, "
+             "L 2, U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median "
+             f"of {frames} in blocks ordered before, now, now, before; both with this code. "
+             "Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 and 4."
+             + (" Direct: the model called frame by frame; graphed: through `GraphedRenderer` as "
+                "tools/render.py renders (CUDA graphs)." if graphed else "") + "\n",
+             "| points | size | before ms | now ms | now / before |"
+             + (" graphed before ms | now ms | now / before |" if graphed else ""),
+             "|---|---|---|---|---|" + ("---|---|---|" if graphed else "")]
+    for r in rows:
+        line = (f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.2f} | {r['now_ms']:.2f} | "
+                f"{r['now_ms'] / r['before_ms']:.2f} |")
+        if graphed:
+            line += (f" {r['before_graphed_ms']:.2f} | {r['now_graphed_ms']:.2f} | "
+                     f"{r['now_graphed_ms'] / r['before_graphed_ms']:.2f} |")
+        lines.append(line)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,26 +70,16 @@ def main() -> None:
         for size in args.sizes:
             cfgs = [load_config("configs/demo.yml", [*DEPTHS, *opts]) for opts in (BEFORE, [])]
             row = {"points": points, "size": size}
-            for suffix, graphed in (("", False), ("_graphed", True)):
+            # through CUDA graphs on a GPU; elsewhere GraphedRenderer is the plain call
+            modes = (("", False), ("_graphed", True)) if device.type == "cuda" else (("", False),)
+            for suffix, graphed in modes:
                 times = frames_ms(cfgs, device, points, size, args.frames, warmup=3,
                                   graphed=graphed)
                 row.update({f"before{suffix}_ms": times[0], f"now{suffix}_ms": times[1]})
             rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
-    lines = [f"# Render cost of the demo settings before and after issue 16 on {device.type}\n",
-             f"Machine: {name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, L 2, "
-             "U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median of "
-             f"{args.frames} in blocks ordered before, now, now, before; both with this code. "
-             "Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 and 4. Direct: the model "
-             "called frame by frame; graphed: through `GraphedRenderer` as tools/render.py "
-             "renders (CUDA graphs on a GPU, the model called on the CPU).\n",
-             "| points | size | direct before ms | now ms | now / before | graphed before ms | now ms "
-             "| now / before |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['points']:,} | {r['size']}² | {r['before_ms']:.2f} | {r['now_ms']:.2f} | "
-              f"{r['now_ms'] / r['before_ms']:.2f} | {r['before_graphed_ms']:.2f} | "
-              f"{r['now_graphed_ms']:.2f} | {r['now_graphed_ms'] / r['before_graphed_ms']:.2f} |"
-              for r in rows]
+    lines = table(rows, device.type, name, args.frames, graphed=device.type == "cuda")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"render_cost_{device.type}.md").write_text("\n".join(lines) + "\n")

@@ -6,13 +6,13 @@
 # Steps: packages (install the carried wheels), build (pcpr_ext with CUDA for this device), tests
 # (the CUDA parametrisations, CUDA-graph rendering), projection, network (the U-Net alone), demo
 # (train the demo scene with autocast off and on, render its turntable, time frames at 128² and
-# 1024²), cost, render_cost (the demo settings against those before issue 16), scaling; --steps runs only those named (packages and
-# build are always run). RESULTS_DIR receives at most 8 files, no folders: projection_<dev>.md,
-# cost_<dev>.md (with the U-Net and render-cost tables), scaling_<dev>.md
-# + .png, demo_<dev>.md, demo_<dev>_heldout.png (truth | prediction | error), gpu_check.json (every
-# figure) and gpu_check.log (steps, times, the end of each step's output). Prepare the carried folder first on a machine with the internet:
-# benchmarks/gpu_wheels.sh (wheels in .gpu/wheels, the demo scene in .gpu/demo); NPCR_GPU_CARRY
-# names another folder.
+# 1024²), cost, render_cost (the demo settings against those before issue 16), scaling; --steps runs
+# only those named (packages and build are always run). RESULTS_DIR receives at most 8 files, no
+# folders: projection_<dev>.md, cost_<dev>.md (with the U-Net and render-cost tables),
+# scaling_<dev>.md + .png, demo_<dev>.md, demo_<dev>_heldout.png (truth | prediction | error),
+# gpu_check.json (every figure) and gpu_check.log (steps, times, the end of each step's output).
+# Prepare the carried folder first on a machine with the internet: benchmarks/gpu_wheels.sh (wheels
+# in .gpu/wheels, the demo scene in .gpu/demo); NPCR_GPU_CARRY names another folder.
 #
 # --dry-run: the same steps on the CPU at tiny sizes (make test runs it), with open3d, pycolmap and
 # viser hidden as they are on the GPU machine. Steps share a time budget (default 450 s): each runs
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --dry-run) DRY=1 ;;
     --budget) [ $# -ge 2 ] || usage; BUDGET=$2; shift ;;
     --steps) [ $# -ge 2 ] || usage; STEPS="packages build ${2//,/ }"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     -*) usage ;;
     *) [ -z "$RESULTS" ] || usage; RESULTS=$1 ;;
   esac
