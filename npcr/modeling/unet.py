@@ -116,6 +116,9 @@ class AntialiasedUNet(nn.Module):
                              f"{tuple(x.shape[-2:])}")
         if (ph, pw) != tuple(x.shape[-2:]):
             x = F.pad(x, (0, pw - x.shape[-1], 0, ph - x.shape[-2]), mode="replicate")
+        if x.device.type == "cpu":  # oneDNN's convolutions are faster on pixel-major (NHWC) maps
+            x = x.contiguous(memory_format=torch.channels_last)
+            levels = [t.contiguous(memory_format=torch.channels_last) for t in levels]
         skips = [self.inc(x)]
         for k, down in enumerate(self.downs):
             skips.append(down(skips[-1], levels[k] if k < len(levels) else None))
