@@ -61,7 +61,7 @@ def measure_training(variant: str, device: torch.device, points: int, crop: int,
     clouds = cloud(points, device)
     model = build_model(cfg, points).to(device)
     maybe_compile(cfg, model)
-    optimizer = build_optimizer(cfg, model, device)
+    optimizer = build_optimizer(cfg, model)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
     trainer = create_trainer(cfg, model, optimizer, clouds, device, scaler)
     K, c2w = synthetic_views(steps + 3, crop, device)

@@ -38,7 +38,7 @@ def test_inactive_layers_are_empty():
 
 
 def _step(cfg, model):
-    opt = build_optimizer(cfg, model, torch.device("cpu"))
+    opt = build_optimizer(cfg, model)
     out = model.render_cloud(torch.randn(300, 3) * 0.3, intrinsics(f=12.0, cx=7.5, cy=7.5)[None],
                              camera((0, 0, -3.0))[None], 16, 16)
     (out["rgb"].mean() + out["alpha"].mean()).backward()
@@ -83,7 +83,7 @@ def test_selection_cameras_are_held_out_apart_from_the_reported_ones():
 def test_cosine_schedule_runs_from_base_to_min_factor():
     cfg = cfg_with("SOLVER.LR_SCHEDULER", "cosine", "SOLVER.LR_MIN_FACTOR", "0.1")
     model = build_model(cfg, 10, depth_range=(0.5, 10.0))
-    opt = build_optimizer(cfg, model, torch.device("cpu"))
+    opt = build_optimizer(cfg, model)
     sched = build_lr_scheduler(cfg, opt, total_iterations=10)
     lrs = []
     for _ in range(10):
@@ -105,7 +105,7 @@ def test_train_step_with_and_without_bfloat16_autocast(amp):
     cpu = torch.device("cpu")
     clouds = FrameClouds({0: torch.randn(300, 3) * 0.3})
     model = build_model(cfg, 300, depth_range=(0.5, 10.0))
-    opt = build_optimizer(cfg, model, cpu)
+    opt = build_optimizer(cfg, model)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     batch = {"image": torch.rand(1, 3, 16, 16), "alpha": torch.rand(1, 1, 16, 16),
              "K": intrinsics(f=12.0, cx=7.5, cy=7.5)[None], "cam_to_world": camera((0, 0, -3.0))[None],

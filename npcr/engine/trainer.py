@@ -347,7 +347,7 @@ def build_training_state(cfg: CfgNode, data: SceneData, device: torch.device, lo
     if idist.get_world_size() > 1:
         net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
                                       else None)
-    optimizer = build_optimizer(cfg, model, device)
+    optimizer = build_optimizer(cfg, model)
     state = TrainingState(
         model, net, optimizer,
         build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * epoch_length),
