@@ -40,7 +40,8 @@ def test_bad_index_is_refused(index):
 
 
 def test_lookup_without_gradient_gives_the_same_features():
-    """Rendering (no gradient) gathers each channel in place; training looks up rows: same values."""
+    """Rendering (no gradient) gathers each channel in place (or looks up rows when the table is
+    larger than the lookup); training looks up rows: same values."""
     g = torch.Generator().manual_seed(3)
     feats, bg = torch.randn(40, 5, generator=g, requires_grad=True), torch.randn(5)
     index = torch.randint(-1, 40, (2, 3, 7, 9), generator=g)
@@ -49,3 +50,14 @@ def test_lookup_without_gradient_gives_the_same_features():
         without = pcpr_ext.gather_features(feats, index, bg)
     assert with_grad.requires_grad and not without.requires_grad
     assert without.shape == (2, 3, 5, 7, 9) and torch.equal(with_grad.detach(), without)
+    # a table with more rows than the lookup has pixels is looked up by rows, not transposed
+    big = torch.randn(500, 5, generator=g)
+    few = torch.randint(-1, 500, (1, 2, 4, 6), generator=g)
+    with torch.no_grad():
+        lookup = pcpr_ext.FeatureLookup(big, bg)
+        by_rows = lookup(few)
+        assert lookup.columns is None
+        lookup(torch.randint(-1, 500, (1, 2, 20, 30), generator=g))  # now the transpose pays
+        assert lookup.columns is not None and torch.equal(lookup(few), by_rows)
+    assert torch.equal(by_rows, torch.where(few[:, :, None] < 0, bg[:, None, None],
+                                            big[few.clamp_min(0)].permute(0, 1, 4, 2, 3)))
