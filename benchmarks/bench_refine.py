@@ -14,7 +14,9 @@ the raw renders x and for the refined ones, beside their PSNR against the truth 
 A render that is softer than the truth misses part of the truth's change between frames even
 when it does not flicker at all, so the table also gives a flicker-free reference as sharp as the
 raw render: the truth itself blurred by the Gaussian whose PSNR against the truth equals the raw
-render's.
+render's. The non-learned baseline, the point-colour splat fitted to the training photos, is
+measured along the same orbit, and its held-out PSNR (the renderer's metrics.json) stands beside
+the raw and refined ones.
 
     python benchmarks/bench_refine.py [--refine-epochs 10] [--work output/bench_refine]
 """
@@ -34,10 +36,12 @@ import numpy as np
 import torch
 
 from npcr.config import load_config, save_config
-from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
+from npcr.data import (CameraImageDataset, read_cam_poses, read_intrinsics, split_cameras,
+                       write_native_scene)
 from npcr.data.demo_scene import demo_mesh, make_demo_scene, render_mesh
 from npcr.engine import run_training
-from npcr.engine.trained import load_trained
+from npcr.engine.baselines import fitted_splat
+from npcr.engine.trained import Trained, load_trained
 from npcr.metrics import psnr_from_mse
 from npcr.temporal.render import refine_path
 from npcr.temporal.train import REFINE_DIR, run_refine_training
@@ -98,9 +102,27 @@ def blurred_to_psnr(truth: np.ndarray, psnr: float) -> tuple[np.ndarray, float]:
     return blurred, sigma
 
 
-def against_truth(scene_args: dict, cams: Path, intr: Path, videos: dict[str, Path]) -> dict:
-    """Temporal error and PSNR against the ray-traced truth of the path, per video, and for a
-    flicker-free reference as sharp as the raw video (``blurred_to_psnr``)."""
+def splat_video(trained: Trained, poses: np.ndarray, K: np.ndarray, size: int) -> np.ndarray:
+    """(T, H, W, 3) the renderer's non-learned baseline along the path: one colour per point
+    fitted to its training photos with no network, as for its metrics.json (``fitted_splat``),
+    splatted at 2x and averaged down."""
+    cfg, data, model = trained.cfg, trained.data, trained.model
+    train_ids, _, _ = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
+                                    list(cfg.DATASETS.SELECT_CAMERAS))
+    frame = data.frames[0]
+    splat = fitted_splat(data.clouds.points[frame], data.frame_colors(frame), model.near,
+                         model.far, cfg.MODEL.MAX_SPLAT, model.opaque,
+                         CameraImageDataset(data.scene, train_ids, frame, tuple(cfg.INPUT.SIZE)))
+    frames = [splat.render(torch.from_numpy(K).float()[None], torch.from_numpy(c2w).float()[None],
+                           size, size)[0][0] for c2w in poses]
+    return torch.stack(frames).permute(0, 2, 3, 1).clamp(0, 1).double().numpy()
+
+
+def against_truth(scene_args: dict, cams: Path, intr: Path, videos: dict[str, Path],
+                  trained: Trained) -> dict:
+    """Temporal error and PSNR against the ray-traced truth of the path, per video, for the
+    point-colour splat of ``trained`` and for a flicker-free reference as sharp as the raw video
+    (``blurred_to_psnr``)."""
     poses, K = read_cam_poses(cams), read_intrinsics(intr)
     size = int(round(2 * K[0, 0, 2] + 1))
     mesh = demo_mesh(scene_args.get("seed", 0), scene_args.get("strands", 600))
@@ -114,6 +136,7 @@ def against_truth(scene_args: dict, cams: Path, intr: Path, videos: dict[str, Pa
 
     for name, folder in videos.items():
         out[name] = measure(read_rgb(folder, len(poses)))
+    out["splat"] = measure(splat_video(trained, poses, K[0], size))
     blurred, sigma = blurred_to_psnr(truth, out["raw"]["psnr"])
     out["flicker_free"] = {**measure(blurred), "sigma": sigma}
     out["truth_change"] = float(np.abs(dg).mean())
@@ -133,6 +156,7 @@ def bench_scene(name: str, args: argparse.Namespace) -> dict:
         save_config(cfg, out / "config.yml")
         run_training(cfg, overwrite=True)
     trained = load_trained(out)
+    renderer_metrics = json.loads((out / "metrics.json").read_text())
     done = out / REFINE_DIR / "metrics.json"
     if args.reuse and done.is_file():
         heldout = json.loads(done.read_text())
@@ -147,7 +171,8 @@ def bench_scene(name: str, args: argparse.Namespace) -> dict:
     tool("tools/render.py", "--output-dir", str(out), "--cameras", str(cams), "--intrinsics",
          str(intr), "--out", str(out / "raw120"))
     truth = against_truth(scene_args, cams, intr,
-                          {"raw": out / "raw120", "refined": out / "refined120"})
+                          {"raw": out / "raw120", "refined": out / "refined120"},
+                          trained)
     peaks = {}
     for frames in (60, 600):
         cams_n, intr_n = orbit(data, out, frames)
@@ -173,7 +198,9 @@ def bench_scene(name: str, args: argparse.Namespace) -> dict:
     plt.close(fig)
     return {"scene": name, "raw": flicker["warping_error_raw"],
             "refined": flicker["warping_error_refined"],
-            "psnr_raw": heldout["heldout_psnr_raw"], "psnr_refined": heldout["heldout_psnr_refined"],
+            "psnr_raw": heldout["heldout_psnr_raw"],
+            "psnr_refined": heldout["heldout_psnr_refined"],
+            "psnr_splat": renderer_metrics["point_colour_splat_psnr"],
             "peak60": peaks[60], "peak600": peaks[600], "truth": truth,
             "ms_per_frame": 1000 * flicker["seconds"] / flicker["frames"]}
 
@@ -195,38 +222,47 @@ def main() -> None:
     lines = ["# Temporal refinement benchmark\n",
              f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU. "
              f"Renderer: configs/demo.yml with L = 4 and a layer schedule, 30 epochs; refine net "
-             f"{args.refine_epochs} epochs{' ' + ' '.join(args.opts) if args.opts else ''}. Flicker: mean warping error "
+             f"{args.refine_epochs} epochs{' ' + ' '.join(args.opts) if args.opts else ''}. "
+             "Flicker: mean warping error "
              "(previous frame warped into each frame by the rendered depth; squared RGB "
              "difference over valid pixels) along a 120-frame exgen orbit. PSNR: held-out "
              "cameras at the end of an approaching REFINE.SEQUENCE_LENGTH-frame sequence (5), "
-             "raw render vs refined. Memory: peak resident memory of tools/refine.py. ms/frame: "
-             "render + refine + writing PNG, depth and two videos.\n",
+             "raw render vs refined, and the renderer's point-colour splat baseline on the "
+             "held-out cameras (its metrics.json). Memory: peak resident memory of "
+             "tools/refine.py. ms/frame: render + refine + writing PNG, depth and two videos.\n",
              "| scene | warping error raw | refined | change | held-out PSNR raw | refined | "
-             "change | peak MiB 60 frames | 600 frames | ms/frame |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "change | splat | peak MiB 60 frames | 600 frames | ms/frame |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['scene']} | {r['raw']:.3g} | {r['refined']:.3g} | "
                      f"{100 * (r['refined'] / r['raw'] - 1):+.0f}% | {r['psnr_raw']:.2f} | "
                      f"{r['psnr_refined']:.2f} | {r['psnr_refined'] - r['psnr_raw']:+.2f} dB | "
-                     f"{r['peak60']:.0f} | {r['peak600']:.0f} | {r['ms_per_frame']:.0f} |")
+                     f"{r['psnr_splat']:.2f} | {r['peak60']:.0f} | {r['peak600']:.0f} | "
+                     f"{r['ms_per_frame']:.0f} |")
     lines += ["\nAgainst the truth along the same orbit (the demo generator ray-traces it): "
               "temporal error = mean |(x_t - x_{t-1}) - (g_t - g_{t-1})| over frames and RGB "
               "pixels, PSNR against the truth frames.\n",
               "Flicker-free reference: the truth frames blurred by the Gaussian (sigma in pixels) "
               "whose mean PSNR against the truth equals the raw renders', a video as sharp as the "
-              "raw one with no flicker of its own.\n",
+              "raw one with no flicker of its own. Splat: the non-learned baseline, one colour per "
+              "point fitted to the training photos with no network (as the held-out splat "
+              "above), splatted at 2x and averaged down.\n",
               "| scene | temporal error raw | refined | change | flicker-free reference (sigma) | "
-              "orbit PSNR raw | refined | change | mean frame-to-frame change: truth | raw | "
-              "refined |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "splat | orbit PSNR raw | refined | change | splat | mean frame-to-frame change: "
+              "truth | raw | refined | splat |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        raw, ref, still = r["truth"]["raw"], r["truth"]["refined"], r["truth"]["flicker_free"]
-        lines.append(f"| {r['scene']} | {raw['temporal_error']:.4f} | {ref['temporal_error']:.4f} | "
+        t = r["truth"]
+        raw, ref, still, splat = t["raw"], t["refined"], t["flicker_free"], t["splat"]
+        lines.append(f"| {r['scene']} | {raw['temporal_error']:.4f} | "
+                     f"{ref['temporal_error']:.4f} | "
                      f"{100 * (ref['temporal_error'] / raw['temporal_error'] - 1):+.0f}% | "
                      f"{still['temporal_error']:.4f} ({still['sigma']:.2f}) | "
-                     f"{raw['psnr']:.2f} | {ref['psnr']:.2f} | {ref['psnr'] - raw['psnr']:+.2f} dB | "
-                     f"{r['truth']['truth_change']:.4f} | {raw['change']:.4f} | "
-                     f"{ref['change']:.4f} |")
+                     f"{splat['temporal_error']:.4f} | "
+                     f"{raw['psnr']:.2f} | {ref['psnr']:.2f} | "
+                     f"{ref['psnr'] - raw['psnr']:+.2f} dB | "
+                     f"{splat['psnr']:.2f} | {t['truth_change']:.4f} | {raw['change']:.4f} | "
+                     f"{ref['change']:.4f} | {splat['change']:.4f} |")
     lines.append("\nTargets: warping error >= 30% lower; temporal error against the truth >= 30% "
                  "lower with no more than 0.1 dB PSNR lost; held-out PSNR no more than 0.1 dB "
                  "lower; peak memory for 600 frames within 10% of 60 frames.")

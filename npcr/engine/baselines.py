@@ -118,6 +118,17 @@ def best_fitted_splat(points: torch.Tensor, colors: torch.Tensor | None, near: f
     return best, best_size
 
 
+def fitted_splat(points: torch.Tensor, colors: torch.Tensor | None, near: float, far: float,
+                 max_splat: int, opaque: bool, train_views: Sequence[dict],
+                 epochs: int = 10) -> PointColourSplat:
+    """The point-colour splat (``max_splat``) fitted to ``train_views`` for ``epochs``, starting
+    from the points' ``colors`` when known (else grey)."""
+    start = colors if colors is not None else torch.full((len(points), 3), 0.5)
+    splat = PointColourSplat(points, start, near, far, max_splat, opaque=opaque)
+    splat.fit(train_views, epochs)
+    return splat
+
+
 def baseline_psnrs(train_parts: Sequence[Sequence[dict]], val_parts: Sequence[Sequence[dict]],
                    clouds: Sequence[tuple[torch.Tensor, torch.Tensor | None]], near: float,
                    far: float, max_splat: int, opaque: bool, epochs: int = 10) -> dict[str, float]:
@@ -125,11 +136,7 @@ def baseline_psnrs(train_parts: Sequence[Sequence[dict]], val_parts: Sequence[Se
     ``epochs`` from the points' colours when known), averaged over the frames; part f of
     ``train_parts`` / ``val_parts`` holds the views of the frame whose (points, colours) are
     ``clouds[f]``."""
-    splat = []
-    for train, val, (points, colors) in zip(train_parts, val_parts, clouds):
-        start = colors if colors is not None else torch.full((len(points), 3), 0.5)
-        fitted = PointColourSplat(points, start, near, far, max_splat, opaque=opaque)
-        fitted.fit(train, epochs)
-        splat.append(fitted.psnr(val))
+    splat = [fitted_splat(points, colors, near, far, max_splat, opaque, train, epochs).psnr(val)
+             for train, val, (points, colors) in zip(train_parts, val_parts, clouds)]
     return {"mean_colour": mean_colour_psnr(ConcatDataset(train_parts), ConcatDataset(val_parts)),
             "point_colour_splat": sum(splat) / len(splat)}
