@@ -37,3 +37,38 @@ def test_crop_windows_vary_and_are_reproducible():
     runs = [[zoom_and_crop(img, alpha, K, (1.0, 1.0), (5, 5), torch.Generator().manual_seed(s))[2][0, 2]
              for s in range(8)] for _ in range(2)]
     assert runs[0] == runs[1] and len(set(runs[0])) > 1
+
+
+def test_a_zoom_from_a_larger_photo_keeps_its_detail():
+    """With ``size`` half the photo's, a zoom of 2 is the photo itself (K unchanged), its one-pixel
+    stripes intact, where zooming a half-size copy would blur them away; a zoom of 1 is the
+    half-size copy."""
+    img = np.zeros((16, 20, 3), np.uint8)
+    img[:, ::2] = 255  # one-pixel stripes
+    alpha = np.full((16, 20), 255, np.uint8)
+    K = np.array([[20.0, 0, 9.5], [0, 20.0, 7.5], [0, 0, 1]])
+    g = torch.Generator().manual_seed(0)
+    out, _, K2 = zoom_and_crop(img, alpha, K, (2.0, 2.0), (0, 0), g, size=(8, 10))
+    assert np.array_equal(out, img) and np.allclose(K2, K)
+    half, _, K1 = zoom_and_crop(img, alpha, K, (1.0, 1.0), (0, 0), g, size=(8, 10))
+    assert half.shape == (8, 10, 3) and np.abs(half.astype(int) - 127).max() <= 1
+    assert np.allclose(K1[0, 0], 10.0) and np.allclose(K1[:2, 2], [4.5, 3.5])
+
+
+def test_training_views_zoom_straight_from_the_photos(tmp_path):
+    """CameraImageDataset at INPUT.SIZE half the photos' size: a zoom of 2 gives the photo's own
+    pixels (and K), not an enlargement of the half-size copy."""
+    from npcr.data import CameraImageDataset
+    from npcr.data.native import load_native_scene, write_native_scene
+
+    img = np.zeros((16, 20, 3), np.uint8)
+    img[:, ::2] = 255
+    K = np.array([[20.0, 0, 9.5], [0, 20.0, 7.5], [0, 0, 1]])
+    write_native_scene(tmp_path / "s", np.eye(4)[None], K[None], [img],
+                       [np.full((16, 20), 255, np.uint8)], np.zeros((4, 3), np.float32))
+    scene = load_native_scene(tmp_path / "s")
+    item = CameraImageDataset(scene, [0], 0, (8, 10), (2.0, 2.0), (16, 20))[0]
+    assert torch.equal(item["image"], torch.from_numpy(img).permute(2, 0, 1).float() / 255)
+    assert torch.allclose(item["K"], torch.from_numpy(K).float())
+    plain = CameraImageDataset(scene, [0], 0, (8, 10))[0]
+    assert plain["image"].shape == (3, 8, 10) and (plain["image"] - 0.5).abs().max() < 0.01

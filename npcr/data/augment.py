@@ -10,17 +10,22 @@ from .images import scale_intrinsics
 
 def zoom_and_crop(img: np.ndarray, alpha: np.ndarray, K: np.ndarray,
                   zoom_range: tuple[float, float], crop: tuple[int, int],
-                  generator: torch.Generator | None = None):
+                  generator: torch.Generator | None = None,
+                  size: tuple[int, int] | None = None):
     """Scale the image by a factor drawn from ``zoom_range`` (K scaled with it), then cut a random
     ``crop`` (H, W) window (K's principal point shifted). Where the zoomed image is smaller than the
     crop it is padded with empty background (alpha 0). (0, 0) crops nothing. ``alpha`` may be
-    (H, W) or (H, W, C): mattes and masks that follow the image."""
+    (H, W) or (H, W, C): mattes and masks that follow the image. ``size`` (H, W) is the size the
+    zoom factor applies to (default the image's own): a photo larger than that is resampled once,
+    straight to the zoomed size, so that zoomed-in views keep the photo's own detail instead of
+    an enlargement of a smaller copy."""
     h, w = img.shape[:2]
+    base_h, base_w = size if size is not None else (h, w)
     lo, hi = zoom_range
     s = lo + (hi - lo) * float(torch.rand((), generator=generator)) if hi > lo else lo
-    if s != 1.0:
-        nh, nw = max(1, round(h * s)), max(1, round(w * s))
-        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    nh, nw = max(1, round(base_h * s)), max(1, round(base_w * s))
+    if (nh, nw) != (h, w):
+        interp = cv2.INTER_AREA if nh * nw < h * w else cv2.INTER_LINEAR
         img = cv2.resize(img, (nw, nh), interpolation=interp)
         alpha = cv2.resize(alpha, (nw, nh), interpolation=interp)
         K = scale_intrinsics(K, (h, w), (nh, nw))

@@ -55,13 +55,15 @@ class CameraImageDataset(Dataset):
             valid = np.ones(alpha.shape, bool)
         masks = alpha if valid is None else np.dstack([alpha, valid.astype(np.uint8) * 255])
         K = self.scene.K[cam]
-        if self.size != self.native_hw:
+        if self.zoom_range != (1.0, 1.0) or min(self.crop) > 0:
+            # zoomed straight from the photo: zoomed-in views keep its detail
+            img, masks, K = zoom_and_crop(img, masks, K, self.zoom_range, self.crop, generator,
+                                          size=self.size)
+        elif self.size != self.native_hw:
             dsize = (self.size[1], self.size[0])
             img = cv2.resize(img, dsize, interpolation=cv2.INTER_AREA)
             masks = cv2.resize(masks, dsize, interpolation=cv2.INTER_AREA)
             K = scale_intrinsics(K, self.native_hw, self.size)
-        if self.zoom_range != (1.0, 1.0) or min(self.crop) > 0:
-            img, masks, K = zoom_and_crop(img, masks, K, self.zoom_range, self.crop, generator)
         alpha = masks if masks.ndim == 2 else masks[..., 0]
         valid = np.ones(alpha.shape, np.float32) if masks.ndim == 2 else \
             (masks[..., 1] == 255).astype(np.float32)
