@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from npcr.data import CameraImageDataset
 from npcr.data.augment import zoom_and_crop
+from npcr.data.native import load_native_scene, write_native_scene
 
 
 @pytest.mark.parametrize("zoom,crop", [((2.0, 2.0), (10, 12)), ((0.5, 0.5), (0, 0)),
@@ -58,9 +60,6 @@ def test_a_zoom_from_a_larger_photo_keeps_its_detail():
 def test_training_views_zoom_straight_from_the_photos(tmp_path):
     """CameraImageDataset at INPUT.SIZE half the photos' size: a zoom of 2 gives the photo's own
     pixels (and K), not an enlargement of the half-size copy."""
-    from npcr.data import CameraImageDataset
-    from npcr.data.native import load_native_scene, write_native_scene
-
     img = np.zeros((16, 20, 3), np.uint8)
     img[:, ::2] = 255
     K = np.array([[20.0, 0, 9.5], [0, 20.0, 7.5], [0, 0, 1]])
