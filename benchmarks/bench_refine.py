@@ -110,9 +110,10 @@ def splat_video(trained: Trained, poses: np.ndarray, K: np.ndarray, size: int) -
     train_ids, _, _ = split_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
                                     list(cfg.DATASETS.SELECT_CAMERAS))
     frame = data.frames[0]
-    splat = fitted_splat(data.clouds.points[frame], data.frame_colors(frame), model.near,
-                         model.far, cfg.MODEL.MAX_SPLAT, model.opaque,
-                         CameraImageDataset(data.scene, train_ids, frame, tuple(cfg.INPUT.SIZE)))
+    splat, _ = fitted_splat(data.clouds.points[frame], data.frame_colors(frame), model.near,
+                            model.far, cfg.MODEL.MAX_SPLAT, model.opaque,
+                            CameraImageDataset(data.scene, train_ids, frame,
+                                               tuple(cfg.INPUT.SIZE)))
     frames = [splat.render(torch.from_numpy(K).float()[None], torch.from_numpy(c2w).float()[None],
                            size, size)[0][0] for c2w in poses]
     return torch.stack(frames).permute(0, 2, 3, 1).clamp(0, 1).double().numpy()

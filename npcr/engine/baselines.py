@@ -103,30 +103,27 @@ class PointColourSplat:
         return total / len(views)
 
 
+def fitted_splat(points: torch.Tensor, colors: torch.Tensor | None, near: float, far: float,
+                 max_splat: int, opaque: bool, train_views: Sequence[dict],
+                 epochs: int = 10) -> tuple[PointColourSplat, float]:
+    """The point-colour splat (``max_splat``) fitted to ``train_views`` for ``epochs``, starting
+    from the points' ``colors`` when known (else grey), and its PSNR on those views."""
+    start = colors if colors is not None else torch.full((len(points), 3), 0.5)
+    splat = PointColourSplat(points, start, near, far, max_splat, opaque=opaque)
+    return splat, splat.fit(train_views, epochs)
+
+
 def best_fitted_splat(points: torch.Tensor, colors: torch.Tensor | None, near: float, far: float,
                       train_views: Sequence[dict], opaque: bool, sizes: Sequence[int] = (1, 2, 4),
                       epochs: int = 30) -> tuple[PointColourSplat, int]:
     """The point-colour splat fitted to the training views, with the splat size (of ``sizes``)
     that fits them best; starts from ``colors`` (else grey). Returns it and the size."""
-    start = colors if colors is not None else torch.full((len(points), 3), 0.5)
     best, best_psnr, best_size = None, -float("inf"), sizes[0]
     for size in sizes:
-        splat = PointColourSplat(points, start, near, far, max_splat=size, opaque=opaque)
-        fitted = splat.fit(train_views, epochs)
+        splat, fitted = fitted_splat(points, colors, near, far, size, opaque, train_views, epochs)
         if fitted > best_psnr:
             best, best_psnr, best_size = splat, fitted, size
     return best, best_size
-
-
-def fitted_splat(points: torch.Tensor, colors: torch.Tensor | None, near: float, far: float,
-                 max_splat: int, opaque: bool, train_views: Sequence[dict],
-                 epochs: int = 10) -> PointColourSplat:
-    """The point-colour splat (``max_splat``) fitted to ``train_views`` for ``epochs``, starting
-    from the points' ``colors`` when known (else grey)."""
-    start = colors if colors is not None else torch.full((len(points), 3), 0.5)
-    splat = PointColourSplat(points, start, near, far, max_splat, opaque=opaque)
-    splat.fit(train_views, epochs)
-    return splat
 
 
 def baseline_psnrs(train_parts: Sequence[Sequence[dict]], val_parts: Sequence[Sequence[dict]],
@@ -136,7 +133,7 @@ def baseline_psnrs(train_parts: Sequence[Sequence[dict]], val_parts: Sequence[Se
     ``epochs`` from the points' colours when known), averaged over the frames; part f of
     ``train_parts`` / ``val_parts`` holds the views of the frame whose (points, colours) are
     ``clouds[f]``."""
-    splat = [fitted_splat(points, colors, near, far, max_splat, opaque, train, epochs).psnr(val)
+    splat = [fitted_splat(points, colors, near, far, max_splat, opaque, train, epochs)[0].psnr(val)
              for train, val, (points, colors) in zip(train_parts, val_parts, clouds)]
     return {"mean_colour": mean_colour_psnr(ConcatDataset(train_parts), ConcatDataset(val_parts)),
             "point_colour_splat": sum(splat) / len(splat)}
