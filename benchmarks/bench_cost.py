@@ -21,6 +21,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import torch
 from ignite.engine import Events
 

@@ -39,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import cv2
 import numpy as np
 import torch

@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import torch
 
 from npcr.config import load_config

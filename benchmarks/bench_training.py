@@ -16,6 +16,7 @@ import platform
 import time
 from pathlib import Path
 
+import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import torch
 
 from npcr.config import load_config, save_config

@@ -19,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
+import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import torch
 import torch.nn as nn
 

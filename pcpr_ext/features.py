@@ -40,17 +40,21 @@ class FeatureLookup:
             if low < -1 or high >= self.num_points:
                 raise ValueError(f"index values must lie in [-1, {self.num_points})")
         if self.differentiable or (self.columns is None and index.numel() < len(self.table)):
-            if index.is_cuda:  # its gradient sorts the rows: no atomics piling onto row 0
-                rows = F.embedding(index + 1, self.table)
-            else:  # its gradient, an index_add, takes half the time of embedding's on the CPU
-                rows = self.table.index_select(0, (index + 1).flatten()).view(*index.shape, -1)
-            return rows.permute(0, 1, 4, 2, 3).contiguous()
+            return self.rows(index).permute(0, 1, 4, 2, 3).contiguous()
         if self.columns is None:
             self.columns = self.table.t().contiguous()
         b, layers, h, w = index.shape
         rows = (index + 1).view(b, layers, 1, h * w).expand(-1, -1, self.columns.shape[0], -1)
         return torch.gather(self.columns[None, None].expand(b, layers, -1, -1), 3,
                             rows).view(b, layers, -1, h, w)
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """(*index.shape, C) features at ``index`` (int64 values in [-1, N), any shape and strides),
+        the background where it is -1, each pixel's C channels side by side; differentiable."""
+        if index.is_cuda:  # its gradient sorts the rows: no atomics piling onto row 0
+            return F.embedding(index + 1, self.table)
+        # its gradient, an index_add, takes half the time of embedding's on the CPU
+        return self.table.index_select(0, (index + 1).flatten()).view(*index.shape, -1)
 
 
 def gather_features(features: torch.Tensor, index: torch.Tensor,

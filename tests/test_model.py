@@ -220,7 +220,8 @@ def test_rescaled_renders_under_autocast_keep_float32_cameras():
 
 def test_supersampled_gather_is_the_pixel_unshuffle_of_the_plain_one():
     """The renderer gathers supersampled features straight into F.pixel_unshuffle's channel order
-    (checkpoints depend on it), with and without gradient, and with an environment background."""
+    (checkpoints depend on it), with and without gradient, and with an environment background;
+    on the CPU in pixel-major (channels-last) memory."""
     torch.manual_seed(0)
     model = PointRenderer(50, 5, 3, [8, 16], supersample=2, environment=(4, 8))
     index = torch.randint(-1, 50, (2, 3, 12, 16))
@@ -230,7 +231,15 @@ def test_supersampled_gather_is_the_pixel_unshuffle_of_the_plain_one():
         if background is not None:
             plain = torch.where(index[:, :, None] < 0, background[:, None], plain)
         expected = F.pixel_unshuffle(plain.flatten(1, 2), 2)
-        assert torch.equal(model.gather(index, background, 2), expected)
+        gathered = model.gather(index, background, 2)
+        assert torch.equal(gathered, expected)
+        # on the CPU already in the U-Net's pixel-major layout: no map-sized transposing copy
+        assert gathered.is_contiguous(memory_format=torch.channels_last)
+        weights = torch.randn_like(expected)  # the same gradients into features and background
+        grads = [torch.autograd.grad((weights * out).sum(), [model.features, model.background])
+                 for out in (gathered, expected)]
+        assert grads[0][0].abs().sum() > 0
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*grads))
         with torch.no_grad():
             assert torch.equal(model.gather(index, background, 2), expected)
             assert torch.equal(model.gather(index, background), plain.flatten(1, 2))

@@ -143,17 +143,36 @@ class PointRenderer(nn.Module):
         (the features made ready once) serves several calls of one render."""
         b, layers, h, w = index.shape
         u, hu, wu = unshuffle, h // unshuffle, w // unshuffle
+        lookup = lookup or pcpr_ext.FeatureLookup(self.features, self.background)
+        if index.device.type == "cpu":
+            return self.gather_pixel_major(index, background, u, lookup)
         # the (small, integer) index is rearranged so that each layer's features come out of the
         # lookup already in (C, u, u, H/u, W/u) order: the features are written once
         blocks = index.view(b, layers, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
         blocks = blocks.reshape(b, layers, u * u * hu, wu)
-        lookup = lookup or pcpr_ext.FeatureLookup(self.features, self.background)
         feats = lookup(blocks)
         if background is not None:  # (B, C, H, W) in the same order
             background = background.view(b, -1, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
             feats = torch.where(blocks[:, :, None] < 0,
                                 background.reshape(b, 1, -1, u * u * hu, wu).to(feats.dtype), feats)
         return feats.reshape(b, -1, hu, wu)
+
+    @staticmethod
+    def gather_pixel_major(index: torch.Tensor, background: torch.Tensor | None, u: int,
+                           lookup: pcpr_ext.FeatureLookup) -> torch.Tensor:
+        """``gather`` in pixel-major (channels-last) memory, the layout the U-Net convolves in on
+        the CPU: each u x u block's points are looked up as rows of C features, then put into the
+        channel order (layer, feature, row, column) within the block. No map is transposed as a
+        whole (a 64-channel 512² map took ~30 ms to transpose, more than its first convolution)."""
+        b, layers, h, w = index.shape
+        hu, wu = h // u, w // u
+        blocks = index.view(b, layers, hu, u, wu, u).permute(0, 2, 4, 1, 3, 5)  # B hu wu L u u
+        feats = lookup.rows(blocks).permute(0, 1, 2, 3, 6, 4, 5)  # B hu wu L C u u
+        if background is not None:  # (B, C, H, W), the same for every layer
+            background = background.view(b, -1, hu, u, wu, u).permute(0, 2, 4, 1, 3, 5)
+            feats = torch.where(blocks[:, :, :, :, None] < 0,
+                                background[:, :, :, None].to(feats.dtype), feats)
+        return feats.reshape(b, hu, wu, -1).permute(0, 3, 1, 2)
 
     def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]], K: torch.Tensor,
                cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
