@@ -77,6 +77,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "DATASETS.VAL_CAMERAS": (ints_at_least(0), "a list of camera ids >= 0"),
     "DATASETS.SELECT_CAMERAS": (ints_at_least(0), "a list of camera ids >= 0"),
     "DATASETS.FILL_HOLES": (lambda v: isinstance(v, bool), "true or false"),
+    "DATASETS.CACHE_MB": (at_least(0), "MiB >= 0"),
     "INPUT.SIZE": (_size, "[0, 0] or [height, width] > 0"),
     "INPUT.CROP": (_size, "[0, 0] or [height, width] > 0"),
     "INPUT.ZOOM_RANGE": (_zoom, "[low, high] with 0 < low <= high"),

@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 from ..errors import DataFormatError
 from .augment import zoom_and_crop
 from .images import read_image, scale_intrinsics
+from .photo_cache import PhotoCache
 from .scene import Scene
 
 
@@ -17,13 +18,15 @@ class CameraImageDataset(Dataset):
 
     ``size`` (H, W) resizes images and scales intrinsics; (0, 0) keeps the images' size. All images of
     the frame must share one size. For training, ``zoom_range`` and ``crop`` add a random zoom and a
-    random crop window per item (see ``zoom_and_crop``); the defaults leave images whole.
+    random crop window per item (see ``zoom_and_crop``); the defaults leave images whole. Photos
+    are read through ``photos`` when given (decoded once, kept in memory), else from their files.
     """
 
     def __init__(self, scene: Scene, camera_ids: list[int], frame: int = 0,
                  size: tuple[int, int] = (0, 0), zoom_range: tuple[float, float] = (1.0, 1.0),
-                 crop: tuple[int, int] = (0, 0)):
+                 crop: tuple[int, int] = (0, 0), photos: PhotoCache | None = None):
         self.scene, self.frame, self.camera_ids = scene, frame, list(camera_ids)
+        self.photos = photos
         self.zoom_range, self.crop = tuple(zoom_range), tuple(crop)
         first_path = scene.image_path(frame, self.camera_ids[0])
         self.native_hw = read_image(first_path).shape[:2]
@@ -41,7 +44,7 @@ class CameraImageDataset(Dataset):
         ``valid`` (1, H, W) is 0 where an undistorted photo has no source pixel (kept out of the
         loss), else 1."""
         cam = self.camera_ids[i]
-        img, alpha, valid = self.scene.read(self.frame, cam)
+        img, alpha, valid = (self.photos or self.scene).read(self.frame, cam)
         for path, im in ((self.scene.image_path(self.frame, cam), img),
                          (self.scene.alpha_path(self.frame, cam) or
                           self.scene.image_path(self.frame, cam), alpha)):

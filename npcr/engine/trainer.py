@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
 from ..config import save_config
-from ..data import (CameraImageDataset, ResumableSampler, SeededItems, split_cameras,
+from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, SeededItems, split_cameras,
                     write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
 from ..fileio import write_text
@@ -271,10 +271,13 @@ def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
         raise NpcrError("INPUT.ZOOM_RANGE gives images of different sizes: set INPUT.CROP to batch "
                         "them (SOLVER.IMS_PER_BATCH > number of processes)")
 
+    photos = PhotoCache(data.scene, cfg.DATASETS.CACHE_MB)  # shared by every view of the run
+
     def views(ids: list[int], augment: bool) -> list[CameraImageDataset]:
-        extra = (tuple(cfg.INPUT.ZOOM_RANGE), tuple(cfg.INPUT.CROP)) if augment else ()
-        return [CameraImageDataset(data.scene, ids, f, tuple(cfg.INPUT.SIZE), *extra)
-                for f in data.frames]
+        extra = {"zoom_range": tuple(cfg.INPUT.ZOOM_RANGE), "crop": tuple(cfg.INPUT.CROP)} \
+            if augment else {}
+        return [CameraImageDataset(data.scene, ids, f, tuple(cfg.INPUT.SIZE), photos=photos,
+                                   **extra) for f in data.frames]
 
     train_set = SeededItems(views(train_ids, True))
     sampler = ResumableSampler(len(train_set), cfg.SEED, shuffle=True, rank=rank, world_size=world)
