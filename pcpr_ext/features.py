@@ -33,14 +33,9 @@ class FeatureLookup:
         if index.dim() != 4 or index.dtype != torch.int64:
             raise ValueError(f"index must be an int64 (B, L, H, W) tensor, got {index.dtype} "
                              f"{tuple(index.shape)}")
-        # Values are checked on the CPU; on a GPU reading them would wait for it at every lookup,
-        # and the lookups' own kernels stop at an index out of range (a device-side assert).
-        if index.is_cpu and index.numel():
-            low, high = torch.aminmax(index)
-            if low < -1 or high >= self.num_points:
-                raise ValueError(f"index values must lie in [-1, {self.num_points})")
+        self._check_values(index)
         if self.differentiable or (self.columns is None and index.numel() < len(self.table)):
-            return self.rows(index).permute(0, 1, 4, 2, 3).contiguous()
+            return self._rows(index).permute(0, 1, 4, 2, 3).contiguous()
         if self.columns is None:
             self.columns = self.table.t().contiguous()
         b, layers, h, w = index.shape
@@ -51,6 +46,20 @@ class FeatureLookup:
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         """(*index.shape, C) features at ``index`` (int64 values in [-1, N), any shape and strides),
         the background where it is -1, each pixel's C channels side by side; differentiable."""
+        if index.dtype != torch.int64:
+            raise ValueError(f"index must be an int64 tensor, got {index.dtype}")
+        self._check_values(index)
+        return self._rows(index)
+
+    def _check_values(self, index: torch.Tensor) -> None:
+        # Values are checked on the CPU; on a GPU reading them would wait for it at every lookup,
+        # and the lookups' own kernels stop at an index out of range (a device-side assert).
+        if index.is_cpu and index.numel():
+            low, high = torch.aminmax(index)
+            if low < -1 or high >= self.num_points:
+                raise ValueError(f"index values must lie in [-1, {self.num_points})")
+
+    def _rows(self, index: torch.Tensor) -> torch.Tensor:
         if index.is_cuda:  # its gradient sorts the rows: no atomics piling onto row 0
             return F.embedding(index + 1, self.table)
         # its gradient, an index_add, takes half the time of embedding's on the CPU

@@ -61,3 +61,17 @@ def test_lookup_without_gradient_gives_the_same_features():
         assert lookup.columns is not None and torch.equal(lookup(few), by_rows)
     assert torch.equal(by_rows, torch.where(few[:, :, None] < 0, bg[:, None, None],
                                             big[few.clamp_min(0)].permute(0, 1, 4, 2, 3)))
+
+
+def test_lookups_refuse_indices_out_of_range():
+    """Both lookups (per layer and per row) name the valid range instead of reading past the
+    table; -1 is the background."""
+    lookup = pcpr_ext.FeatureLookup(torch.randn(4, 2), torch.zeros(2))
+    for bad in (4, -2):
+        index = torch.zeros(1, 1, 2, 2, dtype=torch.int64)
+        index[0, 0, 1, 1] = bad
+        with pytest.raises(ValueError, match=r"\[-1, 4\)"):
+            lookup(index)
+        with pytest.raises(ValueError, match=r"\[-1, 4\)"):
+            lookup.rows(index.permute(0, 2, 3, 1))
+    assert lookup.rows(torch.full((3,), -1)).equal(torch.zeros(3, 2))
