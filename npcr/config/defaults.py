@@ -40,9 +40,10 @@ _C.DATASETS.SELECT_CAMERAS = []
 # is loaded (npcr/capture/holes.py): just behind the farthest part of the hole's rim, coloured by
 # the photo. Not with MODEL.SHARE_FEATURES (frames would differ in point count).
 _C.DATASETS.FILL_HOLES = False
-# Decoded (and undistorted) photos kept in memory during training, up to this many MiB per process
-# (each DataLoader worker keeps its own); photos beyond it are decoded at every step, as all are
-# with 0. Decoding at every step cost a 23-photo real capture at 756x1008 a sixth of its training.
+# Decoded (and undistorted) photos kept in memory while training (the renderer or the refine net),
+# up to this many MiB per process (each DataLoader worker keeps its own); photos beyond it are
+# decoded at every step, as all are with 0. Decoding at every step cost a 23-photo real capture at
+# 756x1008 a sixth of its training time.
 _C.DATASETS.CACHE_MB = 2048
 
 _C.INPUT = CN()

@@ -12,7 +12,7 @@ from ignite.handlers import TensorboardLogger
 from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
-from ..data import CameraImageDataset, ResumableSampler, split_cameras
+from ..data import CameraImageDataset, PhotoCache, ResumableSampler, split_cameras
 from ..engine.checkpoints import TEMPORAL, attach_checkpoints, resume
 from ..engine.common import seed_everything, setup_logger
 from ..engine.trained import Trained
@@ -140,10 +140,12 @@ def build_sequence_dataflow(cfg: CfgNode, trained: Trained
                                           list(cfg.DATASETS.SELECT_CAMERAS))
     frame, size = trained.data.frames[0], tuple(cfg.INPUT.SIZE)
     neighbours = nearest_cameras(scene.cam_to_world, train_ids + val_ids, train_ids, r.NEIGHBOURS)
-    train_set = ApproachSequences(CameraImageDataset(scene, train_ids, frame, size), neighbours,
-                                  r.SEQUENCE_LENGTH, tuple(r.STEP_RANGE))
+    photos = PhotoCache(scene, cfg.DATASETS.CACHE_MB)
+    train_set = ApproachSequences(CameraImageDataset(scene, train_ids, frame, size, photos=photos),
+                                  neighbours, r.SEQUENCE_LENGTH, tuple(r.STEP_RANGE))
     mid = sum(r.STEP_RANGE) / 2
-    val_set = ApproachSequences(CameraImageDataset(scene, val_ids or train_ids[:1], frame, size),
+    val_set = ApproachSequences(CameraImageDataset(scene, val_ids or train_ids[:1], frame, size,
+                                                   photos=photos),
                                 {c: ns[:1] for c, ns in neighbours.items()}, r.SEQUENCE_LENGTH,
                                 (mid, mid))
     loader = DataLoader(train_set, batch_size=1, sampler=ResumableSampler(len(train_set), cfg.SEED))
