@@ -69,6 +69,28 @@ def test_parity_random_scenes(device, batch, max_splat, num_layers):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("max_splat", [1, 3])
+@pytest.mark.parametrize("num_layers", [1, 2, 5])
+def test_parity_many_points_on_few_pixels(device, batch, max_splat, num_layers):
+    # more points than keys (L x H x W) on a small image: the CPU kernel's direct path (each
+    # slice of the points keeps its own nearest keys per pixel, then they are merged), which the
+    # sparser scenes above do not take
+    # sparser scenes above do not take; two threads at least, so that slices are merged
+    h, w = 12, 20
+    points = awkward_cloud(20000, seed=num_layers * 10 + max_splat)  # >= 2 points a key
+    K, c2w = rig(batch, h, w)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(2, threads))
+    try:
+        index = compare(points, K, c2w, h, w, device, num_layers=num_layers, near=0.5, far=7.0,
+                        max_splat=max_splat)
+    finally:
+        torch.set_num_threads(threads)
+    assert (index[:, -1] >= 0).float().mean() > 0.5
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_points_on_image_borders(device):
     # points placed exactly on pixel centres and half-pixel edges along all four borders
     h, w, f = 16, 20, 20.0

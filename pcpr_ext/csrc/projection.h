@@ -18,7 +18,8 @@
 // strictly greater than layer l-1's key at that pixel (depth peeling). All B cameras in one call.
 //   CUDA: one thread per (camera, point), 64-bit atomicMin, one launch per layer.
 //   CPU:  splats binned into bands of image rows, then each band resolved by one thread with plain
-//         stores (projection_cpu.cpp). No locks anywhere, nothing that spins.
+//         stores; small images with many points a pixel: per-thread L nearest keys of each pixel,
+//         merged (projection_cpu.cpp). No locks anywhere, nothing that spins.
 #pragma once
 
 #include <cmath>
