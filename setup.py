@@ -45,7 +45,7 @@ def native_extensions() -> tuple[list, dict]:
     from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
     sources = [f"{CSRC}/{name}" for name in ("bindings.cpp", "projection.cpp",
-                                             "projection_cpu.cpp")]
+                                             "projection_cpu.cpp", "gather_cpu.cpp")]
     # No fused multiply-adds: every backend must land each point on the same pixel.
     cxx = ["-O3", "-ffp-contract=off"]
     link = []

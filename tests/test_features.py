@@ -75,3 +75,33 @@ def test_lookups_refuse_indices_out_of_range():
         with pytest.raises(ValueError, match=r"\[-1, 4\)"):
             lookup.rows(index.permute(0, 2, 3, 1))
     assert lookup.rows(torch.full((3,), -1)).equal(torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("block", [1, 2, 3])
+def test_blocks_native_and_torch_paths_agree(block):
+    """FeatureLookup.blocks: renders on the CPU take the native gather (pcpr_ext._C.gather_blocks),
+    training the torch path; both equal the pixel-unshuffled per-layer lookup, exactly."""
+    import os
+
+    import torch.nn.functional as F
+
+    from pcpr_ext import features
+
+    g = torch.Generator().manual_seed(block)
+    feats, bg = torch.randn(60, 4, generator=g, requires_grad=True), torch.randn(4)
+    index = torch.randint(-1, 60, (2, 3, 6 * block, 4 * block), generator=g)
+    plain = pcpr_ext.gather_features(feats, index, bg).detach()
+    expected = F.pixel_unshuffle(plain.flatten(1, 2), block).permute(0, 2, 3, 1)
+    by_torch = pcpr_ext.FeatureLookup(feats, bg).blocks(index, block)  # with a gradient
+    assert by_torch.requires_grad and torch.equal(by_torch.detach(), expected)
+    if os.environ.get("NPCR_NO_EXT") == "1":
+        pytest.skip("native build skipped with NPCR_NO_EXT=1")
+    assert features._C is not None, "pcpr_ext._C is not built: run `make install`"
+    with torch.no_grad():
+        lookup = pcpr_ext.FeatureLookup(feats, bg)
+        native = features._C.gather_blocks(lookup.table, index, block)
+        assert torch.equal(native, expected) and torch.equal(lookup.blocks(index, block), expected)
+    with pytest.raises(IndexError, match="out of"):  # the kernel checks too
+        features._C.gather_blocks(lookup.table, torch.full_like(index, 60), block)
+    with pytest.raises(ValueError, match="blocks of 5x5"):
+        lookup.blocks(index, 5)
