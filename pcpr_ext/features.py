@@ -56,28 +56,39 @@ class FeatureLookup:
         self._check_values(index)
         return self._rows(index)
 
-    def blocks(self, index: torch.Tensor, block: int) -> torch.Tensor:
+    def blocks(self, index: torch.Tensor, block: int,
+               background: torch.Tensor | None = None) -> torch.Tensor:
         """(B, H/u, W/u, L*C*u²) features at ``index`` (int64 (B, L, H, W), values in [-1, N)) in
         blocks of u x u = ``block`` x ``block`` pixels, each block's lookups side by side in
         ``F.pixel_unshuffle``'s channel order (layer, feature, row, column): a U-Net's pixel-major
-        (channels-last) input. On the CPU without a gradient one native pass writes them
-        (``pcpr_ext._C.gather_blocks``); elsewhere, the same values, the rows are looked up and
-        each block's transposed."""
+        (channels-last) input. Where the index is -1: ``background`` (B, C, H, W) at that pixel,
+        by default the background feature. On the CPU without a gradient one native pass writes
+        them (``pcpr_ext._C.gather_blocks``); elsewhere, the same values, the rows are looked up
+        and each block's transposed."""
         if index.dtype != torch.int64 or index.dim() != 4:
             raise ValueError(f"index must be an int64 (B, L, H, W) tensor, got {index.dtype} "
                              f"{tuple(index.shape)}")
         b, layers, h, w = index.shape
-        u = block
+        u, c = block, self.table.shape[1]
         if h % u or w % u:
             raise ValueError(f"a {h}x{w} index does not split into blocks of {u}x{u}")
+        if background is not None and background.shape != (b, c, h, w):
+            raise ValueError(f"background must have shape {(b, c, h, w)}, "
+                             f"got {tuple(background.shape)}")
         self._check_values(index)
         if (_C is not None and index.is_cpu and not self.differentiable
                 and self.table.dtype == torch.float32):
-            return _C.gather_blocks(self.table.contiguous(), index.contiguous(), u)
+            if background is not None:
+                background = background.to(torch.float32).contiguous()
+            return _C.gather_blocks(self.table.contiguous(), index.contiguous(), u, background)
         blocks = index.view(b, layers, h // u, u, w // u, u).permute(0, 2, 4, 1, 3, 5)
         feats = self._rows(blocks)  # B H/u W/u L u u C
+        if background is not None:  # the same for every layer
+            background = background.view(b, c, h // u, u, w // u, u).permute(0, 2, 4, 3, 5, 1)
+            feats = torch.where(blocks[..., None] < 0, background[:, :, :, None].to(feats.dtype),
+                                feats)
         # (u u, C) -> (C, u u) within each block's layer, as a batch of small transposes
-        feats = feats.reshape(-1, u * u, feats.shape[-1]).transpose(1, 2)
+        feats = feats.reshape(-1, u * u, c).transpose(1, 2)
         return feats.reshape(b, h // u, w // u, -1)
 
     def _check_values(self, index: torch.Tensor) -> None:

@@ -99,9 +99,16 @@ def test_blocks_native_and_torch_paths_agree(block):
     assert features._C is not None, "pcpr_ext._C is not built: run `make install`"
     with torch.no_grad():
         lookup = pcpr_ext.FeatureLookup(feats, bg)
-        native = features._C.gather_blocks(lookup.table, index, block)
+        native = features._C.gather_blocks(lookup.table, index, block, None)
         assert torch.equal(native, expected) and torch.equal(lookup.blocks(index, block), expected)
+        # a background map where no point is (an environment's features)
+        env = torch.randn(2, 4, *index.shape[-2:], generator=g)
+        with_env = F.pixel_unshuffle(torch.where(index[:, :, None] < 0, env[:, None], plain)
+                                     .flatten(1, 2), block).permute(0, 2, 3, 1)
+        assert torch.equal(lookup.blocks(index, block, env), with_env)
+    assert torch.equal(pcpr_ext.FeatureLookup(feats, bg).blocks(index, block, env).detach(),
+                       with_env)
     with pytest.raises(IndexError, match="out of"):  # the kernel checks too
-        features._C.gather_blocks(lookup.table, torch.full_like(index, 60), block)
+        features._C.gather_blocks(lookup.table, torch.full_like(index, 60), block, None)
     with pytest.raises(ValueError, match="blocks of 5x5"):
         lookup.blocks(index, 5)

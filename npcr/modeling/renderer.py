@@ -162,20 +162,10 @@ class PointRenderer(nn.Module):
                            lookup: pcpr_ext.FeatureLookup) -> torch.Tensor:
         """``gather`` in pixel-major (channels-last) memory, the layout the U-Net convolves in on
         the CPU: each u x u block's points are looked up as rows of C features, then put into the
-        channel order (layer, feature, row, column) within the block (``FeatureLookup.blocks``;
-        with a background map, a choice between it and the rows). No map is transposed as a
-        whole (a 64-channel 512² map took ~30 ms to transpose, more than its first convolution)."""
-        if background is None:
-            return lookup.blocks(index, u).permute(0, 3, 1, 2)
-        b, layers, h, w = index.shape
-        hu, wu = h // u, w // u
-        blocks = index.view(b, layers, hu, u, wu, u).permute(0, 2, 4, 1, 3, 5)  # B hu wu L u u
-        feats = lookup.rows(blocks).permute(0, 1, 2, 3, 6, 4, 5)  # B hu wu L C u u
-        # the background map (B, C, H, W), the same for every layer, where no point is
-        background = background.view(b, -1, hu, u, wu, u).permute(0, 2, 4, 1, 3, 5)
-        feats = torch.where(blocks[:, :, :, :, None] < 0,
-                            background[:, :, :, None].to(feats.dtype), feats)
-        return feats.reshape(b, hu, wu, -1).permute(0, 3, 1, 2)
+        channel order (layer, feature, row, column) within the block (``FeatureLookup.blocks``).
+        No map is transposed as a whole (a 64-channel 512² map took ~30 ms to transpose, more than
+        its first convolution)."""
+        return lookup.blocks(index, u, background).permute(0, 3, 1, 2)
 
     def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]], K: torch.Tensor,
                cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:

@@ -3,18 +3,23 @@
 // Shapes (float32 / int64, contiguous, on the CPU):
 //   table   (R, C)           row 0 the background feature, row i + 1 point i's features
 //   index   (B, L, H, W)     point index per layer and pixel, -1 where no point is (H, W multiples of u)
+//   background (B, C, H, W)  optional: the features where the index is -1 (default: table row 0)
 // Returns
 //   blocks  (B, H/u, W/u, L*C*u*u)  each u x u block of pixels' features side by side, in
 //                                   F.pixel_unshuffle's channel order (layer, feature, row, column)
 //
-// The same values as table[index + 1] rearranged (FeatureLookup.blocks' torch path, its reference),
+// The same values as table[index + 1] (or the background map) rearranged (FeatureLookup.blocks'
+// torch path, its reference),
 // written once: no row lookup followed by a transposing copy. No gradient (renders only).
 #pragma once
 
 #include <ATen/ATen.h>
 
+#include <optional>
+
 namespace pcpr {
 
-at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, int64_t block);
+at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, int64_t block,
+                             const std::optional<at::Tensor>& background);
 
 }  // namespace pcpr

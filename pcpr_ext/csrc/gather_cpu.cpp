@@ -8,7 +8,8 @@
 
 namespace pcpr {
 
-at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, int64_t block) {
+at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, int64_t block,
+                             const std::optional<at::Tensor>& background) {
   TORCH_CHECK_TYPE(table.scalar_type() == at::kFloat && index.scalar_type() == at::kLong,
                    "gather_blocks takes a float32 table and an int64 index");
   TORCH_CHECK(table.is_cpu() && index.is_cpu(), "gather_blocks runs on the CPU");
@@ -20,6 +21,15 @@ at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, i
   const int64_t R = table.size(0), C = table.size(1), u = block;
   TORCH_CHECK_VALUE(u >= 1 && H % u == 0 && W % u == 0, "the image (", std::to_string(H), "x",
                     std::to_string(W), ") must split into blocks of ", std::to_string(u));
+  const float* bg = nullptr;
+  if (background.has_value()) {
+    const at::Tensor& map = *background;
+    TORCH_CHECK_VALUE(map.scalar_type() == at::kFloat && map.is_cpu() && map.is_contiguous() &&
+                          map.dim() == 4 && map.size(0) == B && map.size(1) == C &&
+                          map.size(2) == H && map.size(3) == W,
+                      "the background must be a contiguous float32 (B, C, H, W) map on the CPU");
+    bg = map.data_ptr<float>();
+  }
   const int64_t hu = H / u, wu = W / u, uu = u * u, per_pixel = L * C * uu;
   auto out = at::empty({B, hu, wu, per_pixel}, table.options());
   const float* rows = table.data_ptr<float>();
@@ -36,9 +46,14 @@ at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, i
             const int64_t r = line[x] + 1;
             TORCH_CHECK_INDEX(r >= 0 && r < R, "index ", std::to_string(r - 1), " out of [-1, ",
                               std::to_string(R - 1), ")");
-            const float* src = rows + r * C;
             float* o = out_line + (x / u) * per_pixel + x % u;
-            for (int64_t c = 0; c < C; ++c) o[c * uu] = src[c];
+            if (r == 0 && bg != nullptr) {  // the background map's features at this pixel
+              const float* src = bg + (b * C * H + by * u + dy) * W + x;
+              for (int64_t c = 0; c < C; ++c) o[c * uu] = src[c * H * W];
+            } else {
+              const float* src = rows + r * C;
+              for (int64_t c = 0; c < C; ++c) o[c * uu] = src[c];
+            }
           }
         }
       }
