@@ -48,14 +48,6 @@ class FeatureLookup:
         return torch.gather(self.columns[None, None].expand(b, layers, -1, -1), 3,
                             rows).view(b, layers, -1, h, w)
 
-    def rows(self, index: torch.Tensor) -> torch.Tensor:
-        """(*index.shape, C) features at ``index`` (int64 values in [-1, N), any shape and strides),
-        the background where it is -1, each pixel's C channels side by side; differentiable."""
-        if index.dtype != torch.int64:
-            raise ValueError(f"index must be an int64 tensor, got {index.dtype}")
-        self._check_values(index)
-        return self._rows(index)
-
     def blocks(self, index: torch.Tensor, block: int,
                background: torch.Tensor | None = None) -> torch.Tensor:
         """(B, H/u, W/u, L*C*u²) features at ``index`` (int64 (B, L, H, W), values in [-1, N)) in

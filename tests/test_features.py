@@ -64,8 +64,8 @@ def test_lookup_without_gradient_gives_the_same_features():
 
 
 def test_lookups_refuse_indices_out_of_range():
-    """Both lookups (per layer and per row) name the valid range instead of reading past the
-    table; -1 is the background."""
+    """Both lookups (per layer and in pixel-major blocks) name the valid range instead of reading
+    past the table; -1 is the background."""
     lookup = pcpr_ext.FeatureLookup(torch.randn(4, 2), torch.zeros(2))
     for bad in (4, -2):
         index = torch.zeros(1, 1, 2, 2, dtype=torch.int64)
@@ -73,8 +73,8 @@ def test_lookups_refuse_indices_out_of_range():
         with pytest.raises(ValueError, match=r"\[-1, 4\)"):
             lookup(index)
         with pytest.raises(ValueError, match=r"\[-1, 4\)"):
-            lookup.rows(index.permute(0, 2, 3, 1))
-    assert lookup.rows(torch.full((3,), -1)).equal(torch.zeros(3, 2))
+            lookup.blocks(index, 2)
+    assert lookup.blocks(torch.full((1, 1, 2, 2), -1), 2).equal(torch.zeros(1, 1, 1, 8))
 
 
 @pytest.mark.parametrize("block", [1, 2, 3])

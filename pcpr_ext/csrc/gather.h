@@ -8,9 +8,9 @@
 //   blocks  (B, H/u, W/u, L*C*u*u)  each u x u block of pixels' features side by side, in
 //                                   F.pixel_unshuffle's channel order (layer, feature, row, column)
 //
-// The same values as table[index + 1] (or the background map) rearranged (FeatureLookup.blocks'
-// torch path, its reference),
-// written once: no row lookup followed by a transposing copy. No gradient (renders only).
+// The same values as table[index + 1] (or the background map) rearranged, as FeatureLookup.blocks'
+// torch path (its reference) gives them, written once: no row lookup followed by a transposing
+// copy. No gradient (renders only).
 #pragma once
 
 #include <ATen/ATen.h>
