@@ -1,8 +1,12 @@
-"""pcpr_ext.gather_features: values, background, gradients."""
+"""pcpr_ext.gather_features and FeatureLookup: values, background, gradients, the native gather."""
+import os
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 import pcpr_ext
+from pcpr_ext import features
 
 
 def test_gather_values_and_background():
@@ -81,12 +85,6 @@ def test_lookups_refuse_indices_out_of_range():
 def test_blocks_native_and_torch_paths_agree(block):
     """FeatureLookup.blocks: renders on the CPU take the native gather (pcpr_ext._C.gather_blocks),
     training the torch path; both equal the pixel-unshuffled per-layer lookup, exactly."""
-    import os
-
-    import torch.nn.functional as F
-
-    from pcpr_ext import features
-
     g = torch.Generator().manual_seed(block)
     feats, bg = torch.randn(60, 4, generator=g, requires_grad=True), torch.randn(4)
     index = torch.randint(-1, 60, (2, 3, 6 * block, 4 * block), generator=g)

@@ -75,7 +75,6 @@ def test_parity_random_scenes(device, batch, max_splat, num_layers):
 def test_parity_many_points_on_few_pixels(device, batch, max_splat, num_layers):
     # more points than keys (L x H x W) on a small image: the CPU kernel's direct path (each
     # slice of the points keeps its own nearest keys per pixel, then they are merged), which the
-    # sparser scenes above do not take
     # sparser scenes above do not take; two threads at least, so that slices are merged
     h, w = 12, 20
     points = awkward_cloud(20000, seed=num_layers * 10 + max_splat)  # >= 2 points a key
