@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -23,11 +22,13 @@ import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the t
 import matplotlib
 import torch
 
-import pcpr_ext
 from npcr.config import load_config
 from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.geometry import look_at, pinhole
 from npcr.modeling import FrameClouds, build_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_projection import machine  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -64,10 +65,10 @@ def measure(points: int, layers: int, size: int, device: torch.device, repeats: 
             depth, index = model.depth_layers(clouds.points[0], K, c2w, size, size)
             sync(device)
             t1 = time.perf_counter()
-            feats = pcpr_ext.gather_features(model.features, index, model.background)
+            feats = model.gather(index, None)  # as renders gather (pixel-major on the CPU)
             sync(device)
             t2 = time.perf_counter()
-            model.unet(feats.flatten(1, 2)).sigmoid().sum().item()
+            model.unet(feats).sigmoid().sum().item()
             t3 = time.perf_counter()
             for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                 stages[name].append(dt)
@@ -129,8 +130,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 out.mkdir(parents=True, exist_ok=True)
                 raw.write_text(json.dumps(results, indent=1) + "\n")  # kept if stopped early
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
     at_base = next((r for r in results["points"] if r["points"] == base["points"]),
                    results["points"][-1])
     shares = {k: 100 * at_base[k] / at_base["total"] for k in ("projection", "gather", "network")}
