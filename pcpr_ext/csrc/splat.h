@@ -53,9 +53,11 @@ PCPR_HOST_DEVICE bool compute_splat(const float* p, const float* k, const float*
   // so the exact integer floor below never sees a value that could still touch the image.
   constexpr float kLimit = 1073741824.0f;  // 2^30
   if (!(uc > -kLimit && uc < kLimit && vc > -kLimit && vc < kLimit)) return false;
-  // z lies in [near, far], so the side before clamping lies in [0, max_splat].
-  int64_t side = floor_to_int(static_cast<float>(max_splat) * (far - z) / (far - near));
-  side = side < 1 ? 1 : (side > max_splat ? max_splat : side);
+  // z lies in [near, far], so the side before clamping lies in [0, max_splat]; only a value in
+  // [2, max_splat) needs its floor (one conversion less for most points).
+  const float span = static_cast<float>(max_splat) * (far - z) / (far - near);
+  const int64_t side = span < 2.0f ? 1
+                       : span >= static_cast<float>(max_splat) ? max_splat : floor_to_int(span);
   const int64_t half = (side - 1) / 2;
   const int64_t col0 = floor_to_int(uc) - half, row0 = floor_to_int(vc) - half;
   if (col0 + side <= 0 || col0 >= width || row0 + side <= 0 || row0 >= height) return false;
