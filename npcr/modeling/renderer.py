@@ -145,7 +145,9 @@ class PointRenderer(nn.Module):
         u, hu, wu = unshuffle, h // unshuffle, w // unshuffle
         lookup = lookup or pcpr_ext.FeatureLookup(self.features, self.background)
         if index.device.type == "cpu":
-            return self.gather_pixel_major(index, background, u, lookup)
+            # in pixel-major (channels-last) memory, the layout the U-Net convolves in on the CPU,
+            # written block by block (a 64-channel 512² map took ~30 ms to transpose as a whole)
+            return lookup.blocks(index, u, background).permute(0, 3, 1, 2)
         # the (small, integer) index is rearranged so that each layer's features come out of the
         # lookup already in (C, u, u, H/u, W/u) order: the features are written once
         blocks = index.view(b, layers, hu, u, wu, u).permute(0, 1, 3, 5, 2, 4)
@@ -156,16 +158,6 @@ class PointRenderer(nn.Module):
             feats = torch.where(blocks[:, :, None] < 0,
                                 background.reshape(b, 1, -1, u * u * hu, wu).to(feats.dtype), feats)
         return feats.reshape(b, -1, hu, wu)
-
-    @staticmethod
-    def gather_pixel_major(index: torch.Tensor, background: torch.Tensor | None, u: int,
-                           lookup: pcpr_ext.FeatureLookup) -> torch.Tensor:
-        """``gather`` in pixel-major (channels-last) memory, the layout the U-Net convolves in on
-        the CPU: each u x u block's points are looked up as rows of C features, then put into the
-        channel order (layer, feature, row, column) within the block (``FeatureLookup.blocks``).
-        No map is transposed as a whole (a 64-channel 512² map took ~30 ms to transpose, more than
-        its first convolution)."""
-        return lookup.blocks(index, u, background).permute(0, 3, 1, 2)
 
     def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]], K: torch.Tensor,
                cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
