@@ -46,8 +46,10 @@ def native_extensions() -> tuple[list, dict]:
 
     sources = [f"{CSRC}/{name}" for name in ("bindings.cpp", "projection.cpp",
                                              "projection_cpu.cpp", "gather_cpu.cpp")]
-    # No fused multiply-adds: every backend must land each point on the same pixel.
-    cxx = ["-O3", "-ffp-contract=off"]
+    # No fused multiply-adds: every backend must land each point on the same pixel. No trapping
+    # math (nothing reads floating-point exception flags; results are unchanged): the compiler may
+    # then vectorise the projector's per-point arithmetic with its selects and conversions.
+    cxx = ["-O3", "-ffp-contract=off", "-fno-trapping-math"]
     link = []
     if sys.platform.startswith("linux"):
         # at::parallel_for is header code: it runs in parallel only where this build has OpenMP.

@@ -105,6 +105,27 @@ def test_points_on_image_borders(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_points_far_outside_the_image_are_skipped(device):
+    # centres 2^30 to 2^33 pixels away (past 32-bit integers: a wrapped corner would land inside),
+    # beside one point on the image; enough points that the CPU draws them directly too
+    h, w, f = 8, 8, 10.0
+    K = intrinsics(f=f, cx=0.0, cy=0.0)[None]
+    far_px = torch.tensor([2.0 ** 30, 2.0 ** 31 + 3, 2.0 ** 32 + 3, 2.0 ** 33])
+    offsets = torch.cat([far_px, -far_px])
+    pts = torch.zeros(len(offsets) * 2 + 1, 3)
+    pts[:, 2] = 1.0
+    pts[:len(offsets), 0] = offsets / f
+    pts[len(offsets):-1, 1] = offsets / f
+    pts[-1, :2] = 3.0 / f
+    pts = pts.repeat(16, 1)
+    for ms in (1, 3):
+        index = compare(pts, K, torch.eye(4)[None], h, w, device, num_layers=2, near=0.5,
+                        far=10.0, max_splat=ms)
+        drawn = index[index >= 0]
+        assert len(drawn) and bool((drawn % (len(offsets) * 2 + 1) == len(offsets) * 2).all())
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("h,w,n", [(1, 1, 50), (1, 37, 300), (23, 1, 300), (8, 8, 0), (8, 8, 400)])
 def test_edge_shapes(device, h, w, n):
     points = awkward_cloud(max(n, 8), seed=n)[:n]

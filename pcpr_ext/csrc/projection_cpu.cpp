@@ -8,12 +8,15 @@
 //              cache while all L depth-peeling passes stream over the band's records with a plain
 //              compare-and-store of the packed key.
 // Extra memory is 16 bytes per (splat, band) pair plus the output: no N x pixels buffers.
+// Either way the splats are computed a block of points at a time by vectorised arithmetic
+// (splat_block, cloned for AVX-512 and AVX2), then used one point at a time.
 // Small images with many points a pixel (coarse point levels) skip the records instead: each
 // thread keeps the L nearest keys of every pixel for its slice of the points, and the slices are
 // merged per pixel (project_direct).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -49,16 +52,110 @@ struct Geometry {
   int64_t B, N, H, W, L, bands_per_camera;
   int max_splat;
 
-  bool splat(int64_t b, int64_t i, Splat* s) const {
-    return compute_splat(points + 3 * i, K + 9 * b, T + 12 * b, near[b], far[b], max_splat, H, W,
-                         i, s);
-  }
   // Bands [first, last] of its camera that the splat's visible rows fall in.
   void bands(const Splat& s, int64_t* first, int64_t* last) const {
     *first = std::max<int64_t>(s.row0, 0) / kBandRows;
     *last = (std::min<int64_t>(s.row0 + s.side, H) - 1) / kBandRows;
   }
 };
+
+// Points per block of for_each_splat: its arrays stay in the L1 cache.
+constexpr int64_t kSplatBlock = 256;
+
+// One camera's constants for splat_block.
+struct CameraConstants {
+  float k0, k1, k2, k4, k5;       // K
+  float t3, t7, t11;              // camera centre
+  float r0, r1, r2, r4, r5, r6, r8, r9, r10;  // R
+  float near, far, max_splat;
+
+  CameraConstants(const Geometry& g, int64_t b) {
+    const float* k = g.K + 9 * b;
+    const float* T = g.T + 12 * b;
+    k0 = k[0], k1 = k[1], k2 = k[2], k4 = k[4], k5 = k[5];
+    t3 = T[3], t7 = T[7], t11 = T[11];
+    r0 = T[0], r1 = T[1], r2 = T[2], r4 = T[4], r5 = T[5], r6 = T[6], r8 = T[8], r9 = T[9],
+    r10 = T[10];
+    near = g.near[b], far = g.far[b], max_splat = static_cast<float>(g.max_splat);
+  }
+};
+
+// A block of points' splats, a point per lane; valid[j] = 0 where compute_splat skips the point
+// before its bounds check against the image (corners and side are then meaningless).
+struct SplatBlock {
+  alignas(64) float x[kSplatBlock], y[kSplatBlock], z[kSplatBlock];
+  alignas(64) int32_t col0[kSplatBlock], row0[kSplatBlock], side[kSplatBlock], valid[kSplatBlock];
+};
+
+// Cloned for AVX-512 and AVX2 where the compiler can (chosen when the module loads).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PCPR_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PCPR_VECTOR_CLONES
+#endif
+
+// compute_splat's arithmetic for the block's points (x, y, z in; z becomes camera depth): the same
+// float operations in the same order (contraction into FMAs is off), without branches, so that the
+// compiler vectorises it, divisions included. Floors are exact: a valid point's centre lies within
+// 2^30 of the image and its span in [0, max_splat].
+PCPR_VECTOR_CLONES void splat_block(const CameraConstants& c, int64_t count, SplatBlock* s) {
+  constexpr float kLimit = 1073741824.0f;  // 2^30, as compute_splat
+  constexpr float kMaxFinite = 3.4028234663852886e38f;
+  const int32_t max_side = static_cast<int32_t>(c.max_splat);
+  for (int64_t j = 0; j < count; ++j) {
+    const float px = s->x[j], py = s->y[j], pz = s->z[j];
+    const bool finite = (std::fabs(px) <= kMaxFinite) & (std::fabs(py) <= kMaxFinite) &
+                        (std::fabs(pz) <= kMaxFinite);
+    const float d0 = px - c.t3, d1 = py - c.t7, d2 = pz - c.t11;
+    const float x = d0 * c.r0 + d1 * c.r4 + d2 * c.r8;
+    const float y = d0 * c.r1 + d1 * c.r5 + d2 * c.r9;
+    const float z = d0 * c.r2 + d1 * c.r6 + d2 * c.r10;
+    const float u = (c.k0 * x + c.k1 * y) / z + c.k2 + 0.5f;
+    const float v = c.k4 * y / z + c.k5 + 0.5f;
+    const float span = c.max_splat * (c.far - z) / (c.far - c.near);
+    const bool ok = finite & (z >= c.near) & (z <= c.far) & (u > -kLimit) & (u < kLimit) &
+                    (v > -kLimit) & (v < kLimit);
+    // (invalid lanes convert 0 instead: converting a float out of int32's range is undefined)
+    const float uf = ok ? u : 0.0f, vf = ok ? v : 0.0f, sf = ok ? span : 0.0f;
+    const int32_t ui = static_cast<int32_t>(uf), vi = static_cast<int32_t>(vf);
+    // below 2: 1; from max_splat on: max_splat; between, its floor (truncation, as it is positive)
+    const int32_t side = std::max(static_cast<int32_t>(sf < 2.0f),
+                                  std::min(static_cast<int32_t>(sf), max_side));
+    const int32_t half = (side - 1) >> 1;
+    s->col0[j] = ui - static_cast<int32_t>(uf < static_cast<float>(ui)) - half;
+    s->row0[j] = vi - static_cast<int32_t>(vf < static_cast<float>(vi)) - half;
+    s->side[j] = side;
+    s->z[j] = z;
+    s->valid[j] = ok;
+  }
+}
+
+// Calls fn(splat) for each point of [first, stop) whose splat in camera b touches the image, in
+// the points' order, with the splats compute_splat gives (splat_block's arithmetic a block of
+// points at a time; the parity tests hold it to the reference pixel for pixel).
+template <typename Fn>
+void for_each_splat(const Geometry& g, int64_t b, int64_t first, int64_t stop, Fn&& fn) {
+  const CameraConstants camera(g, b);
+  SplatBlock block;
+  for (int64_t start = first; start < stop; start += kSplatBlock) {
+    const int64_t count = std::min<int64_t>(kSplatBlock, stop - start);
+    const float* p = g.points + 3 * start;
+    for (int64_t j = 0; j < count; ++j) {
+      block.x[j] = p[3 * j];
+      block.y[j] = p[3 * j + 1];
+      block.z[j] = p[3 * j + 2];
+    }
+    splat_block(camera, count, &block);
+    for (int64_t j = 0; j < count; ++j) {
+      if (!block.valid[j]) continue;
+      const int64_t col0 = block.col0[j], row0 = block.row0[j], side = block.side[j];
+      if (col0 + side <= 0 || col0 >= g.W || row0 + side <= 0 || row0 >= g.H) continue;
+      const uint64_t key =
+          (static_cast<uint64_t>(float_bits(block.z[j])) << 32) | static_cast<uint64_t>(start + j);
+      fn(Splat{col0, row0, static_cast<int>(side), key});
+    }
+  }
+}
 
 // Phase 1: every chunk of kPointsPerChunk points of one camera appends the records of its splats to
 // its own list per band of that camera; lists[chunk * bands_per_camera + band].
@@ -70,15 +167,13 @@ std::vector<std::vector<Record>> bin_points(const Geometry& g, int64_t chunks_pe
       const int64_t first_point = (chunk % chunks_per_camera) * kPointsPerChunk;
       const int64_t stop = std::min(g.N, first_point + kPointsPerChunk);
       std::vector<Record>* mine = lists.data() + chunk * g.bands_per_camera;
-      for (int64_t i = first_point; i < stop; ++i) {
-        Splat s;
-        if (!g.splat(b, i, &s)) continue;
+      for_each_splat(g, b, first_point, stop, [&](const Splat& s) {
         const Record rec{s.key, static_cast<int32_t>(s.col0), static_cast<int16_t>(s.row0),
                          static_cast<uint16_t>(s.side)};
         int64_t first, last;
         g.bands(s, &first, &last);
         for (int64_t band = first; band <= last; ++band) mine[band].push_back(rec);
-      }
+      });
     }
   });
   return lists;
@@ -131,14 +226,12 @@ void project_direct(const Geometry& g, uint64_t* keys) {
     at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
       for (int64_t part = begin; part < end; ++part) {
         uint64_t* top = lists.data() + part * pixels * L;
-        for (int64_t i = g.N * part / parts; i < g.N * (part + 1) / parts; ++i) {
-          Splat s;
-          if (!g.splat(b, i, &s)) continue;
+        for_each_splat(g, b, g.N * part / parts, g.N * (part + 1) / parts, [&](const Splat& s) {
           const int64_t r0 = std::max<int64_t>(s.row0, 0), r1 = std::min<int64_t>(s.row0 + s.side, g.H);
           const int64_t c0 = std::max<int64_t>(s.col0, 0), c1 = std::min<int64_t>(s.col0 + s.side, g.W);
           for (int64_t r = r0; r < r1; ++r)
             for (int64_t c = c0; c < c1; ++c) insert_key(top + (r * g.W + c) * L, L, s.key);
-        }
+        });
       }
     });
     at::parallel_for(0, pixels, 1 << 12, [&](int64_t begin, int64_t end) {

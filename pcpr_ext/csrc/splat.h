@@ -1,4 +1,5 @@
-// One point's splat in one camera, shared by the CPU and CUDA kernels.
+// One point's splat in one camera, as the CUDA kernel computes it (the CPU kernel does the same
+// operations a block of points at a time, vectorised: splat_block in projection_cpu.cpp).
 //
 // The arithmetic follows pcpr_ext/PROJECTION.md step by step, in float32 and in the same
 // order as pcpr_ext/reference.py. Both builds disable contraction into fused multiply-adds
