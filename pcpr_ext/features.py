@@ -54,9 +54,9 @@ class FeatureLookup:
         blocks of u x u = ``block`` x ``block`` pixels, each block's lookups side by side in
         ``F.pixel_unshuffle``'s channel order (layer, feature, row, column): a U-Net's pixel-major
         (channels-last) input. Where the index is -1: ``background`` (B, C, H, W) at that pixel,
-        by default the background feature. On the CPU without a gradient one native pass writes
-        them (``pcpr_ext._C.gather_blocks``); elsewhere, the same values, the rows are looked up
-        and each block's transposed."""
+        by default the background feature. On the CPU one native pass writes them
+        (``pcpr_ext._C.gather_blocks``; in training its gradient is one native pass too);
+        elsewhere, the same values, the rows are looked up and each block's transposed."""
         if index.dtype != torch.int64 or index.dim() != 4:
             raise ValueError(f"index must be an int64 (B, L, H, W) tensor, got {index.dtype} "
                              f"{tuple(index.shape)}")
@@ -68,11 +68,13 @@ class FeatureLookup:
             raise ValueError(f"background must have shape {(b, c, h, w)}, "
                              f"got {tuple(background.shape)}")
         self._check_values(index)
-        if (_C is not None and index.is_cpu and not self.differentiable
-                and self.table.dtype == torch.float32):
+        if _C is not None and index.is_cpu and self.table.dtype == torch.float32:
             if background is not None:
-                background = background.to(torch.float32).contiguous()
-            return _C.gather_blocks(self.table.contiguous(), index.contiguous(), u, background)
+                background = background.to(torch.float32)
+            if self.differentiable or (background is not None and background.requires_grad):
+                return _BlockGather.apply(self.table, index, u, background)
+            return _C.gather_blocks(self.table.contiguous(), index.contiguous(), u,
+                                    None if background is None else background.contiguous())
         blocks = index.view(b, layers, h // u, u, w // u, u).permute(0, 2, 4, 1, 3, 5)
         feats = self._rows(blocks)  # B H/u W/u L u u C
         if background is not None:  # the same for every layer
@@ -96,6 +98,27 @@ class FeatureLookup:
             return F.embedding(index + 1, self.table)
         # its gradient, an index_add, takes half the time of embedding's on the CPU
         return self.table.index_select(0, (index + 1).flatten()).view(*index.shape, -1)
+
+
+class _BlockGather(torch.autograd.Function):
+    """``_C.gather_blocks`` with its native gradient (training on the CPU): one pass each way
+    instead of a row lookup, a transposing copy and their gradients."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor, block: int,
+                background: torch.Tensor | None) -> torch.Tensor:
+        index = index.contiguous()
+        ctx.save_for_backward(index)
+        ctx.block, ctx.rows, ctx.has_background = block, table.shape[0], background is not None
+        return _C.gather_blocks(table.contiguous(), index, block,
+                                None if background is None else background.contiguous())
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (index,) = ctx.saved_tensors
+        grad_table, grad_background = _C.gather_blocks_backward(
+            grad.float().contiguous(), index, ctx.block, ctx.rows, ctx.has_background)
+        return grad_table, None, None, grad_background if ctx.has_background else None
 
 
 def gather_features(features: torch.Tensor, index: torch.Tensor,

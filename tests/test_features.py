@@ -82,15 +82,17 @@ def test_lookups_refuse_indices_out_of_range():
 
 
 @pytest.mark.parametrize("block", [1, 2, 3])
-def test_blocks_native_and_torch_paths_agree(block):
-    """FeatureLookup.blocks: renders on the CPU take the native gather (pcpr_ext._C.gather_blocks),
-    training the torch path; both equal the pixel-unshuffled per-layer lookup, exactly."""
+def test_blocks_native_and_torch_paths_agree(block, monkeypatch):
+    """FeatureLookup.blocks: on the CPU the native gather (pcpr_ext._C.gather_blocks), elsewhere
+    the torch path; both equal the pixel-unshuffled per-layer lookup, exactly."""
     g = torch.Generator().manual_seed(block)
     feats, bg = torch.randn(60, 4, generator=g, requires_grad=True), torch.randn(4)
     index = torch.randint(-1, 60, (2, 3, 6 * block, 4 * block), generator=g)
     plain = pcpr_ext.gather_features(feats, index, bg).detach()
     expected = F.pixel_unshuffle(plain.flatten(1, 2), block).permute(0, 2, 3, 1)
-    by_torch = pcpr_ext.FeatureLookup(feats, bg).blocks(index, block)  # with a gradient
+    with monkeypatch.context() as m:
+        m.setattr(features, "_C", None)
+        by_torch = pcpr_ext.FeatureLookup(feats, bg).blocks(index, block)  # with a gradient
     assert by_torch.requires_grad and torch.equal(by_torch.detach(), expected)
     if os.environ.get("NPCR_NO_EXT") == "1":
         pytest.skip("native build skipped with NPCR_NO_EXT=1")
@@ -110,3 +112,41 @@ def test_blocks_native_and_torch_paths_agree(block):
         features._C.gather_blocks(lookup.table, torch.full_like(index, 60), block, None)
     with pytest.raises(ValueError, match="blocks of 5x5"):
         lookup.blocks(index, 5)
+
+
+def _block_gradients(block: int, index: torch.Tensor, env: bool, seed: int = 0):
+    """Gradients of a weighted sum of FeatureLookup.blocks for the features, the background
+    feature and (with ``env``) a background map; and the output's autograd node."""
+    g = torch.Generator().manual_seed(seed)
+    b, layers, h, w = index.shape
+    feats = torch.randn(50, 5, generator=g, requires_grad=True)
+    bg = torch.randn(5, generator=g, requires_grad=True)
+    env_map = torch.randn(b, 5, h, w, generator=g, requires_grad=True) if env else None
+    out = pcpr_ext.FeatureLookup(feats, bg).blocks(index, block, env_map)
+    (out * torch.randn(out.shape, generator=g)).sum().backward()
+    grads = [feats.grad, bg.grad] + ([env_map.grad] if env else [])
+    return grads, type(out.grad_fn).__name__
+
+
+@pytest.mark.parametrize("block,layers,env", [(1, 1, False), (2, 2, False), (2, 2, True),
+                                              (3, 3, True)])
+def test_blocks_native_gradient_equals_the_torch_paths(block, layers, env, monkeypatch):
+    """Training on the CPU: the native gather's own gradient (one pass) sums what the torch
+    path's lookup and transposes give, to rounding; run after run the same bits."""
+    if os.environ.get("NPCR_NO_EXT") == "1":
+        pytest.skip("native build skipped with NPCR_NO_EXT=1")
+    g = torch.Generator().manual_seed(10 * block + layers)
+    index = torch.randint(-1, 50, (2, layers, 4 * block, 6 * block), generator=g)
+    index[:, :, :block] = 7  # many pixels on one point
+    native, node = _block_gradients(block, index, env)
+    assert node == "_BlockGatherBackward"
+    assert all(torch.equal(a, b) for a, b in zip(native, _block_gradients(block, index, env)[0]))
+    with monkeypatch.context() as m:
+        m.setattr(features, "_C", None)
+        by_torch, torch_node = _block_gradients(block, index, env)
+    assert torch_node != node
+    for a, b in zip(native, by_torch):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(IndexError, match="out of"):
+        features._C.gather_blocks_backward(torch.zeros(2, 4, 6, layers * 5 * block * block),
+                                           torch.full_like(index, 50), block, 51, False)

@@ -1,10 +1,13 @@
-// CPU feature gather into pixel-major blocks (gather.h). One job per row of blocks: each block's
-// L x u x u lookups are copied from the table straight to their channels.
+// CPU feature gather into pixel-major blocks (gather.h), and its gradient. One job per row of
+// blocks: each block's L x u x u lookups are copied from the table straight to their channels
+// (backward: each channel's gradient added to the row it came from).
 #include "gather.h"
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <string>
+#include <tuple>
 
 namespace pcpr {
 
@@ -60,6 +63,71 @@ at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, i
     }
   });
   return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> gather_blocks_backward_cpu(const at::Tensor& grad,
+                                                              const at::Tensor& index,
+                                                              int64_t block, int64_t rows,
+                                                              bool background) {
+  TORCH_CHECK_TYPE(grad.scalar_type() == at::kFloat && index.scalar_type() == at::kLong,
+                   "gather_blocks_backward takes a float32 gradient and an int64 index");
+  TORCH_CHECK(grad.is_cpu() && index.is_cpu() && grad.is_contiguous() && index.is_contiguous(),
+              "gather_blocks_backward takes contiguous CPU tensors");
+  TORCH_CHECK_VALUE(index.dim() == 4 && grad.dim() == 4, "gather_blocks_backward takes a "
+                    "(B, H/u, W/u, L*C*u*u) gradient and a (B, L, H, W) index");
+  const int64_t B = index.size(0), L = index.size(1), H = index.size(2), W = index.size(3);
+  const int64_t u = block;
+  TORCH_CHECK_VALUE(u >= 1 && H % u == 0 && W % u == 0 && rows >= 1, "the image (",
+                    std::to_string(H), "x", std::to_string(W), ") must split into blocks of ",
+                    std::to_string(u));
+  const int64_t hu = H / u, wu = W / u, uu = u * u;
+  TORCH_CHECK_VALUE(grad.size(0) == B && grad.size(1) == hu && grad.size(2) == wu &&
+                        grad.size(3) % (L * uu) == 0,
+                    "the gradient's shape does not match the index and block");
+  const int64_t per_pixel = grad.size(3), C = per_pixel / (L * uu);
+  // Each part of the rows of blocks sums into a table of its own (no two threads add to one row),
+  // and the parts' tables are added in a fixed order: the same sums on every run. A part's table
+  // is zeroed and added whole, so there are more parts than one only where each has more lookups
+  // than the table has rows (a training crop of a large cloud, or a coarse level, takes one), at
+  // most one a thread and 2^26 floats of tables together.
+  const int64_t jobs = B * hu, lookups = B * L * H * W;
+  const int64_t parts = std::max<int64_t>(
+      1, std::min<int64_t>({at::get_num_threads(), jobs, lookups / rows,
+                            (int64_t{1} << 26) / (rows * C)}));
+  auto partial = at::zeros({parts, rows, C}, grad.options());
+  auto grad_background = background ? at::zeros({B, C, H, W}, grad.options()) : at::Tensor();
+  float* part_ptr = partial.data_ptr<float>();
+  float* bg = background ? grad_background.data_ptr<float>() : nullptr;
+  const float* src = grad.data_ptr<float>();
+  const int64_t* idx = index.data_ptr<int64_t>();
+  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t part = begin; part < end; ++part) {
+      float* table = part_ptr + part * rows * C;
+      for (int64_t job = jobs * part / parts; job < jobs * (part + 1) / parts; ++job) {
+        const int64_t b = job / hu, by = job % hu;
+        for (int64_t l = 0; l < L; ++l) {
+          for (int64_t dy = 0; dy < u; ++dy) {
+            const int64_t* line = idx + ((b * L + l) * H + by * u + dy) * W;
+            const float* in_line = src + job * wu * per_pixel + l * C * uu + dy * u;
+            for (int64_t x = 0; x < W; ++x) {
+              const int64_t r = line[x] + 1;
+              TORCH_CHECK_INDEX(r >= 0 && r < rows, "index ", std::to_string(r - 1),
+                                " out of [-1, ", std::to_string(rows - 1), ")");
+              const float* g = in_line + (x / u) * per_pixel + x % u;
+              if (r == 0 && bg != nullptr) {  // the background map's pixel
+                float* dst = bg + (b * C * H + by * u + dy) * W + x;
+                for (int64_t c = 0; c < C; ++c) dst[c * H * W] += g[c * uu];
+              } else {
+                float* dst = table + r * C;
+                for (int64_t c = 0; c < C; ++c) dst[c] += g[c * uu];
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+  return {parts == 1 ? partial[0] : partial.sum(0), grad_background};
 }
 
 }  // namespace pcpr
