@@ -8,11 +8,11 @@
 //              cache while all L depth-peeling passes stream over the band's records with a plain
 //              compare-and-store of the packed key.
 // Extra memory is 16 bytes per (splat, band) pair plus the output: no N x pixels buffers.
-// Either way the splats are computed a block of points at a time by vectorised arithmetic
-// (splat_block, cloned for AVX-512 and AVX2), then used one point at a time.
 // Small images with many points a pixel (coarse point levels) skip the records instead: each
 // thread keeps the L nearest keys of every pixel for its slice of the points, and the slices are
 // merged per pixel (project_direct).
+// Either way the splats are computed a block of points at a time by vectorised arithmetic
+// (splat_block, cloned for AVX-512 and AVX2), then used one point at a time.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
