@@ -138,9 +138,15 @@ def test_blocks_native_gradient_equals_the_torch_paths(block, layers, env, monke
     g = torch.Generator().manual_seed(10 * block + layers)
     index = torch.randint(-1, 50, (2, layers, 4 * block, 6 * block), generator=g)
     index[:, :, :block] = 7  # many pixels on one point
-    native, node = _block_gradients(block, index, env)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # more than one thread's table where a lookup has the pixels for it
+    try:
+        native, node = _block_gradients(block, index, env)
+        again, _ = _block_gradients(block, index, env)
+    finally:
+        torch.set_num_threads(threads)
     assert node == "_BlockGatherBackward"
-    assert all(torch.equal(a, b) for a, b in zip(native, _block_gradients(block, index, env)[0]))
+    assert all(torch.equal(a, b) for a, b in zip(native, again))
     with monkeypatch.context() as m:
         m.setattr(features, "_C", None)
         by_torch, torch_node = _block_gradients(block, index, env)
@@ -150,3 +156,5 @@ def test_blocks_native_gradient_equals_the_torch_paths(block, layers, env, monke
     with pytest.raises(IndexError, match="out of"):
         features._C.gather_blocks_backward(torch.zeros(2, 4, 6, layers * 5 * block * block),
                                            torch.full_like(index, 50), block, 51, False)
+    with pytest.raises(ValueError, match="does not match"):
+        features._C.gather_blocks_backward(torch.zeros(2, 4, 6, 0), index, block, 51, False)

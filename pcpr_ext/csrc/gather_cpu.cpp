@@ -81,8 +81,8 @@ std::tuple<at::Tensor, at::Tensor> gather_blocks_backward_cpu(const at::Tensor& 
                     std::to_string(H), "x", std::to_string(W), ") must split into blocks of ",
                     std::to_string(u));
   const int64_t hu = H / u, wu = W / u, uu = u * u;
-  TORCH_CHECK_VALUE(grad.size(0) == B && grad.size(1) == hu && grad.size(2) == wu &&
-                        grad.size(3) % (L * uu) == 0,
+  TORCH_CHECK_VALUE(L >= 1 && grad.size(0) == B && grad.size(1) == hu && grad.size(2) == wu &&
+                        grad.size(3) > 0 && grad.size(3) % (L * uu) == 0,
                     "the gradient's shape does not match the index and block");
   const int64_t per_pixel = grad.size(3), C = per_pixel / (L * uu);
   // Each part of the rows of blocks sums into a table of its own (no two threads add to one row),
