@@ -10,6 +10,33 @@
 #include <tuple>
 
 namespace pcpr {
+namespace {
+
+// The lookups of one row of blocks (job = b * H/u + block row), in memory order: calls
+// fn(r, slot, pixel) with r the table row (index + 1, checked), slot the offset of the lookup's
+// first channel in the (B, H/u, W/u, L*C*u*u) blocks (its channels u*u apart) and pixel the offset
+// of its pixel in a (B, C, H, W) map (its channels H*W apart).
+template <typename Fn>
+void for_each_lookup(const int64_t* idx, int64_t job, int64_t L, int64_t H, int64_t W, int64_t C,
+                     int64_t u, int64_t rows, Fn&& fn) {
+  const int64_t hu = H / u, wu = W / u, uu = u * u, per_pixel = L * C * uu;
+  const int64_t b = job / hu, by = job % hu;
+  for (int64_t l = 0; l < L; ++l) {
+    for (int64_t dy = 0; dy < u; ++dy) {
+      const int64_t* line = idx + ((b * L + l) * H + by * u + dy) * W;
+      const int64_t slots = job * wu * per_pixel + l * C * uu + dy * u;
+      const int64_t pixels = (b * C * H + by * u + dy) * W;
+      for (int64_t x = 0; x < W; ++x) {
+        const int64_t r = line[x] + 1;
+        TORCH_CHECK_INDEX(r >= 0 && r < rows, "index ", std::to_string(r - 1), " out of [-1, ",
+                          std::to_string(rows - 1), ")");
+        fn(r, slots + (x / u) * per_pixel + x % u, pixels + x);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, int64_t block,
                              const std::optional<at::Tensor>& background) {
@@ -40,26 +67,15 @@ at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, i
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, B * hu, 1, [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
-      const int64_t b = job / hu, by = job % hu;
-      for (int64_t l = 0; l < L; ++l) {
-        for (int64_t dy = 0; dy < u; ++dy) {
-          const int64_t* line = idx + ((b * L + l) * H + by * u + dy) * W;
-          float* out_line = dst + job * wu * per_pixel + l * C * uu + dy * u;
-          for (int64_t x = 0; x < W; ++x) {
-            const int64_t r = line[x] + 1;
-            TORCH_CHECK_INDEX(r >= 0 && r < R, "index ", std::to_string(r - 1), " out of [-1, ",
-                              std::to_string(R - 1), ")");
-            float* o = out_line + (x / u) * per_pixel + x % u;
-            if (r == 0 && bg != nullptr) {  // the background map's features at this pixel
-              const float* src = bg + (b * C * H + by * u + dy) * W + x;
-              for (int64_t c = 0; c < C; ++c) o[c * uu] = src[c * H * W];
-            } else {
-              const float* src = rows + r * C;
-              for (int64_t c = 0; c < C; ++c) o[c * uu] = src[c];
-            }
-          }
+      for_each_lookup(idx, job, L, H, W, C, u, R, [&](int64_t r, int64_t slot, int64_t pixel) {
+        float* o = dst + slot;
+        if (r == 0 && bg != nullptr) {  // the background map's features at this pixel
+          for (int64_t c = 0; c < C; ++c) o[c * uu] = bg[pixel + c * H * W];
+        } else {
+          const float* src = rows + r * C;
+          for (int64_t c = 0; c < C; ++c) o[c * uu] = src[c];
         }
-      }
+      });
     }
   });
   return out;
@@ -104,26 +120,15 @@ std::tuple<at::Tensor, at::Tensor> gather_blocks_backward_cpu(const at::Tensor& 
     for (int64_t part = begin; part < end; ++part) {
       float* table = part_ptr + part * rows * C;
       for (int64_t job = jobs * part / parts; job < jobs * (part + 1) / parts; ++job) {
-        const int64_t b = job / hu, by = job % hu;
-        for (int64_t l = 0; l < L; ++l) {
-          for (int64_t dy = 0; dy < u; ++dy) {
-            const int64_t* line = idx + ((b * L + l) * H + by * u + dy) * W;
-            const float* in_line = src + job * wu * per_pixel + l * C * uu + dy * u;
-            for (int64_t x = 0; x < W; ++x) {
-              const int64_t r = line[x] + 1;
-              TORCH_CHECK_INDEX(r >= 0 && r < rows, "index ", std::to_string(r - 1),
-                                " out of [-1, ", std::to_string(rows - 1), ")");
-              const float* g = in_line + (x / u) * per_pixel + x % u;
-              if (r == 0 && bg != nullptr) {  // the background map's pixel
-                float* dst = bg + (b * C * H + by * u + dy) * W + x;
-                for (int64_t c = 0; c < C; ++c) dst[c * H * W] += g[c * uu];
-              } else {
-                float* dst = table + r * C;
-                for (int64_t c = 0; c < C; ++c) dst[c] += g[c * uu];
-              }
-            }
+        for_each_lookup(idx, job, L, H, W, C, u, rows, [&](int64_t r, int64_t slot, int64_t pixel) {
+          const float* g = src + slot;
+          if (r == 0 && bg != nullptr) {  // the background map's pixel
+            for (int64_t c = 0; c < C; ++c) bg[pixel + c * H * W] += g[c * uu];
+          } else {
+            float* dst = table + r * C;
+            for (int64_t c = 0; c < C; ++c) dst[c] += g[c * uu];
           }
-        }
+        });
       }
     }
   });
