@@ -69,7 +69,7 @@ SCENES = {"demo128": ({"seed": 0}, 0.0, []),
 # configs/demo.yml before issue 16, as overrides of the current one
 BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1", "INPUT.ZOOM_RANGE", "[1.0, 1.0]",
           "INPUT.CROP", "[0, 0]", "MODEL.INIT_FEATURES", "random", "MODEL.MAX_RENDER_SCALE", "0.0",
-          "SOLVER.EMA_MOMENTUM", "0.0", "SOLVER.SSIM_WEIGHT", "0.0"]
+          "SOLVER.EMA_MOMENTUM", "0.0", "SOLVER.SSIM_WEIGHT", "0.0", "MODEL.UNET_INPUT_KERNEL", "3"]
 # each change alone, on top of "before" (demo scene only)
 ABLATION = {"+ supersample 2": ["MODEL.SUPERSAMPLE", "2"],
             "+ point levels 4": ["MODEL.POINT_LEVELS", "4"],

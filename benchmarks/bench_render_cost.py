@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Render time of the demo model's settings before issue 16 (one point level, no supersampling)
-and now (configs/demo.yml: supersample 2, 4 point levels), side by side in one process, the model
+"""Render time of the demo model's settings before issue 16 (one point level, no supersampling, a
+3x3 first convolution) and now (configs/demo.yml: supersample 2, 4 point levels, 1x1), side by side in one process, the model
 called directly and, on a GPU, through CUDA graphs (``GraphedRenderer``, as tools/render.py
 renders).
 
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_cost import frames_ms  # noqa: E402
 from bench_projection import machine  # noqa: E402
 
-BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1"]
+# configs/demo.yml before issue 16 (one point level, no supersampling, a 3x3 first convolution)
+BEFORE = ["MODEL.SUPERSAMPLE", "1", "MODEL.POINT_LEVELS", "1", "MODEL.UNET_INPUT_KERNEL", "3"]
 DEPTHS = ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"]  # the synthetic clouds' depth range
 
 
@@ -40,7 +41,8 @@ def table(rows: list[dict], device: str, machine_name: str, frames: int,
              f"Machine: {machine_name}. `benchmarks/bench_render_cost.py`: configs/demo.yml (F 8, "
              "L 2, U-Net [16..128]) with untrained weights, synthetic clouds, full frames, median "
              f"of {frames} in blocks ordered before, now, now, before; both with this code. "
-             "Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1; now: 2 and 4."
+             "Before: MODEL.SUPERSAMPLE 1, MODEL.POINT_LEVELS 1, MODEL.UNET_INPUT_KERNEL 3; "
+             "now: 2, 4 and 1."
              + (" Direct: the model called frame by frame; graphed: through `GraphedRenderer` as "
                 "tools/render.py renders (CUDA graphs)." if graphed else "") + "\n",
              "| points | size | before ms | now ms | now / before |"

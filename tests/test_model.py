@@ -1,4 +1,5 @@
 """Model v0: shapes, odd image sizes, gradients reach the point features."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -133,6 +134,26 @@ def test_one_point_level_without_supersampling_is_the_plain_network():
         plain = torch.sigmoid(model.unet(feats))
     assert out["depth"].equal(d) and (i >= 0).any()
     assert torch.allclose(out["rgb"], plain[:, :3], atol=1e-6)
+
+
+def test_input_kernel_one_mixes_each_pixel_before_its_neighbours():
+    from npcr.errors import NpcrError
+    opts = ["MODEL.FEATURE_DIM", "3", "MODEL.NUM_LAYERS", "2", "MODEL.UNET_CHANNELS", "[8, 16]",
+            "MODEL.SUPERSAMPLE", "2"]
+    plain = build_model(load_config(None, opts), 50, depth_range=(0.5, 10.0))
+    model = build_model(load_config(None, opts + ["MODEL.UNET_INPUT_KERNEL", "1"]), 50,
+                        depth_range=(0.5, 10.0))
+    assert plain.unet.inc[0].kernel_size == (3, 3)
+    first = model.unet.inc[0]
+    assert first.kernel_size == (1, 1) and first.weight.shape == (8, 2 * 3 * 4, 1, 1)
+    x = torch.randn(1, 24, 9, 11, requires_grad=True)
+    first(x)[0, :, 4, 5].sum().backward()  # one output pixel reads its own input pixel only
+    assert (x.grad.abs().sum(1)[0] > 0).nonzero().tolist() == [[4, 5]]
+    out = model.render_cloud(torch.randn(50, 3) * 0.5, intrinsics(f=12.0, cx=5.5, cy=4.5)[None],
+                             camera((0, 0, -4.0))[None], 9, 11)
+    assert out["rgb"].shape == (1, 3, 9, 11)
+    with pytest.raises(NpcrError, match="MODEL.UNET_INPUT_KERNEL must be an odd integer >= 1"):
+        load_config(None, ["MODEL.UNET_INPUT_KERNEL", "2"])
 
 
 def test_supersampling_and_point_levels_render_any_size_with_gradients():

@@ -70,6 +70,10 @@ _C.MODEL.NEAR = 0.0
 _C.MODEL.FAR = 0.0
 # Channels of the U-Net levels; each further level halves the resolution (antialiased BlurPool).
 _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
+# Size of the U-Net's first convolution (odd). 1 mixes each pixel's inputs (its SUPERSAMPLE²
+# samples and depth layers: a learned filter of its supersamples) before neighbouring pixels'; on
+# the widest map that costs a ninth of 3.
+_C.MODEL.UNET_INPUT_KERNEL = 3
 # Points projected at this many times the output resolution; each pixel's SUPERSAMPLE² samples
 # enter the U-Net side by side (thin strands and sub-pixel detail are not lost to one nearest point).
 _C.MODEL.SUPERSAMPLE = 1

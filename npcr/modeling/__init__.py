@@ -32,4 +32,5 @@ def build_model(cfg: CfgNode, num_points: int,
                          opaque=opaque, photometric=photometric,
                          environment=tuple(m.ENVIRONMENT), supersample=m.SUPERSAMPLE,
                          point_levels=m.POINT_LEVELS, max_render_scale=m.MAX_RENDER_SCALE,
-                         view_direction=m.VIEW_DIRECTION, splat_skip=m.SPLAT_SKIP)
+                         view_direction=m.VIEW_DIRECTION, splat_skip=m.SPLAT_SKIP,
+                         input_kernel=m.UNET_INPUT_KERNEL)
