@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Render time of the demo model's settings before issue 16 (one point level, no supersampling, a
-3x3 first convolution) and now (configs/demo.yml: supersample 2, 4 point levels, 1x1), side by side in one process, the model
-called directly and, on a GPU, through CUDA graphs (``GraphedRenderer``, as tools/render.py
-renders).
+3x3 first convolution) and now (configs/demo.yml: supersample 2, 4 point levels, 1x1), side by
+side in one process, the model called directly and, on a GPU, through CUDA graphs
+(``GraphedRenderer``, as tools/render.py renders).
 
 Untrained weights (the time does not depend on them), synthetic clouds (default 60k and 1M
 points), full frames (default 512² and 1024²: projection, gather, U-Net), median of --frames after
