@@ -166,3 +166,21 @@ def test_two_processes_with_gloo_end_with_equal_weights(tiny_scene, tmp_path):
     assert len(metrics["weights_sha256"]) == 2
     assert metrics["weights_sha256"][0] == metrics["weights_sha256"][1]
     assert metrics["iterations"] == 6  # 3 per epoch: the global batch of 2 split over 2 processes
+
+
+def test_resume_reads_keys_a_run_predates_as_their_defaults():
+    """A run saved before npcr added a key resumes with a config that leaves that key at its
+    default (the tools read the old config.yml so), and is still refused when the value changes."""
+    import yaml
+
+    from npcr.config import flat_items, load_config
+    from npcr.engine.rundir import config_differences
+
+    cfg = load_config("configs/demo.yml")
+    saved = load_config("configs/demo.yml", ["MODEL.UNET_INPUT_KERNEL", "3"])
+    saved = yaml.safe_load(saved.dump())  # as the run's config.yml reads
+    del saved["MODEL"]["UNET_INPUT_KERNEL"]
+    assert "MODEL.UNET_INPUT_KERNEL" not in flat_items(saved)
+    assert config_differences(saved, cfg) == ["MODEL.UNET_INPUT_KERNEL: 3 -> 1"]
+    assert config_differences(saved, load_config("configs/demo.yml",
+                                                 ["MODEL.UNET_INPUT_KERNEL", "3"])) == []

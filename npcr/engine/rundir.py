@@ -11,6 +11,7 @@ import yaml
 from yacs.config import CfgNode
 
 from ..config import flat_items
+from ..config.defaults import get_cfg_defaults
 from ..errors import NpcrError
 from .checkpoints import RENDERER
 
@@ -72,8 +73,10 @@ def remove_temporary_files(out_dir: Path) -> None:
 
 
 def config_differences(old: CfgNode | dict, new: CfgNode) -> list[str]:
-    """``KEY: old -> new`` for every key (run-control keys aside) whose value differs."""
-    a, b = flat_items(old), flat_items(new)
+    """``KEY: old -> new`` for every key (run-control keys aside) whose value differs. A key the
+    old config lacks (one npcr added since that run) counts as its default, as the tools read an
+    old run's config.yml."""
+    a, b = {**flat_items(get_cfg_defaults()), **flat_items(old)}, flat_items(new)
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
             if k not in RUN_CONTROL_KEYS and a.get(k) != b.get(k)]
 
