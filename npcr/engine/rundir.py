@@ -10,8 +10,7 @@ from typing import Iterator
 import yaml
 from yacs.config import CfgNode
 
-from ..config import flat_items
-from ..config.defaults import get_cfg_defaults
+from ..config import flat_items, get_cfg_defaults
 from ..errors import NpcrError
 from .checkpoints import RENDERER
 
