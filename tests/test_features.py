@@ -84,10 +84,11 @@ def test_lookups_refuse_indices_out_of_range():
 @pytest.mark.parametrize("block", [1, 2, 3])
 def test_blocks_native_and_torch_paths_agree(block, monkeypatch):
     """FeatureLookup.blocks: on the CPU the native gather (pcpr_ext._C.gather_blocks), elsewhere
-    the torch path; both equal the pixel-unshuffled per-layer lookup, exactly."""
+    the torch path; both equal the pixel-unshuffled per-layer lookup, exactly. Rows of 40 blocks:
+    wider than the native gather's prefetching distance (32 lookups)."""
     g = torch.Generator().manual_seed(block)
     feats, bg = torch.randn(60, 4, generator=g, requires_grad=True), torch.randn(4)
-    index = torch.randint(-1, 60, (2, 3, 6 * block, 4 * block), generator=g)
+    index = torch.randint(-1, 60, (2, 3, 6 * block, 40 * block), generator=g)
     plain = pcpr_ext.gather_features(feats, index, bg).detach()
     expected = F.pixel_unshuffle(plain.flatten(1, 2), block).permute(0, 2, 3, 1)
     with monkeypatch.context() as m:
@@ -132,11 +133,12 @@ def _block_gradients(block: int, index: torch.Tensor, env: bool, seed: int = 0):
                                               (3, 3, True)])
 def test_blocks_native_gradient_equals_the_torch_paths(block, layers, env, monkeypatch):
     """Training on the CPU: the native gather's own gradient (one pass) sums what the torch
-    path's lookup and transposes give, to rounding; run after run the same bits."""
+    path's lookup and transposes give, to rounding; run after run the same bits. Rows of 36
+    blocks: wider than the native gather's prefetching distance (32 lookups)."""
     if os.environ.get("NPCR_NO_EXT") == "1":
         pytest.skip("native build skipped with NPCR_NO_EXT=1")
     g = torch.Generator().manual_seed(10 * block + layers)
-    index = torch.randint(-1, 50, (2, layers, 4 * block, 6 * block), generator=g)
+    index = torch.randint(-1, 50, (2, layers, 4 * block, 36 * block), generator=g)
     index[:, :, :block] = 7  # many pixels on one point
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # more than one thread's table where a lookup has the pixels for it
@@ -154,7 +156,7 @@ def test_blocks_native_gradient_equals_the_torch_paths(block, layers, env, monke
     for a, b in zip(native, by_torch):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     with pytest.raises(IndexError, match="out of"):
-        features._C.gather_blocks_backward(torch.zeros(2, 4, 6, layers * 5 * block * block),
+        features._C.gather_blocks_backward(torch.zeros(2, 4, 36, layers * 5 * block * block),
                                            torch.full_like(index, 50), block, 51, False)
     with pytest.raises(ValueError, match="does not match"):
-        features._C.gather_blocks_backward(torch.zeros(2, 4, 6, 0), index, block, 51, False)
+        features._C.gather_blocks_backward(torch.zeros(2, 4, 36, 0), index, block, 51, False)
