@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -164,6 +165,11 @@ def run_training(cfg: CfgNode, overwrite: bool = False) -> dict:
             backend = "nccl" if select_device(cfg).type == "cuda" else "gloo"
             with idist.Parallel(backend=backend) as parallel:
                 parallel.run(training, cfg, result, overwrite)
+                # The engines' reference cycles still hold the DDP model (its reducer, the process
+                # group): freed now, while the group and the interpreter are alive, not in the
+                # interpreter's teardown, where freeing gloo's work can abort the process (a rank
+                # ended with "terminate called without an active exception" once in a test run).
+                gc.collect()
         else:
             training(0, cfg, result, overwrite)
     return result
