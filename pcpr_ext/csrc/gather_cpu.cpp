@@ -14,6 +14,15 @@ namespace {
 
 constexpr int64_t kPrefetchAhead = 32;
 
+// Asks for a table row ahead of its use (a hint: no effect on any value; none where the compiler
+// has no such builtin).
+template <bool kWrites>
+inline void prefetch(const float* row) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(row, kWrites);
+#endif
+}
+
 // The lookups of one row of blocks (job = b * H/u + block row), in memory order: calls
 // fn(r, slot, pixel) with r the table row (index + 1, checked), slot the offset of the lookup's
 // first channel in the (B, H/u, W/u, L*C*u*u) blocks (its channels u*u apart) and pixel the offset
@@ -36,7 +45,7 @@ void for_each_lookup(const int64_t* idx, int64_t job, int64_t L, int64_t H, int6
       for (int64_t x = 0; x < W; ++x) {
         if (x + kPrefetchAhead < W) {
           const int64_t next = line[x + kPrefetchAhead] + 1;
-          if (next > 0 && next < rows) __builtin_prefetch(table + next * C, kWrites);
+          if (next > 0 && next < rows) prefetch<kWrites>(table + next * C);
         }
         const int64_t r = line[x] + 1;
         TORCH_CHECK_INDEX(r >= 0 && r < rows, "index ", std::to_string(r - 1), " out of [-1, ",
@@ -79,7 +88,7 @@ at::Tensor gather_blocks_cpu(const at::Tensor& table, const at::Tensor& index, i
   at::parallel_for(0, B * hu, 1, [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
       for_each_lookup<false>(idx, job, L, H, W, C, u, R, rows,
-                      [&](int64_t r, int64_t slot, int64_t pixel) {
+                             [&](int64_t r, int64_t slot, int64_t pixel) {
         float* o = dst + slot;
         if (r == 0 && bg != nullptr) {  // the background map's features at this pixel
           for (int64_t c = 0; c < C; ++c) o[c * uu] = bg[pixel + c * H * W];
@@ -133,7 +142,7 @@ std::tuple<at::Tensor, at::Tensor> gather_blocks_backward_cpu(const at::Tensor& 
       float* table = part_ptr + part * rows * C;
       for (int64_t job = jobs * part / parts; job < jobs * (part + 1) / parts; ++job) {
         for_each_lookup<true>(idx, job, L, H, W, C, u, rows, table,
-                        [&](int64_t r, int64_t slot, int64_t pixel) {
+                              [&](int64_t r, int64_t slot, int64_t pixel) {
           const float* g = src + slot;
           if (r == 0 && bg != nullptr) {  // the background map's pixel
             for (int64_t c = 0; c < C; ++c) bg[pixel + c * H * W] += g[c * uu];
