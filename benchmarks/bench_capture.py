@@ -30,7 +30,7 @@ from npcr.data import CameraImageDataset, split_cameras
 from npcr.data.formats import load_scene_from
 from npcr.engine.baselines import PointColourSplat
 from npcr.engine.evaluate import evaluate_views
-from npcr.metrics import psnr_from_mse
+from npcr.metrics import colour_matched_psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_projection import machine  # noqa: E402
@@ -97,23 +97,15 @@ def splat_psnr(scene_dir: Path, cams: list[int], size: tuple[int, int]) -> tuple
     return splat.psnr(held_out), images
 
 
-def colour_matched_psnr(sheet_path: Path, count: int) -> float:
-    """Mean PSNR of the renders in an evaluate contact sheet (truth | render | error rows) after
-    each render's channels are fitted to its photo by a gain and an offset (least squares): how
-    far the render is from the photo apart from exposure and white balance, which a held-out
-    photo's own settings decide."""
-    sheet = cv2.imread(str(sheet_path))[..., ::-1].astype(np.float64) / 255
-    h = sheet.shape[0] // count
+def sheet_colour_matched_psnr(sheet_path: Path, count: int) -> float:
+    """Mean colour-matched PSNR (npcr.metrics.colour_matched_psnr) of the renders in an evaluate
+    contact sheet (truth | render | error rows)."""
+    sheet = torch.from_numpy(cv2.imread(str(sheet_path))[..., ::-1].copy()).permute(2, 0, 1) / 255
+    h = sheet.shape[1] // count
     out = []
     for i in range(count):
-        truth, pred = np.split(sheet[i * h:(i + 1) * h], 3, axis=1)[:2]
-        fitted = np.empty_like(pred)
-        for ch in range(3):
-            A = np.stack([pred[..., ch].ravel(), np.ones(pred[..., ch].size)], 1)
-            coef = np.linalg.lstsq(A, truth[..., ch].ravel(), rcond=None)[0]
-            fitted[..., ch] = (A @ coef).reshape(pred.shape[:2])
-        mse = float(((np.clip(fitted, 0, 1) - truth) ** 2).mean())
-        out.append(psnr_from_mse(mse))
+        truth, pred = torch.chunk(sheet[:, i * h:(i + 1) * h], 3, dim=2)[:2]
+        out.append(colour_matched_psnr(pred[None], truth[None]))
     return float(np.mean(out))
 
 
@@ -153,7 +145,7 @@ def main() -> None:
         metrics = json.loads((run / "metrics.json").read_text())
         report = evaluate_views(run, out=work / f"eval_{name}")
         results[name] = {"psnr": report["mean_psnr"], "ssim": report["mean_ssim"],
-                         "colour_matched_psnr": colour_matched_psnr(
+                         "colour_matched_psnr": sheet_colour_matched_psnr(
                              work / f"eval_{name}" / "contact_sheet.png", len(val)),
                          "points": trained_points(run, metrics["epoch"]),
                          "train_minutes": metrics["train_seconds"] / 60,
