@@ -7,21 +7,31 @@ spaced evenly in inverse depth over the range its sparse points span are swept t
 other photos (the *sources*): each source is resampled onto every plane, and windowed zero-mean
 normalised cross-correlation (ZNCC, insensitive to exposure) with the reference scores the plane.
 The best two sources' mean score picks each pixel's depth (occlusion in the others is tolerated),
-refined to sub-plane accuracy by a parabola. A pixel's depth is kept when enough other photos'
+refined to sub-plane accuracy by a parabola; a best plane at either end of the range is no depth
+(the surface lies beyond it, as the sky does). A pixel's depth is kept when enough other photos'
 depth maps agree with it (reprojection within a pixel, depth within a fraction) and then becomes
 a point with the photo's colour; points are merged on a voxel grid of about one pixel's footprint.
+
+Where a surface's texture is too fine or too faint to match at that resolution (gravel, a lawn,
+a plain wall), its broad shading often matches at a coarser one: the sweep is repeated at 1/2,
+1/4 ... of the size, and each photo's pixels that no finer level gave a depth take the coarse
+level's (interpolated to the full resolution where the coarse pixels around agree; depths
+agree between photos within a tolerance that grows with the pixels' size), each still one point
+with the photo's colour at full resolution.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.images import scale_intrinsics
 from ..geometry import camera_rays, project_points
 
 
@@ -37,6 +47,7 @@ class DensifyOptions:
     depth_tolerance: float = 0.01  # relative depth agreement
     reprojection_px: float = 1.0  # reprojection agreement in pixels
     max_points: int = 1_000_000  # merge on a coarser voxel grid when more are fused
+    coarse_levels: int = 2  # sweeps at 1/2, 1/4 ... of max_size for the pixels finer ones missed
 
 
 def _grey(rgb: torch.Tensor) -> torch.Tensor:
@@ -144,7 +155,8 @@ def plane_sweep(ref: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor,
                         torch.zeros_like(denom)).clamp(-0.5, 0.5)
     step = (inv[-1] - inv[0]) / max(num_depths - 1, 1)
     depth = 1 / (inv[idx] + shift.double() * step)
-    keep = (score >= opts.min_score) & (var_r.sqrt() >= opts.min_texture)
+    inside = (idx > 0) & (idx < num_depths - 1)  # at an end of the range the surface lies past it
+    keep = (score >= opts.min_score) & (var_r.sqrt() >= opts.min_texture) & inside
     return torch.where(keep, depth, torch.zeros_like(depth)).float(), score
 
 
@@ -185,63 +197,129 @@ def merge_on_voxels(xyz: np.ndarray, colors: np.ndarray, voxel: float) -> tuple[
     return out_xyz.astype(np.float32), out_col.astype(np.float32)
 
 
+@dataclass
+class Level:
+    """The photos at one stereo resolution: grey images, valid masks and cameras."""
+
+    hw: tuple[int, int]
+    greys: list[torch.Tensor]
+    masks: list[np.ndarray]
+    Ks: torch.Tensor  # (M, 3, 3)
+
+
+def make_level(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndarray,
+               longest: int) -> tuple[Level, list[np.ndarray]]:
+    """``images`` scaled to ``longest`` px (never enlarged) as a Level, and their RGB at that size."""
+    h0, w0 = images[0].shape[:2]
+    scale = min(1.0, longest / max(h0, w0))
+    hw = (max(1, round(h0 * scale)), max(1, round(w0 * scale)))
+    small = [cv2.resize(im, (hw[1], hw[0]), interpolation=cv2.INTER_AREA) for im in images]
+    masks = [np.ones(hw, bool) if m is None else
+             cv2.resize(m.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
+             for m in valid]
+    Ks = torch.as_tensor(np.stack([scale_intrinsics(k, (h0, w0), hw) for k in K]))
+    return Level(hw, [_grey(torch.from_numpy(im)) for im in small], masks, Ks), small
+
+
+def consistent_depths(level: Level, c2ws: torch.Tensor, ranges: np.ndarray,
+                      sources: list[list[int]], opts: DensifyOptions,
+                      progress: Callable[[str], None], name: str) -> list[torch.Tensor]:
+    """Each photo's depth map at ``level`` (0 where none) kept where enough others agree."""
+    fallback = (np.nanmin(ranges[:, 0]), np.nanmax(ranges[:, 1]))
+    depths = []
+    for i in range(len(level.greys)):
+        near, far = ranges[i] if np.isfinite(ranges[i]).all() else fallback
+        srcs = [(level.greys[j], level.Ks[j], c2ws[j]) for j in sources[i]]
+        if not srcs:
+            depths.append(torch.zeros(level.hw))
+            continue
+        depth, _ = plane_sweep(level.greys[i], level.Ks[i], c2ws[i], srcs, float(near), float(far),
+                               opts)
+        depths.append(torch.where(torch.from_numpy(level.masks[i]), depth, torch.zeros_like(depth)))
+        progress(f"stereo {name} {i + 1}/{len(level.greys)}: {int((depth > 0).sum())} of "
+                 f"{level.hw[0] * level.hw[1]} pixels scored")
+    kept = []
+    for i in range(len(depths)):
+        agree = consistent_views(i, depths, level.Ks, c2ws, sources[i], opts)
+        keep = (agree >= min(opts.min_consistent, len(sources[i]))) & (depths[i] > 0)
+        kept.append(torch.where(keep, depths[i], torch.zeros_like(depths[i])))
+    return kept
+
+
+def upsample_depth(depth: torch.Tensor, hw: tuple[int, int], spread: float = 0.05) -> torch.Tensor:
+    """A coarse depth map (0: none) at the finer size ``hw``: inverse depth interpolated
+    bilinearly between the four coarse pixel centres around each fine one, where all four have a
+    depth and none is more than ``spread`` from the others (one surface); 0 elsewhere."""
+    hc, wc = depth.shape
+
+    def corners(fine: int, coarse: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = ((torch.arange(fine, dtype=torch.float64) + 0.5) * coarse / fine - 0.5).clamp(0, coarse - 1)
+        lo = x.floor().long()
+        return lo, (lo + 1).clamp_max(coarse - 1), x - lo
+
+    y0, y1, fy = corners(hw[0], hc)
+    x0, x1, fx = corners(hw[1], wc)
+    inv = torch.where(depth > 0, 1 / depth.double().clamp_min(1e-12), torch.zeros_like(depth.double()))
+    quad = torch.stack([inv[y0][:, x0], inv[y0][:, x1], inv[y1][:, x0], inv[y1][:, x1]])
+    fy, fx = fy[:, None], fx[None]
+    weights = torch.stack([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx])
+    lo, hi = quad.min(0).values, quad.max(0).values
+    ok = (lo > 0) & (hi <= lo * (1 + spread))
+    value = (quad * weights).sum(0)
+    return torch.where(ok, 1 / value.clamp_min(1e-12), torch.zeros_like(value)).float()
+
+
 def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndarray,
             cam_to_world: np.ndarray, sparse: np.ndarray, opts: DensifyOptions,
             progress: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray, dict]:
     """Dense coloured points (N, 3), (N, 3) in [0, 1] from pinhole photos ``images`` ((H, W, 3)
     uint8, one size), their ``valid`` masks (None: all valid), K (M, 3, 3) in npcr's convention,
     camera-to-world (M, 4, 4) and the ``sparse`` points (depth ranges); and counts and seconds."""
-    import cv2
-
-    from ..data.images import scale_intrinsics
-
-    h0, w0 = images[0].shape[:2]
-    scale = min(1.0, opts.max_size / max(h0, w0))
-    hw = (max(1, round(h0 * scale)), max(1, round(w0 * scale)))
-    Ks = torch.as_tensor(np.stack([scale_intrinsics(k, (h0, w0), hw) for k in K]))
     c2ws = torch.as_tensor(cam_to_world, dtype=torch.float64)
-    small = [cv2.resize(im, (hw[1], hw[0]), interpolation=cv2.INTER_AREA) for im in images]
-    masks = [np.ones(hw, bool) if m is None else
-             cv2.resize(m.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
-             for m in valid]
-    greys = [_grey(torch.from_numpy(im)) for im in small]
-    ranges = depth_ranges(sparse, Ks.numpy(), cam_to_world, hw)
+    fine, small = make_level(images, valid, K, opts.max_size)
+    ranges = depth_ranges(sparse, fine.Ks.numpy(), cam_to_world, fine.hw)
     if np.isnan(ranges).all():
         raise ValueError("no camera sees 10 or more sparse points: no depth range to search")
-    fallback = (np.nanmin(ranges[:, 0]), np.nanmax(ranges[:, 1]))
     sources = choose_sources(cam_to_world, opts.num_sources)
     clock = time.perf_counter()
-    depths = []
-    for i in range(len(images)):
-        near, far = ranges[i] if np.isfinite(ranges[i]).all() else fallback
-        srcs = [(greys[j], Ks[j], c2ws[j]) for j in sources[i]]
-        if not srcs:
-            depths.append(torch.zeros(hw))
-            continue
-        depth, _ = plane_sweep(greys[i], Ks[i], c2ws[i], srcs, float(near), float(far), opts)
-        depths.append(torch.where(torch.from_numpy(masks[i]), depth, torch.zeros_like(depth)))
-        progress(f"stereo {i + 1}/{len(images)}: {int((depth > 0).sum())} of {hw[0] * hw[1]} "
-                 "pixels scored")
+    depths = consistent_depths(fine, c2ws, ranges, sources, opts, progress, f"{fine.hw[1]}x{fine.hw[0]}")
+    from_level = [int(sum(int((d > 0).sum()) for d in depths))]
+    for level in range(1, opts.coarse_levels + 1):
+        coarse, _ = make_level(images, valid, K, max(8, opts.max_size >> level))
+        # depths agree as far as a pixel's size allows: relative tolerance x 2 per level
+        level_opts = replace(opts, depth_tolerance=opts.depth_tolerance * 2 ** level)
+        found = consistent_depths(coarse, c2ws, ranges, sources, level_opts, progress,
+                                  f"{coarse.hw[1]}x{coarse.hw[0]}")
+        added = 0
+        reach = 2 ** (level + 1) + 1  # a coarse pixel and its neighbours, in fine pixels
+        for i, d in enumerate(found):
+            # only where the finer levels found no depth nearby: a coarse depth is too rough to
+            # stand between fine ones on a surface they cover, and blurs across its edges
+            near_fine = F.max_pool2d((depths[i] > 0).float()[None, None], reach, 1,
+                                     reach // 2)[0, 0] > 0
+            fill = ~near_fine & torch.from_numpy(fine.masks[i])
+            up = upsample_depth(d, fine.hw)
+            depths[i] = torch.where(fill, up, depths[i])
+            added += int((fill & (up > 0)).sum())
+        from_level.append(added)
     stereo_s = time.perf_counter() - clock
-    xyz, colors, kept = [], [], 0
-    for i in range(len(images)):
-        agree = consistent_views(i, depths, Ks, c2ws, sources[i], opts)
-        keep = (agree >= min(opts.min_consistent, len(sources[i]))) & (depths[i] > 0)
-        kept += int(keep.sum())
-        rays = _rays(Ks[i], c2ws[i], *hw)[keep]
-        xyz.append((c2ws[i][:3, 3] + depths[i][keep].double()[:, None] * rays).numpy())
+    xyz, colors = [], []
+    for i, d in enumerate(depths):
+        keep = d > 0
+        rays = _rays(fine.Ks[i], c2ws[i], *fine.hw)[keep]
+        xyz.append((c2ws[i][:3, 3] + d[keep].double()[:, None] * rays).numpy())
         colors.append(small[i][keep.numpy()] / 255.0)
     xyz, colors = np.concatenate(xyz), np.concatenate(colors)
     if len(xyz) == 0:
         raise ValueError("no depth agreed between photos: the poses or the photos do not match")
     footprint = float(np.median(np.concatenate([d[d > 0].numpy() for d in depths]))) / \
-        float(Ks[:, 0, 0].mean())
+        float(fine.Ks[:, 0, 0].mean())
     voxel = footprint
     merged = merge_on_voxels(xyz, colors, voxel)
     while len(merged[0]) > opts.max_points:
         voxel *= 1.25
         merged = merge_on_voxels(xyz, colors, voxel)
-    stats = {"stereo_size": f"{hw[1]}x{hw[0]}", "fused": kept, "points": len(merged[0]),
-             "voxel": voxel, "stereo_seconds": stereo_s,
-             "fusion_seconds": time.perf_counter() - clock - stereo_s}
+    stats = {"stereo_size": f"{fine.hw[1]}x{fine.hw[0]}", "fused": len(xyz),
+             "fused_by_level": from_level, "points": len(merged[0]), "voxel": voxel,
+             "stereo_seconds": stereo_s, "fusion_seconds": time.perf_counter() - clock - stereo_s}
     return merged[0], merged[1], stats

@@ -43,6 +43,16 @@ def zbuffer(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
     return depth[0, 0].numpy().astype(np.float64)
 
 
+def covered_pixels(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
+                   hw: tuple[int, int], close: int = HoleOptions.close) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (H, W) bool that ``points`` cover, gaps between projected points up to about
+    ``close`` pixels closed, and the z-buffer (``zbuffer``)."""
+    depth = zbuffer(points, K, cam_to_world, hw)
+    covered = cv2.morphologyEx((depth > 0).astype(np.uint8), cv2.MORPH_CLOSE,
+                               np.ones((close, close), np.uint8)) > 0
+    return covered, depth
+
+
 def enclosed(uncovered: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """The ``uncovered`` pixels whose 4-connected region (with ``outside`` pixels joined in) touches
     neither the border nor an ``outside`` pixel."""
@@ -85,9 +95,7 @@ def hole_points(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], K: np.nd
         small = cv2.resize(rgb, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
         inside = np.ones(hw, bool) if mask is None else \
             cv2.resize(mask.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
-        depth = zbuffer(cloud, Ks, c2w, hw)
-        covered = cv2.morphologyEx((depth > 0).astype(np.uint8), cv2.MORPH_CLOSE,
-                                   np.ones((opts.close, opts.close), np.uint8)) > 0
+        covered, depth = covered_pixels(cloud, Ks, c2w, hw, opts.close)
         holes = enclosed(~covered & inside, ~inside)
         filled = farthest_around(depth, holes)
         pick = np.zeros(hw, bool)

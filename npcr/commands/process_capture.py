@@ -2,6 +2,7 @@
 
 tools/process_capture.py IN OUT [--max-size 1000] [--matcher exhaustive|sequential]
                                 [--points given|sparse|dense] [--skip-missing] [--fps 2]
+                                [--stereo-size 320] [--coarse-levels 2]
 
 IN is a folder of photos without poses (structure from motion with pycolmap finds them), a video
 file (.mp4, .mov, ...: frames at --fps, the sharpest of each interval, blurry ones dropped), or a
@@ -39,18 +40,25 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=2.0, help="frames per second of a video")
     parser.add_argument("--stereo-size", type=int, default=DensifyOptions.max_size, metavar="PX",
                         help="longest side of the photos dense stereo works on")
+    parser.add_argument("--coarse-levels", type=int, default=DensifyOptions.coarse_levels,
+                        metavar="N", help="stereo also at 1/2 ... 1/2^N of --stereo-size for what "
+                                          "finer levels missed (faint or fine texture); 0: off")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads of structure from motion (default 0: all); with 1 every "
                              "run gives the same poses and points")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty OUT, replacing only the files written here")
     args = parser.parse_args()
-    if args.max_size < 0 or args.stereo_size < 16 or args.fps <= 0 or args.threads < 0:
-        parser.error("--max-size and --threads must be >= 0, --stereo-size >= 16 and --fps > 0")
+    if min(args.max_size, args.threads, args.coarse_levels) < 0 or args.stereo_size < 16 \
+            or not args.fps > 0:
+        parser.error("--max-size, --threads and --coarse-levels must be >= 0, --stereo-size >= 16 "
+                     "and --fps > 0")
     if Path(args.input).suffix.lower() not in VIDEO_EXTENSIONS:  # a video may sit beside OUT
         check_apart(args.input, args.output)
     opts = CaptureOptions(args.max_size, args.matcher, args.skip_missing, args.points, args.fps,
-                          DensifyOptions(max_size=args.stereo_size), threads=args.threads)
+                          DensifyOptions(max_size=args.stereo_size,
+                                         coarse_levels=args.coarse_levels),
+                          threads=args.threads)
     summary = process_capture(args.input, args.output, opts, args.overwrite)
     seconds = ", ".join(f"{k} {v:.0f} s" for k, v in summary["seconds"].items())
     print(f"wrote {args.output}: {summary['cameras']} cameras of {summary['photos']} photos "
