@@ -6,13 +6,17 @@
 # Steps: packages (install the carried wheels), build (pcpr_ext with CUDA for this device), tests
 # (the CUDA parametrisations, CUDA-graph rendering), projection, network (the U-Net alone), demo
 # (train the demo scene with autocast off and on, render its turntable, time frames at 128² and
-# 1024²), cost, render_cost (the demo settings against those before issue 16), scaling; --steps runs
-# only those named (packages and build are always run). RESULTS_DIR receives at most 8 files, no
-# folders: projection_<dev>.md, cost_<dev>.md (with the U-Net and render-cost tables),
+# 1024²), cost, render_cost (the demo settings against those before issue 16), scaling; these run
+# by default. capture (npcr beside 3D Gaussian Splatting on the carried real capture at full
+# resolution, benchmarks/bench_vs_gsplat.py, training budgets NPCR_CAPTURE_BUDGETS seconds, default
+# 60,180) runs only when named: it needs a 10-minute call of its own (--steps capture). --steps
+# runs only those named (packages and build are always run). RESULTS_DIR receives at most 8 files,
+# no folders: projection_<dev>.md, cost_<dev>.md (with the U-Net and render-cost tables),
 # scaling_<dev>.md + .png, demo_<dev>.md, demo_<dev>_heldout.png (truth | prediction | error),
-# gpu_check.json (every figure) and gpu_check.log (steps, times, the end of each step's output).
-# Prepare the carried folder first on a machine with the internet: benchmarks/gpu_wheels.sh (wheels
-# in .gpu/wheels, the demo scene in .gpu/demo); NPCR_GPU_CARRY names another folder.
+# vs_gsplat_<dev>.md + .png (capture), gpu_check.json (every figure) and gpu_check.log (steps,
+# times, the end of each step's output). Prepare the carried folder first on a machine with the
+# internet: benchmarks/gpu_wheels.sh (wheels in .gpu/wheels, the demo scene in .gpu/demo, with
+# --capture PHOTOS the processed capture in .gpu/capture); NPCR_GPU_CARRY names another folder.
 #
 # --dry-run: the same steps on the CPU at tiny sizes (make test runs it), with open3d, pycolmap and
 # viser hidden as they are on the GPU machine. Steps share a time budget (default 450 s): each runs
@@ -21,10 +25,11 @@
 set -uo pipefail
 
 usage() { echo "usage: benchmarks/gpu_check.sh [--dry-run] [--budget SECONDS] [--steps a,b,...] RESULTS_DIR" >&2; exit 2; }
-ALL_STEPS="packages build tests projection network demo cost render_cost scaling"
+DEFAULT_STEPS="packages build tests projection network demo cost render_cost scaling"
+ALL_STEPS="$DEFAULT_STEPS capture"
 DRY=0
 BUDGET=450
-STEPS=$ALL_STEPS
+STEPS=$DEFAULT_STEPS
 RESULTS=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -65,6 +70,12 @@ else
     echo "gpu_check.sh: $CARRY/wheels or $CARRY/demo is missing: run benchmarks/gpu_wheels.sh where pip works and carry $CARRY" >&2
     exit 2
   fi
+  case " $STEPS " in *" capture "*)
+    if [ ! -d "$CARRY/capture/scene" ]; then
+      echo "gpu_check.sh: $CARRY/capture is missing: run benchmarks/gpu_wheels.sh --capture PHOTOS where pip works" >&2
+      exit 2
+    fi ;;
+  esac
 fi
 mkdir -p "$RESULTS" || exit 2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/npcr_gpu_check.XXXXXX") || exit 2
@@ -258,7 +269,32 @@ else
     --out "$WORK/bench"
 fi
 
-# --- 10. Tables and targets into RESULTS_DIR ---------------------------------------------------------
+# --- 10. A real capture at full resolution, npcr beside 3D Gaussian Splatting (gsplat) -------------
+capture() {
+  local scene=$CARRY/capture/scene sfm=$CARRY/capture/sfm_points.txt
+  local budgets=${NPCR_CAPTURE_BUDGETS:-60,180}
+  local extra=(--device "$DEV")
+  if [ "$DRY" = 0 ]; then  # gsplat compiles its kernels on first use, for this device only
+    TORCH_CUDA_ARCH_LIST=$("$PY" -c "import torch; print('%d.%d' % torch.cuda.get_device_capability())")
+    export TORCH_CUDA_ARCH_LIST MAX_JOBS=$(nproc)
+  else  # a small generated capture, processed here (pycolmap: not hidden)
+    scene=$WORK/capture_scene; sfm=$WORK/capture_sparse/pointclouds/frame1.txt; budgets=4
+    extra+=(--size 48 64)
+    PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" -c "from pathlib import Path
+from npcr.data.box_scene import write_yard_capture
+write_yard_capture(Path('$WORK/capture_photos'), count=7, size=(120, 160))" || return 1
+    PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" tools/process_capture.py "$WORK/capture_photos" \
+      "$WORK/capture_sparse" --points sparse || return 1
+    PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" tools/process_capture.py "$WORK/capture_sparse" \
+      "$scene" --points dense --stereo-size 80 --coarse-levels 1 || return 1
+  fi
+  "$PY" benchmarks/bench_vs_gsplat.py --scene "$scene" --sfm-points "$sfm" --budgets "$budgets" \
+    --work "$WORK/vs_gsplat" --out "$WORK/bench" "${extra[@]}"
+}
+export -f capture
+step capture 600 capture
+
+# --- 11. Tables and targets into RESULTS_DIR ---------------------------------------------------------
 say "== summary"
 "$PY" benchmarks/gpu_summary.py --bench "$WORK/bench" --results "$RESULTS" --device "$DEV" \
   --failed "${FAILED[*]:-}" --seconds $((SECONDS - START)) 2>&1 | tee -a "$LOG"

@@ -2,10 +2,11 @@
 """The last step of benchmarks/gpu_check.sh: tables and targets from the benchmarks' raw files.
 
 Reads what the steps left in ``--bench`` (projection_<dev>.*, cost_<dev>.*, unet_<dev>.*,
-render_cost_<dev>.*,
-scaling_<dev>.*, train_<amp>.json, eval_off.json, render_<amp>.json), copies the benchmark tables
-and the scaling plot to ``--results`` (the U-Net table appended to the cost table), writes ``demo_<dev>.md`` and ``gpu_check.json`` (every figure, and each
-target of issue 13 as met / not met / not measured) there, and prints the summary.
+render_cost_<dev>.*, scaling_<dev>.*, train_<amp>.json, eval_off.json, render_<amp>.json,
+vs_gsplat_<dev>.*), copies the benchmark tables and plots to ``--results`` (the U-Net table
+appended to the cost table), writes ``demo_<dev>.md`` (when the demo ran) and ``gpu_check.json``
+(every figure, and each target of issues 13 and 35 as met / not met / not measured) there, and
+prints the summary.
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from pathlib import Path
 PROJECTION_MS = 2.0  # 1M points at 1024², L = 4, splat 2
 RENDER_MS = 25.0  # full frame at 1024² at NPCR-like settings
 TRAIN_PEAK_MIB = 4096  # training at NPCR-like settings
+# Issue 35's targets against 3D Gaussian Splatting at equal training time on a real capture.
+PSNR_GAP_DB = -1.0  # npcr's held-out PSNR at least gsplat's less 1 dB
+FRAME_RATIO = 0.5  # npcr's frame in at most half gsplat's time
 
 
 def read_json(path: Path) -> dict | None:
@@ -51,6 +55,29 @@ def targets(projection: dict | None, cost: dict | None) -> list[dict]:
                  ", ".join(f"{r['variant']} {r['peak_mib']:.0f} MiB" for r in training),
                  "status": verdict(None if not training else
                                    min(r["peak_mib"] for r in training) <= TRAIN_PEAK_MIB)})
+    return rows
+
+
+def capture_targets(capture: dict | None) -> list[dict]:
+    """Issue 35's targets for each training budget both systems ran."""
+    results = (capture or {}).get("results", {})
+    rows = []
+    for key, n in results.items():
+        system, budget = key.split("@")
+        g = results.get(f"gsplat@{budget}")
+        if system != "npcr":
+            continue
+        gap = None if g is None else n["psnr"] - g["psnr"]
+        ratio = None if g is None else n["render_ms"] / g["render_ms"]
+        rows.append({"target": f"capture at {budget} s: npcr held-out PSNR >= gsplat's "
+                               f"{PSNR_GAP_DB:+g} dB",
+                     "measured": None if gap is None else
+                     f"{n['psnr']:.2f} against {g['psnr']:.2f} dB ({gap:+.2f})",
+                     "status": verdict(None if gap is None else gap >= PSNR_GAP_DB)})
+        rows.append({"target": f"capture at {budget} s: npcr frame <= {FRAME_RATIO:g}x gsplat's",
+                     "measured": None if ratio is None else
+                     f"{n['render_ms']:.1f} against {g['render_ms']:.1f} ms ({ratio:.2f}x)",
+                     "status": verdict(None if ratio is None else ratio <= FRAME_RATIO)})
     return rows
 
 
@@ -100,7 +127,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=0, help="time the steps took")
     args = parser.parse_args()
     bench, results, dev = Path(args.bench), Path(args.results), args.device
-    for name in (f"projection_{dev}.md", f"cost_{dev}.md", f"scaling_{dev}.md", f"scaling_{dev}.png"):
+    for name in (f"projection_{dev}.md", f"cost_{dev}.md", f"scaling_{dev}.md", f"scaling_{dev}.png",
+                 f"vs_gsplat_{dev}.md", f"vs_gsplat_{dev}.png"):
         if (bench / name).exists():
             shutil.copyfile(bench / name, results / name)
     for name in (f"unet_{dev}.md", f"render_cost_{dev}.md"):
@@ -111,8 +139,10 @@ def main() -> None:
     projection = read_json(bench / f"projection_{dev}.json")
     cost = read_json(bench / f"cost_{dev}.json")
     lines, demo = demo_table(bench, dev)
-    (results / f"demo_{dev}.md").write_text("\n".join(lines) + "\n")
-    checks = targets(projection, cost)
+    if demo["runs"]:
+        (results / f"demo_{dev}.md").write_text("\n".join(lines) + "\n")
+    capture = read_json(bench / f"vs_gsplat_{dev}.json")
+    checks = targets(projection, cost) + capture_targets(capture)
     if dev != "cuda":
         for c in checks:
             c["status"] = "not judged (not a GPU run)"
@@ -120,10 +150,12 @@ def main() -> None:
               "targets": checks, "projection": projection, "cost": cost,
               "network": read_json(bench / f"unet_{dev}.json"),
               "scaling": read_json(bench / f"scaling_{dev}.json"),
-              "render_cost": read_json(bench / f"render_cost_{dev}.json"), "demo": demo}
+              "render_cost": read_json(bench / f"render_cost_{dev}.json"), "demo": demo,
+              "capture": capture}
     (results / "gpu_check.json").write_text(json.dumps(report, indent=1) + "\n")
-    print("\n".join(lines))
-    print("\nTargets (issue 13):")
+    if demo["runs"]:
+        print("\n".join(lines))
+    print("\nTargets (issues 13 and 35):")
     for c in checks:
         print(f"- {c['target']}: {c['status']} ({c['measured'] or 'no figure'})")
 

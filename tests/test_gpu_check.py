@@ -23,6 +23,8 @@ def run_check(*args: str, carry: Path) -> subprocess.CompletedProcess:
 
 
 def test_dry_run_goes_through_every_step(tmp_path):
+    """The default steps, then the capture step alone (one test: two dry runs at once would
+    build pcpr_ext in place at the same time)."""
     results = tmp_path / "results"
     proc = run_check("--dry-run", str(results), carry=tmp_path / "no_carry")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -50,6 +52,23 @@ def test_dry_run_goes_through_every_step(tmp_path):
     assert all(t["status"].startswith("not judged") for t in report["targets"])
     demo = (results / "demo_cpu.md").read_text()
     assert "| off |" in demo and "| bf16 |" in demo
+    assert "== capture: not selected" in log
+
+    capture = tmp_path / "capture"
+    proc = run_check("--dry-run", "--steps", "capture", str(capture), carry=tmp_path / "no_carry")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.name for p in capture.iterdir()) == [
+        "gpu_check.json", "gpu_check.log", "vs_gsplat_cpu.md", "vs_gsplat_cpu.png"]
+    report = json.loads((capture / "gpu_check.json").read_text())
+    figures = report["capture"]["results"]["npcr@4"]
+    assert figures["iterations"] > 0 and figures["render_ms"] > 0 and figures["model_bytes"] > 0
+    assert 5 < figures["psnr"] < 60 and figures["psnr_colour_matched"] >= figures["psnr"] - 1e-6
+    assert report["capture"]["gsplat_skipped"]  # no gsplat (nor a GPU) here: said, not failed
+    table = (capture / "vs_gsplat_cpu.md").read_text()
+    assert "| npcr | 4 |" in table and "gsplat not run" in table
+    assert [t["target"] for t in report["targets"] if t["target"].startswith("capture")] == [
+        "capture at 4 s: npcr held-out PSNR >= gsplat's -1 dB",
+        "capture at 4 s: npcr frame <= 0.5x gsplat's"]
 
 
 def test_refuses_without_a_gpu_or_with_bad_arguments(tmp_path):

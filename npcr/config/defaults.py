@@ -186,6 +186,11 @@ _C.TEST.EVAL_PERIOD = 1
 # Every this many iterations (and at the end) a preview of the first held-out camera, prediction |
 # ground truth | alpha | layer-0 depth, goes to TensorBoard and OUTPUT_DIR/previews/.
 _C.TEST.IMAGE_PERIOD = 200
+# After training, the held-out PSNR of the non-learned baselines goes to metrics.json beside the
+# model's: the training photos' mean colour and a splat of one colour per point fitted to them
+# (seconds at small sizes; about a minute for 20 photos at 1008x756 on 2 CPU cores, where a timing
+# benchmark may switch it off).
+_C.TEST.BASELINES = True
 
 _C.REFINE = CN()
 # The temporal refine net (tools/refine.py): blends each rendered frame with the NUM_PREV previous

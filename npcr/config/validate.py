@@ -127,6 +127,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "SOLVER.NUM_WORKERS": (at_least(0), "an integer >= 0"),
     "TEST.EVAL_PERIOD": (at_least(1), "an integer >= 1"),
     "TEST.IMAGE_PERIOD": (at_least(0), "an integer >= 0"),
+    "TEST.BASELINES": (lambda v: isinstance(v, bool), "true or false"),
     "REFINE.NUM_PREV": (at_least(1), "an integer >= 1"),
     "REFINE.CHANNELS": (ints_at_least(1, non_empty=True), "a non-empty list of channels >= 1"),
     "REFINE.MIN_CURRENT_WEIGHT": (fraction, "a weight in (0, 1]"),

@@ -231,15 +231,17 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
                           "held-out cameras (optimistic)")
             if flow.select_ids:
                 result.update(select_cameras=flow.select_ids, best_selection_psnr=record["psnr"])
-        result.update(heldout_baselines(cfg, data, flow, state.renderer, logger))
+        if cfg.TEST.BASELINES:
+            result.update(heldout_baselines(cfg, data, flow, state.renderer, logger))
         if state.poses is not None:
             result["pose_correction"] = write_refined_poses(state.poses, data.scene, out_dir)
         write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d%s) | baselines: point-colour "
-                    "splat %.2f dB, mean colour %.2f dB", psnr, result.get("best_psnr", psnr),
-                    result.get("best_epoch", epoch),
-                    ", chosen on the selection cameras" if flow.select_ids else "",
-                    result["point_colour_splat_psnr"], result["mean_colour_psnr"])
+        baselines = (" | baselines: point-colour splat %.2f dB, mean colour %.2f dB" % (
+            result["point_colour_splat_psnr"], result["mean_colour_psnr"])
+            if cfg.TEST.BASELINES else "")
+        logger.info("held-out PSNR: %.2f dB (best %.2f at epoch %d%s)%s", psnr,
+                    result.get("best_psnr", psnr), result.get("best_epoch", epoch),
+                    ", chosen on the selection cameras" if flow.select_ids else "", baselines)
     if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
         idist.barrier()
 
