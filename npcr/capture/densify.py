@@ -269,6 +269,19 @@ def upsample_depth(depth: torch.Tensor, hw: tuple[int, int], spread: float = 0.0
     return torch.where(ok, 1 / value.clamp_min(1e-12), torch.zeros_like(value)).float()
 
 
+def fill_from_coarse(depth: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
+                     level: int) -> tuple[torch.Tensor, int]:
+    """``depth`` (H, W; 0: none) with the depth of ``coarse`` (a map 2^``level`` times smaller)
+    where it has none and no pixel within a coarse pixel's reach has one, inside ``mask``; and
+    the count of pixels filled. A coarse depth is too rough to stand between fine ones on a
+    surface they cover, and it blurs across that surface's edges."""
+    reach = 2 ** (level + 1) + 1  # a coarse pixel and its neighbours, in fine pixels
+    near_fine = F.max_pool2d((depth > 0).float()[None, None], reach, 1, reach // 2)[0, 0] > 0
+    up = upsample_depth(coarse, tuple(depth.shape))
+    fill = ~near_fine & mask & (up > 0)
+    return torch.where(fill, up, depth), int(fill.sum())
+
+
 def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndarray,
             cam_to_world: np.ndarray, sparse: np.ndarray, opts: DensifyOptions,
             progress: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -291,16 +304,10 @@ def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndar
         found = consistent_depths(coarse, c2ws, ranges, sources, level_opts, progress,
                                   f"{coarse.hw[1]}x{coarse.hw[0]}")
         added = 0
-        reach = 2 ** (level + 1) + 1  # a coarse pixel and its neighbours, in fine pixels
         for i, d in enumerate(found):
-            # only where the finer levels found no depth nearby: a coarse depth is too rough to
-            # stand between fine ones on a surface they cover, and blurs across its edges
-            near_fine = F.max_pool2d((depths[i] > 0).float()[None, None], reach, 1,
-                                     reach // 2)[0, 0] > 0
-            fill = ~near_fine & torch.from_numpy(fine.masks[i])
-            up = upsample_depth(d, fine.hw)
-            depths[i] = torch.where(fill, up, depths[i])
-            added += int((fill & (up > 0)).sum())
+            depths[i], count = fill_from_coarse(depths[i], d, torch.from_numpy(fine.masks[i]),
+                                                level)
+            added += count
         from_level.append(added)
     stereo_s = time.perf_counter() - clock
     xyz, colors = [], []
