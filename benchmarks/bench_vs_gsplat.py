@@ -44,6 +44,7 @@ from npcr.metrics import colour_matched_psnr, psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_projection import machine  # noqa: E402
+from gsplat_anchor import sync  # noqa: E402  (gsplat itself is imported only to train)
 
 CONFIG = "configs/capture_gpu.yml"
 
@@ -60,11 +61,6 @@ def train_npcr(scene: Path, run_dir: Path, val: list[int], epochs: int, extra: l
         "TEST.EVAL_PERIOD", epochs, "SOLVER.CHECKPOINT_PERIOD", epochs, "TEST.IMAGE_PERIOD", 0,
         "TEST.BASELINES", False, *extra)
     return json.loads((run_dir / "metrics.json").read_text())
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -210,8 +206,8 @@ def main() -> None:
         epochs = max(1, int(budget * calibration["it_per_s"] / iters_per_epoch))
         print(f"npcr: {epochs} epochs for {budget} s", flush=True)
         metrics = train_npcr(scene_dir, work / f"npcr_{budget}", val, epochs, extra)
-        figures_, pictures["npcr"] = judge_npcr(work / f"npcr_{budget}", size)
-        results[f"npcr@{budget}"] = {**figures_, "epochs": epochs,
+        judged, pictures["npcr"] = judge_npcr(work / f"npcr_{budget}", size)
+        results[f"npcr@{budget}"] = {**judged, "epochs": epochs,
                                      "train_seconds": metrics["train_seconds"],
                                      "iterations": metrics["iterations"],
                                      "peak_mib": metrics["peak_memory_mib"]

@@ -1,7 +1,8 @@
 """Small textured scenes for testing capture processing, ray cast exactly through pinhole or
 distorted lenses, deterministic for a seed: a box on a floor before a back wall, every face covered
 in a random multi-scale texture (what feature matching and stereo need); and an outdoor yard, a
-house front and a box on wide ground of weak texture under a sky at infinity (what stereo misses)."""
+house front and a box on a lawn whose grain differs from photo to photo under a sky at infinity
+(what fine-scale stereo misses)."""
 from __future__ import annotations
 
 import json
@@ -63,8 +64,9 @@ def _ground_texture(rng: np.random.Generator, base: tuple[float, float, float], 
 def yard_rects(seed: int = 0) -> list[Rect]:
     """An outdoor scene (y down, ground at y = 1): a house front 6 wide and 3 high at z = 4 and a
     unit box before it, both richly textured, on a lawn (patches under a grain that differs from
-    photo to photo: fine-scale stereo cannot match it) that reaches 60 units ahead and to each side (the cameras of ``arc_cameras(radius=5, height=-0.6)`` see it up to
-    near the horizon; the sky above is ``yard_sky``)."""
+    photo to photo: fine-scale stereo cannot match it) that reaches 60 units ahead and to each
+    side (the cameras of ``write_yard_capture`` see it up to near the horizon; the sky above is
+    ``yard_sky``)."""
     rng = np.random.default_rng(seed)
     v = np.array
     ground = Rect(v([-60.0, 1.0, -20.0]), v([120.0, 0, 0]), v([0, 0, 80.0]),
