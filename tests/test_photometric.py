@@ -98,3 +98,31 @@ def test_crop_padding_of_photos_without_mattes_is_left_out(tmp_path):
         alpha.unlink()
     plain = CameraImageDataset(load_scene_from(tmp_path / "s"), [0], 0, (16, 16), (0.5, 0.5), (16, 16))[0]
     assert plain["valid"][0, :8, :8].all() and not plain["valid"][0, 8:].any()
+
+
+def test_each_training_photo_gets_its_own_correction(tmp_path):
+    """Photo j is read as camera j and trained with camera j's gains (ids off by one anywhere
+    between the dataset and the correction would pair a photo with its neighbour's exposure)."""
+    from npcr.data import CameraImageDataset, write_native_scene
+    from npcr.data.demo_scene import make_demo_scene
+    from npcr.data.formats import load_scene_from
+    from npcr.engine.trainer import create_trainer
+
+    s = make_demo_scene(seed=0, size=16, num_cameras=4, strands=10, num_points=300, distance=3.0)
+    write_native_scene(tmp_path / "s", s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)
+    scene = load_scene_from(tmp_path / "s")
+    dataset = CameraImageDataset(scene, [3, 1], 0, (16, 16))
+    assert [dataset[i]["camera_id"] for i in range(2)] == [3, 1]
+    assert torch.allclose(dataset[0]["cam_to_world"].double(), torch.as_tensor(scene.cam_to_world[3]))
+    cfg = load_config(None, ["MODEL.FEATURE_DIM", "4", "MODEL.UNET_CHANNELS", "[8, 16]",
+                             "MODEL.PHOTOMETRIC.EXPOSURE", "True", "SOLVER.AMP", "off"])
+    model = build_model(cfg, 300, depth_range=(0.5, 10.0), num_cameras=4, train_cameras=[0, 1, 2, 3])
+    seen = []
+    model.photometric.register_forward_hook(lambda _, inputs, __: seen.append(inputs[1].tolist()))
+    clouds = FrameClouds({0: torch.from_numpy(s.points).float()})
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    trainer = create_trainer(cfg, model, optimizer, clouds, torch.device("cpu"),
+                             torch.amp.GradScaler("cpu", enabled=False))
+    batch = torch.utils.data.default_collate([dataset[0], dataset[1]])
+    trainer.run([batch], max_epochs=1)
+    assert seen == [[3, 1]]  # the correction of the batch's photos, in the batch's order
