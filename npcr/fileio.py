@@ -14,13 +14,19 @@ import numpy as np
 from .errors import NpcrError
 
 
+# Temporary files of npcr's writers: ``.<name>.npcr-<random>.tmp<suffix>`` beside the target; a
+# killed write leaves one, which the trainer removes from its OUTPUT_DIR (no user file is so named).
+TEMPORARY_GLOB = ".*.npcr-*.tmp*"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success it is synced to disk and renamed
-    to ``path``."""
+    """Yield a temporary path in the target's folder (named as ``TEMPORARY_GLOB`` says); on
+    success it is synced to disk and renamed to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.npcr-", suffix=".tmp" + path.suffix,
+                               dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

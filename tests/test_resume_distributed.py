@@ -127,10 +127,15 @@ def test_kill_mid_epoch_then_resume_gives_bitwise_equal_weights(tiny_scene, stra
     assert not list(broken.glob("*.tmp")) and not list(broken.glob(".*.pt*"))
 
     assert (broken / ".npcr.lock").is_file()  # the killed run's lock, stale now
-    (broken / "tmpab12cd").write_bytes(b"half a checkpoint")  # as a kill during a save leaves
+    half = broken / ".nr_model_2.pth.npcr-ab12cd.tmp.pth"  # as a kill during a save leaves
+    half.write_bytes(b"half a checkpoint")
+    users = [broken / "tmp_notes.txt", broken / ".draft.tmp.md", broken / "nr_model_2 (copy).pth"]
+    for path in users:
+        path.write_text("the user's")
     resumed = train("tools/train.py", *common, "OUTPUT_DIR", broken, "RESUME", "True")
     assert "resumed from iteration 4" in resumed.stdout
-    assert not (broken / ".npcr.lock").exists() and not (broken / "tmpab12cd").exists()
+    assert not (broken / ".npcr.lock").exists() and not half.exists()
+    assert all(p.read_text() == "the user's" for p in users)  # only npcr's own temporary files go
     assert not list(broken.glob("nr_resume_*.pth"))  # removed once training completed
     assert same_weights(straight, broken)
     digests = [json.loads((d / "metrics.json").read_text())["weights_sha256"]

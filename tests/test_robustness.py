@@ -398,3 +398,26 @@ def test_relative_dataset_root_renders_from_anywhere(world, tmp_path):
                             capture_output=True, text=True)
     assert render.returncode == 0, render.stderr
     assert (tmp_path / "elsewhere" / "r" / "frame_0000.png").is_file()
+
+
+def test_a_run_folder_keeps_the_users_files(world, tmp_path):
+    """--overwrite removes the earlier run's own files by their exact names, the trainer only the
+    temporary files npcr names; a file of the user's beside a run is never touched. OUTPUT_DIR ""
+    (the current folder) is refused."""
+    out = copy_model(world, tmp_path)
+    users = {"nr_model_2 (copy).pth": "a copy", "tmp_notes.txt": "notes", ".draft.tmp.md": "draft",
+             "nr_model_best.json.bak": "a backup"}
+    for name, text in users.items():
+        (out / name).write_text(text)
+    (out / "nr_optimizer_7.pth").write_bytes(b"an earlier run's")  # the run's own: removed
+    proc = run("tools/train.py", "--overwrite", "DATASETS.ROOT", world / "scene", "OUTPUT_DIR", out,
+               *TRAIN)
+    assert proc.returncode == 0, proc.stderr
+    assert {name: (out / name).read_text() for name in users} == users
+    assert not (out / "nr_optimizer_7.pth").exists() and (out / "nr_model_1.pth").is_file()
+    (tmp_path / "here").mkdir()  # run from a folder of its own: were "" taken, it would fill it
+    empty = subprocess.run([sys.executable, f"{os.getcwd()}/tools/train.py", "DATASETS.ROOT",
+                            world / "scene", "OUTPUT_DIR", "", *TRAIN], cwd=tmp_path / "here",
+                           capture_output=True, text=True)
+    assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "OUTPUT_DIR" in empty.stderr
+    assert not any((tmp_path / "here").iterdir())

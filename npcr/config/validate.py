@@ -67,6 +67,8 @@ def _device(v: Any) -> bool:
 
 
 RULES: dict[str, tuple[Check, str]] = {
+    "OUTPUT_DIR": (lambda v: isinstance(v, str) and v.strip() != "",
+                   "a folder (not empty: the current folder is no run's)"),
     "SEED": (at_least(0), "an integer >= 0"),
     "DEVICE": (_device, "auto, cpu, cuda or cuda:N"),
     "LOAD_EPOCH": (at_least(-1), "an epoch, or -1 for the latest"),

@@ -29,7 +29,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 
 from ..errors import NpcrError, one_line
-from ..fileio import write_text
+from ..fileio import atomic_path, write_text
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,16 @@ class CheckpointFiles:
     def best_record(self) -> str:
         return f"{self.prefix}_model_best.json"
 
-    def run_files(self) -> tuple[str, ...]:
-        """Glob patterns of everything a training run saves (what --overwrite removes)."""
-        return (self.model("*"), self.best_record, self.optimizer("*"), self.resume("*"))
+    def run_files(self, folder: Path) -> list[Path]:
+        """The files in ``folder`` that a training run saves (what --overwrite removes): numbered
+        models, optimizers and resume points and the best model with its record, by their exact
+        names (a user's ``nr_model_2 (copy).pth`` is not one)."""
+        folder = Path(folder)
+        names = [self.model(e) for e in _numbers(folder, self.model)] + \
+            [self.optimizer(e) for e in _numbers(folder, self.optimizer)] + \
+            [self.resume(i) for i in _numbers(folder, self.resume)] + \
+            [self.best_model, self.best_record]
+        return [folder / n for n in names if (folder / n).is_file()]
 
     def epochs(self, folder: Path, need_optimizer: bool = False) -> list[int]:
         """Epochs with a saved model (and optimizer, if asked) in ``folder``, ascending."""
@@ -98,18 +105,24 @@ def load_checkpoint(path: Path) -> dict:
 
 
 class CheckpointSaver(DiskSaver):
-    """ignite's atomic DiskSaver whose failures (a full disk, no permission) name the file; the
-    temporary file of a failed write is removed by DiskSaver."""
+    """ignite's DiskSaver writing each file as npcr's writers do (``fileio.atomic_path``: a
+    temporary file named for npcr beside it, then renamed, so that what a killed save leaves is
+    told apart from a user's files), on rank 0; failures (a full disk, no permission) name the
+    file, and a failed write's temporary file is removed."""
 
     def __init__(self, dirname: Path):
-        super().__init__(str(dirname), atomic=True, require_empty=False)
+        super().__init__(str(dirname), atomic=False, require_empty=False)
 
     def __call__(self, checkpoint, filename: str, metadata=None) -> None:
+        if idist.get_rank() != self.save_on_rank:
+            return
+        path = Path(self.dirname) / filename
         try:
-            super().__call__(checkpoint, filename, metadata)
+            with atomic_path(path) as tmp:
+                torch.save(checkpoint, tmp)
         except (OSError, RuntimeError) as exc:  # torch.save reports short writes as RuntimeError
-            raise OSError(f"cannot write checkpoint {Path(self.dirname) / filename} (is the disk "
-                          f"full or read-only?): {exc}") from None
+            raise OSError(f"cannot write checkpoint {path} (is the disk full or read-only?): "
+                          f"{exc}") from None
 
 
 class BestModel:

@@ -12,6 +12,7 @@ from yacs.config import CfgNode
 
 from ..config import flat_items, get_cfg_defaults
 from ..errors import NpcrError
+from ..fileio import TEMPORARY_GLOB
 from .checkpoints import RENDERER
 
 LOCK_FILE = ".npcr.lock"
@@ -19,8 +20,6 @@ LOCK_FILE = ".npcr.lock"
 RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_EPOCHS",
                     "SOLVER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
                     "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD"}
-# What a training run writes into OUTPUT_DIR (besides logs): removed by --overwrite.
-RUN_FILES = (*RENDERER.run_files(), "metrics.json")
 
 
 def _alive(pid: int) -> bool:
@@ -63,12 +62,11 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 
 
 def remove_temporary_files(out_dir: Path) -> None:
-    """Remove what an interrupted write left: ignite's ``tmp*`` checkpoint files and npcr's
-    ``.<name>.*.tmp*`` files. Only under the lock: no other run writes there then."""
-    for pattern in ("tmp*", ".*.tmp*"):
-        for path in out_dir.glob(pattern):
-            if path.is_file():
-                path.unlink(missing_ok=True)
+    """Remove what an interrupted write of npcr's left (``fileio.TEMPORARY_GLOB``; a user's
+    ``tmp*`` files stay). Only under the lock: no other run writes there then."""
+    for path in out_dir.glob(TEMPORARY_GLOB):
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def config_differences(old: CfgNode | dict, new: CfgNode) -> list[str]:
@@ -81,10 +79,10 @@ def config_differences(old: CfgNode | dict, new: CfgNode) -> list[str]:
 
 
 def clear_run(out_dir: Path) -> None:
-    """Remove a previous run's checkpoints and metrics (logs and previews stay)."""
-    for pattern in RUN_FILES:
-        for path in out_dir.glob(pattern):
-            path.unlink()
+    """Remove a previous run's checkpoints and metrics, by their exact names (logs, previews and
+    anything else stay)."""
+    for path in [*RENDERER.run_files(out_dir), out_dir / "metrics.json"]:
+        path.unlink(missing_ok=True)
 
 
 def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool) -> None:
