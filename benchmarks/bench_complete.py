@@ -37,12 +37,11 @@ from npcr.data import CameraImageDataset, split_cameras
 from npcr.data.box_scene import write_yard_capture
 from npcr.data.formats import load_scene_from
 from npcr.data.native import write_points_txt
-from npcr.engine.baselines import PointColourSplat
 from npcr.engine.trained import load_trained
 from npcr.metrics import psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_capture import capture_name, tool  # noqa: E402
+from bench_capture import capture_name, splat_psnr, tool  # noqa: E402
 from bench_projection import machine  # noqa: E402
 
 VARIANTS = {"before": 0, "after": DensifyOptions.coarse_levels}  # name: coarse stereo levels
@@ -117,18 +116,6 @@ def model_renders(run: Path) -> list[np.ndarray]:
     return out
 
 
-def splat_renders(scene_dir: Path, val: list[int], size: tuple[int, int]) -> list[np.ndarray]:
-    """A point-colour splat of the scene's cloud (colours and background fitted to the training
-    photos, no network): its held-out views (H, W, 3)."""
-    scene = load_scene_from(scene_dir)
-    xyz, colors = (torch.from_numpy(a) for a in scene.points(0))
-    train_ids, _, _ = split_cameras(scene.num_cameras, val)
-    splat = PointColourSplat(xyz, colors, 1e-3, 1e6, opaque=True)
-    splat.fit(list(CameraImageDataset(scene, train_ids, 0, size)), epochs=10)
-    return [splat.render(v["K"][None], v["cam_to_world"][None], *size)[0][0].permute(1, 2, 0)
-            .clamp(0, 1).numpy() for v in CameraImageDataset(scene, val, 0, size)]
-
-
 def scores(renders: list[np.ndarray], views: list[dict], masks: list[torch.Tensor]) -> dict:
     """Mean held-out PSNR over the valid pixels and over the valid uncovered ones."""
     whole, uncovered = [], []
@@ -149,7 +136,8 @@ def evaluate(name: str, work: Path, sparse: Path, val: list[int], size: tuple[in
               "pictures": {}}
     for variant in VARIANTS:
         renders = model_renders(work / name / f"run_{variant}")
-        splats = splat_renders(work / name / variant, val, size)
+        _, splats = splat_psnr(work / name / variant, val, size)
+        splats = [np.clip(image, 0, 1) for image in splats]
         metrics = json.loads((work / name / f"run_{variant}" / "metrics.json").read_text())
         result[variant] = {"model": scores(renders, views, masks),
                            "splat": scores(splats, views, masks),
