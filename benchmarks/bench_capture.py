@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, split_cameras
 from npcr.data.formats import load_scene_from
 from npcr.engine.baselines import PointColourSplat
@@ -117,7 +118,7 @@ def main() -> None:
     parser.add_argument("--max-size", type=int, default=1008, help="process_capture --max-size")
     parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--work", default="output/bench_capture")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--exposure-spread", type=float, default=0.3,
                         help="also train (c) and (d) on training photos with random exposures of "
                              "this log spread (0: skip)")

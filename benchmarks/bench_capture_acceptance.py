@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from npcr.cli import results_folder
 from npcr.data.formats import load_scene_from
 from npcr.data.transforms import GL_TO_CV
 from npcr.metrics import psnr_from_mse
@@ -93,7 +94,7 @@ def main() -> None:
                         help="native scene of undistorted photos with poses")
     parser.add_argument("--work", default="output/bench_capture_acceptance")
     parser.add_argument("--size", type=int, nargs=2, default=(256, 192), metavar=("H", "W"))
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     args = parser.parse_args()
     work = Path(args.work)
     if work.exists():  # only a folder this benchmark made before is replaced

@@ -33,6 +33,7 @@ import torch
 
 from npcr.capture.densify import DensifyOptions, densify
 from npcr.capture.holes import covered_pixels
+from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, split_cameras
 from npcr.data.box_scene import write_yard_capture
 from npcr.data.formats import load_scene_from
@@ -211,7 +212,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", help="a real capture's photos (also benchmarked when given)")
     parser.add_argument("--work", default="output/bench_complete")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--epochs", type=int, default=120)
     args = parser.parse_args()
     work, out = Path(args.work), Path(args.out)

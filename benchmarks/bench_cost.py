@@ -25,6 +25,7 @@ import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the t
 import torch
 from ignite.engine import Events
 
+from npcr.cli import results_folder
 from npcr.config import load_config
 from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.engine.optim import build_optimizer, maybe_compile
@@ -135,7 +136,7 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=512)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--render-size", type=int, default=1024)
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated training variants among: {', '.join(VARIANTS)}")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one measurement, in a subprocess

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 
+from npcr.cli import results_folder
+
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_projection import machine  # noqa: E402
 
@@ -105,7 +107,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
     parser.add_argument("--train-runs", type=int, default=2,
                         help="training runs of each tree (0: render time only)")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     args = parser.parse_args()
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev], check=True,
                          capture_output=True, text=True).stdout.strip()

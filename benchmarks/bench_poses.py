@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from npcr.cli import results_folder
 from npcr.config import load_config, save_config
 from npcr.data import (read_cam_poses, read_intrinsics, read_points, write_cam_poses,
                        write_native_scene)
@@ -128,7 +129,7 @@ def main() -> None:
     parser.add_argument("--work", default=None, help="default: output/bench_poses[_props]")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the report from the runs already in --work")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     args = parser.parse_args()
     suffix = f"_props{args.props}" if args.props else ""
     args.work = args.work or f"output/bench_poses{suffix}"

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 import pcpr_ext
+from npcr.cli import results_folder
 
 NEAR, FAR = 0.5, 10.0
 
@@ -204,7 +205,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cuda: the device sweep on the GPU (see above)")
     parser.add_argument("--sweep", choices=["auto", "compare", "device"], default="auto",

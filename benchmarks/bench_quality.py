@@ -45,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from npcr.cli import results_folder
 from npcr.config import load_config, save_config
 from npcr.data import CameraImageDataset, split_cameras, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
@@ -207,7 +208,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--skip-ablation", action="store_true")
     parser.add_argument("--skip-decline", action="store_true")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--work", default="output/bench_quality")
     args = parser.parse_args()
     work, e = Path(args.work), args.epochs

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +34,7 @@ import matplotlib
 import numpy as np
 import torch
 
+from npcr.cli import results_folder
 from npcr.config import load_config, save_config
 from npcr.data import (CameraImageDataset, read_cam_poses, read_intrinsics, split_cameras,
                        write_native_scene)
@@ -164,11 +164,9 @@ def bench_scene(name: str, args: argparse.Namespace) -> dict:
     else:
         cfg = load_config(out / "config.yml", ["OUTPUT_DIR", str(out), "REFINE.MAX_EPOCHS",
                                                str(args.refine_epochs), *args.opts])
-        save_config(cfg, out / REFINE_DIR / "config.yml")
-        heldout = run_refine_training(cfg, trained)
+        heldout = run_refine_training(cfg, trained, overwrite=True)
     cams, intr = orbit(data, out, 120)
     flicker = refine_path(out, cams, intr, out=out / "refined120")
-    shutil.rmtree(out / "raw120", ignore_errors=True)  # this benchmark's own folder
     tool("tools/render.py", "--output-dir", str(out), "--cameras", str(cams), "--intrinsics",
          str(intr), "--out", str(out / "raw120"))
     truth = against_truth(scene_args, cams, intr,
@@ -211,7 +209,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--refine-epochs", type=int, default=10)
     parser.add_argument("--work", default="output/bench_refine")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
     parser.add_argument("--reuse", action="store_true",
                         help="keep refine nets already trained in --work (measure only)")

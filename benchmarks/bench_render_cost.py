@@ -23,6 +23,7 @@ from pathlib import Path
 import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import torch
 
+from npcr.cli import results_folder
 from npcr.config import load_config
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--points", type=int, nargs="+", default=[60_000, 1_000_000])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     args = parser.parse_args()
     device = torch.device(args.device)
     rows = []

@@ -22,6 +22,7 @@ import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the t
 import matplotlib
 import torch
 
+from npcr.cli import results_folder
 from npcr.config import load_config
 from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.geometry import look_at, pinhole
@@ -102,7 +103,7 @@ def main() -> None:
                         help="image side of the point and layer sweeps")
     parser.add_argument("--max-points", type=int, default=20_000_000,
                         help="largest cloud of the point sweep (100000000 on a big GPU)")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--plot-only", action="store_true",
                         help="redo the table and plot from the saved scaling_<device>.json")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # one configuration, in a subprocess

@@ -19,6 +19,7 @@ from pathlib import Path
 import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
 import torch
 
+from npcr.cli import results_folder
 from npcr.config import load_config, save_config
 from npcr.data import write_native_scene
 from npcr.data.demo_scene import make_demo_scene
@@ -40,7 +41,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, choices=sorted(SCENES), default=128)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("--work", default="output/bench_training")
     args = parser.parse_args()
     data, scene_args = SCENES[args.size]

@@ -23,6 +23,7 @@ import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the t
 import torch
 import torch.nn as nn
 
+from npcr.cli import results_folder
 from npcr.modeling import AntialiasedUNet
 from npcr.modeling.unet import GroupNorm, group_norm_by_reduction
 
@@ -84,7 +85,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="render image side")
     parser.add_argument("--train-size", type=int, default=512, help="training crop side")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     args = parser.parse_args()
     device = torch.device(args.device)
     amp_name, amp = ("fp16", torch.float16) if device.type == "cuda" else ("bf16", torch.bfloat16)

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from pytorch_msssim import ssim
 
+from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, read_points
 from npcr.data.formats import load_scene_from
 from npcr.engine.checkpoints import RENDERER
@@ -178,7 +179,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scene", required=True, help="native scene at full resolution")
     parser.add_argument("--sfm-points", required=True, help="structure-from-motion points (text)")
-    parser.add_argument("--out", required=True, help="folder for the table, picture and figures")
+    parser.add_argument("--out", type=results_folder, required=True,
+                        help="folder for the table, picture and figures")
     parser.add_argument("--work", default="output/bench_vs_gsplat")
     parser.add_argument("--budgets", default="60,300", help="training seconds, comma-separated")
     parser.add_argument("--device", default="cuda")

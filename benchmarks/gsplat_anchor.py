@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim
 
+from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, read_points, split_cameras
 from npcr.data.formats import load_scene_from
 from npcr.fileio import write_image
@@ -212,7 +213,7 @@ def main() -> None:
     parser.add_argument("--points", required=True, help="points to start from (text, x y z r g b)")
     parser.add_argument("--val", required=True, help="held-out cameras, comma-separated")
     parser.add_argument("--budget", type=float, required=True, help="training seconds")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", type=results_folder, required=True)
     args = parser.parse_args()
     device = torch.device("cuda")
     out = Path(args.out)

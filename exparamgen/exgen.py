@@ -19,9 +19,12 @@ import numpy as np
 
 from npcr.camera_paths import keyframe_path, orbit_path, spiral_path, surround_path
 from exparamgen.preview import save_path_preview
-from npcr.cli import run_cli
+from npcr.cli import number, run_cli
 from npcr.data import read_cam_poses, read_intrinsics, read_points, write_cam_poses, write_intrinsics
 from npcr.errors import NpcrError
+from npcr.outputs import check_output, output_folder
+
+EXGEN_TOOL = "exparamgen/exgen.py"
 
 
 def main() -> None:
@@ -33,22 +36,25 @@ def main() -> None:
                         default="surround")
     centre = parser.add_mutually_exclusive_group()
     centre.add_argument("--pointcloud", help="look at this cloud's bounding-box centre")
-    centre.add_argument("--center", type=float, nargs=3, metavar=("X", "Y", "Z"))
-    parser.add_argument("--frames", type=int, default=120)
-    parser.add_argument("--up", type=float, nargs=3, metavar=("X", "Y", "Z"),
+    centre.add_argument("--center", type=number(), nargs=3, metavar=("X", "Y", "Z"))
+    parser.add_argument("--frames", type=number(int, 1), default=120)
+    parser.add_argument("--up", type=number(), nargs=3, metavar=("X", "Y", "Z"),
                         help="rotation axis (default: the start camera's image up, -y)")
-    parser.add_argument("--elevation", type=float, default=0.0,
+    parser.add_argument("--elevation", type=number(float, -90, 90), default=0.0,
                         help="surround: elevation swing in degrees (one sine period along the path)")
-    parser.add_argument("--azimuth", type=float, nargs=2, default=(0.0, 360.0), metavar=("A0", "A1"))
-    parser.add_argument("--elevation-range", type=float, nargs=2, metavar=("E0", "E1"))
-    parser.add_argument("--radius", type=float, help="orbit/spiral distance from the centre")
-    parser.add_argument("--turns", type=float, default=2.0, help="spiral: number of turns")
-    parser.add_argument("--keyframes", type=int, nargs="+", metavar="I",
+    parser.add_argument("--azimuth", type=number(), nargs=2, default=(0.0, 360.0), metavar=("A0", "A1"))
+    parser.add_argument("--elevation-range", type=number(float, -90, 90), nargs=2, metavar=("E0", "E1"))
+    parser.add_argument("--radius", type=number(float, 0, above=True), help="orbit/spiral distance from the centre")
+    parser.add_argument("--turns", type=number(float, 0, above=True), default=2.0, help="spiral: number of turns")
+    parser.add_argument("--keyframes", type=number(int, 0), nargs="+", metavar="I",
                         help="keyframes: camera indices in --campose (default: all, in order)")
-    parser.add_argument("--out", required=True, help="folder for CamPose.inf and Intrinsic.inf")
+    parser.add_argument("--out", required=True,
+                        help="folder for CamPose.inf, Intrinsic.inf and path_preview.png: new, "
+                             "empty or an earlier path's, which this one replaces")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an --out that holds other files too (they stay)")
     args = parser.parse_args()
-    if args.frames < 1:
-        parser.error("--frames must be >= 1")
+    check_output(args.out, EXGEN_TOOL, args.overwrite)
 
     cams = read_cam_poses(args.campose)
     start = cams[0]
@@ -75,9 +81,10 @@ def main() -> None:
     except ValueError as exc:
         raise NpcrError(str(exc)) from None
     out = Path(args.out)
-    write_cam_poses(out / "CamPose.inf", poses)
-    write_intrinsics(out / "Intrinsic.inf", np.repeat(K[None], len(poses), axis=0))
-    save_path_preview(out / "path_preview.png", poses, points)
+    with output_folder(out, EXGEN_TOOL, args.overwrite) as stage:
+        write_cam_poses(stage / "CamPose.inf", poses)
+        write_intrinsics(stage / "Intrinsic.inf", np.repeat(K[None], len(poses), axis=0))
+        save_path_preview(stage / "path_preview.png", poses, points)
     print(f"wrote {len(poses)} cameras ({args.path}) {described} to {out}")
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -71,37 +70,6 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, array)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; on success its contents become ``path``.
-
-    A ``path`` that exists and is not empty is refused unless ``overwrite``; then each file or
-    folder the writer made replaces the one of the same name there, and everything else in
-    ``path`` stays (a writer never deletes what it did not write)."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise NpcrError(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise NpcrError(f"{path}: folder exists and is not empty; choose a new folder, or pass "
-                        f"--overwrite to replace the files this tool writes there")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
-    try:
-        yield tmp
-        if not path.exists() or not any(path.iterdir()):
-            os.replace(tmp, path)
-            return
-        for entry in tmp.iterdir():
-            target = path / entry.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(entry, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def check_apart(source: str | os.PathLike, output: str | os.PathLike) -> None:

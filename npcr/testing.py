@@ -33,13 +33,15 @@ def intrinsics(f: float = 10.0, cx: float = 4.0, cy: float = 4.0) -> torch.Tenso
 
 
 def run_tool(*args, ok: bool = True, one_thread: bool = True, env: dict | None = None,
-             preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess:
+             preexec_fn: Callable[[], None] | None = None,
+             timeout: float = 900) -> subprocess.CompletedProcess:
     """Run ``python ARGS...`` (a tool script and its arguments; paths may be Path objects),
     capturing its text output; ``one_thread`` sets OMP_NUM_THREADS=1 (bitwise-repeatable
-    training), ``env`` adds variables; with ``ok`` assert that it exited 0."""
+    training), ``env`` adds variables; with ``ok`` assert that it exited 0. A tool still running
+    after ``timeout`` seconds fails the test (subprocess.TimeoutExpired) rather than hanging it."""
     env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if one_thread else {}), **(env or {})}
     proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          env=env, preexec_fn=preexec_fn)
+                          env=env, preexec_fn=preexec_fn, timeout=timeout)
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc

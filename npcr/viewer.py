@@ -21,7 +21,10 @@ import viser.transforms as vtf
 from .data import write_cam_poses, write_intrinsics
 from .engine.monitor import shade_depth
 from .engine.trained import Trained
+from .errors import NpcrError, one_line
+from .outputs import check_output, output_folder
 
+VIEW_TOOL = "tools/view.py"
 REST_SECONDS = 0.3  # a camera unchanged this long is at rest: render at full resolution
 
 
@@ -44,9 +47,12 @@ class Viewer:
     """A viser server showing ``trained``; ``serve_forever`` renders until ``stop``."""
 
     def __init__(self, trained: Trained, host: str = "127.0.0.1", port: int = 8080,
-                 size: int = 512, moving_size: int = 128, path_dir: Path | None = None):
+                 size: int = 512, moving_size: int = 128, path_dir: Path | None = None,
+                 overwrite: bool = False):
         self.trained, self.size, self.moving_size = trained, size, moving_size
         self.path_dir = path_dir or Path(trained.cfg.OUTPUT_DIR) / "viewer_path"
+        self.overwrite = overwrite
+        check_output(self.path_dir, VIEW_TOOL, overwrite)  # refused now, not at the first save
         self.frame = trained.data.frames[0]
         scene = trained.data.scene
         points = trained.data.clouds.points[self.frame].numpy()
@@ -89,12 +95,18 @@ class Viewer:
 
     def save_path(self) -> Path | None:
         """Write the recorded cameras as CamPose.inf + Intrinsic.inf in ``path_dir`` (intrinsics
-        of the dataset's first camera, which render.py scales to the render size)."""
+        of the dataset's first camera, which render.py scales to the render size), replacing the
+        path saved before; a failure is shown in the panel."""
         if not self.recorded:
             return None
         K = np.repeat(self.trained.data.scene.K[:1], len(self.recorded), axis=0)
-        write_cam_poses(self.path_dir / "CamPose.inf", np.stack(self.recorded))
-        write_intrinsics(self.path_dir / "Intrinsic.inf", K)
+        try:
+            with output_folder(self.path_dir, VIEW_TOOL, self.overwrite) as stage:
+                write_cam_poses(stage / "CamPose.inf", np.stack(self.recorded))
+                write_intrinsics(stage / "Intrinsic.inf", K)
+        except (NpcrError, OSError) as exc:
+            self.status.content = f"not saved: {one_line(exc)}"
+            return None
         self.status.content = f"{len(self.recorded)} cameras saved to {self.path_dir}"
         return self.path_dir
 

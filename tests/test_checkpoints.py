@@ -1,9 +1,12 @@
 """Checkpoints (npcr.engine.checkpoints) in the fast suite: the best model is the best epoch's,
-and KEEP_CHECKPOINTS keeps the newest pairs."""
+KEEP_CHECKPOINTS keeps the newest pairs, non-finite weights are refused."""
+import pytest
 import torch
 from ignite.engine import Engine
 
-from npcr.engine.checkpoints import RENDERER, BestModel, attach_checkpoints, read_best_record
+from npcr.engine.checkpoints import (RENDERER, BestModel, attach_checkpoints, load_checkpoint,
+                                     read_best_record)
+from npcr.errors import NpcrError
 
 
 def test_best_model_keeps_the_highest_psnr_and_goes_on_from_its_record(tmp_path):
@@ -39,3 +42,20 @@ def test_keep_checkpoints_prunes_the_oldest_pairs(tmp_path):
     assert RENDERER.epochs(tmp_path / "period2") == []
     _train(tmp_path / "period2", 5, 2, 0)
     assert RENDERER.epochs(tmp_path / "period2") == [2, 4, 5]  # every 2nd epoch and the last
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path):
+    """A diverged run's weights render black frames: loading them is an error naming the tensor,
+    wherever it sits (a model's state, an optimizer's nested state)."""
+    model = torch.nn.Linear(2, 1)
+    torch.save(model.state_dict(), tmp_path / "fine.pth")
+    assert set(load_checkpoint(tmp_path / "fine.pth")) == {"weight", "bias"}
+    with torch.no_grad():
+        model.weight[0, 1] = float("nan")
+    torch.save(model.state_dict(), tmp_path / "nan.pth")
+    with pytest.raises(NpcrError, match=r"nan.pth: 1 non-finite values \(NaN or inf\) in weight"):
+        load_checkpoint(tmp_path / "nan.pth")
+    torch.save({"optimizer": {"state": {0: {"exp_avg": torch.tensor([1.0, float("inf")])}}}},
+               tmp_path / "inf.pth")
+    with pytest.raises(NpcrError, match=r"in optimizer.state.0.exp_avg"):
+        load_checkpoint(tmp_path / "inf.pth")

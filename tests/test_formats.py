@@ -176,6 +176,39 @@ def test_colmap_undistorted_opencv_is_taken(tmp_path):
     assert load_scene_from(tmp_path).num_cameras == 2
 
 
+@pytest.mark.parametrize("params,message", [
+    ("0 21 8 6", r"camera 1: focal length fx 0, fy 21: must be finite and > 0"),
+    ("20 -21 8 6", r"camera 1: focal length fx 20, fy -21: must be finite and > 0"),
+    ("20 21 80 6", r"camera 1: principal point \(80, 6\) lies far outside its 16x12 image"),
+])
+def test_colmap_degenerate_intrinsics_are_refused(tmp_path, params, message):
+    """A COLMAP camera of focal 0 used to train (on nothing): every reader refuses it."""
+    _colmap_text(tmp_path, "PINHOLE", params)
+    with pytest.raises(DataFormatError, match=r"sparse/0: " + message):
+        load_scene_from(tmp_path)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("fl_x", 0, r"frames\[0\]: focal length fx 0"),
+    ("cx", 400, r"frames\[0\]: principal point \(400, 6\) lies far outside its 16x12 image"),
+])
+def test_transforms_degenerate_intrinsics_are_refused(tmp_path, key, value, message):
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((12, 16, 3), 90, np.uint8))
+    frame = {"file_path": "a.png", "transform_matrix": np.eye(4).tolist()}
+    meta = {"fl_x": 20, "cx": 8, "cy": 6, "w": 16, "h": 12, "frames": [frame], key: value}
+    (tmp_path / "transforms.json").write_text(json.dumps(meta))
+    with pytest.raises(DataFormatError, match=message):
+        load_scene_from(tmp_path)
+
+
+def test_every_scene_refuses_a_degenerate_camera(tmp_path):
+    from npcr.data.scene import Scene
+
+    K = np.array([[[20, 0, 8], [0, 20, 6], [0, 0, 1]], [[np.nan, 0, 8], [0, 20, 6], [0, 0, 1]]])
+    with pytest.raises(DataFormatError, match=r"camera 1: focal length fx nan"):
+        Scene(tmp_path, np.stack([np.eye(4)] * 2), K, [0], {})
+
+
 def test_unknown_format(tmp_path):
     with pytest.raises(DataFormatError, match="unknown dataset format"):
         detect_format(tmp_path)
@@ -246,3 +279,18 @@ def test_native_spiral_path_is_read_and_kept(native, tmp_path):
     (root / "Intrinsic_spiral.inf").unlink()
     with pytest.raises(DataFormatError, match="Intrinsic_spiral.inf: file not found"):
         load_scene_from(root)
+
+
+@pytest.mark.parametrize("fmt", ["native", "transforms"])
+def test_writers_refuse_an_empty_cloud(tmp_path, fmt):
+    """A scene writer about to write a cloud of no points refuses, and writes nothing."""
+    from npcr.data.scene import Scene
+    from npcr.errors import NpcrError
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((12, 16, 3), 90, np.uint8))
+    K = np.array([[[20.0, 0, 8], [0, 20, 6], [0, 0, 1]]])
+    scene = Scene(tmp_path, np.eye(4)[None], K, [0], {(0, 0): tmp_path / "a.png"},
+                  point_arrays={0: (np.zeros((0, 3), np.float32), None)})
+    with pytest.raises(NpcrError, match="empty"):
+        write_scene(scene, tmp_path / "out", fmt)
+    assert not (tmp_path / "out").exists()

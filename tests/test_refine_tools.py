@@ -75,12 +75,14 @@ def test_refine_a_path_live_and_from_cache(refined):
     # cached frames are 8-bit: the same flicker up to quantisation
     assert np.isclose(from_cache["warping_error_raw"], stats["warping_error_raw"], rtol=0.05)
 
-    report = run("tools/evaluate.py", "--temporal", rendered)
+    report = run("tools/evaluate.py", "--temporal", rendered, "--out", root / "flicker")
     assert "warping error" in report.stdout
-    temporal = json.loads((rendered / "temporal.json").read_text())
+    temporal = json.loads((root / "flicker" / "temporal.json").read_text())
     assert np.isclose(temporal["warping_error"], from_cache["warping_error_raw"], rtol=1e-6)
-    refined_report = json.loads(run("tools/evaluate.py", "--temporal", cached) and
-                                (cached / "temporal.json").read_text())
+    assert not (rendered / "temporal.json").exists()  # the render's folder stays the render's
+    refined_report = json.loads(run("tools/evaluate.py", "--temporal", cached, "--out",
+                                    root / "flicker") and
+                                (root / "flicker" / "temporal.json").read_text())
     assert np.isclose(refined_report["warping_error"], from_cache["warping_error_refined"],
                       rtol=0.05)
 

@@ -3,6 +3,8 @@
 test_resume_distributed.py: it stops after the iteration, saves a resume point, exits 130.)
 
 The README's robustness table lists these cases; keep the two in step."""
+import argparse
+import importlib
 import os
 import resource
 import shutil
@@ -15,7 +17,8 @@ import torch
 from npcr.data import write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.images import read_image
-from npcr.testing import run_tool
+from npcr.outputs import STAGING_PREFIX
+from npcr.testing import free_port, run_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +36,9 @@ def run(*args, disk_full=False):
 
 
 def leftovers(folder):
-    """Temporary files of interrupted atomic writes under ``folder``."""
-    return [p for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith("tmp")]
+    """Temporary files of interrupted atomic writes, or staging folders, under ``folder``."""
+    return [p for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith("tmp")
+            or p.name.startswith(STAGING_PREFIX)]
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +151,7 @@ CASES = {
                                          "none: dataset not found", 2),
     "convert_dataset: output not empty": (
         lambda w, t: ["tools/convert_dataset.py", "--to", "native", w / "scene", keep_file(t / "o")],
-        "o: folder exists and is not empty; choose a new folder, or pass --overwrite", 2),
+        "o: folder exists and is not empty (notes.txt); choose a new folder, or pass --overwrite", 2),
     "convert_dataset: output inside the input": (
         lambda w, t: ["tools/convert_dataset.py", "--to", "native", copy_scene(w, t),
                       t / "scene" / "converted"], "must lie apart from the input", 2),
@@ -157,8 +161,6 @@ CASES = {
     "prepare_points: output not empty": (
         lambda w, t: ["tools/prepare_points.py", w / "scene", keep_file(t / "o")],
         "folder exists and is not empty", 2),
-    "render: size zero": (lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--size", "0",
-                                        "0", "--out", t / "r"], "--size 0 0: need a height", 2),
     "render: config asks for other features": (
         lambda w, t: ["tools/render.py", "--output-dir", feature_dim(copy_model(w, t), 4)],
         "(MODEL.FEATURE_DIM 4) asks for", 2),
@@ -171,10 +173,6 @@ CASES = {
     "train: intrinsics of another image size": (
         lambda w, t: ["tools/train.py", "DATASETS.ROOT", doubled_intrinsics(copy_scene(w, t)),
                       "OUTPUT_DIR", t / "o", *TRAIN], "the intrinsics are for another image size", 2),
-    "exgen: NaN elevation": (
-        lambda w, t: ["exparamgen/exgen.py", "--campose", w / "scene" / "CamPose.inf", "--intrinsics",
-                      w / "scene" / "Intrinsic.inf", "--center", "0", "0", "0", "--elevation", "nan",
-                      "--out", t / "p"], "camera 0 is not finite (NaN or inf); nothing written", 2),
     "render: frame too large for memory": (
         lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--size", "30000", "30000",
                       "--out", t / "r"], "a 30000x30000 frame needs at least", 2),
@@ -194,7 +192,78 @@ CASES = {
         lambda w, t: ["exparamgen/exgen.py", "--campose", bad_poses(t), "--intrinsics",
                       w / "scene" / "Intrinsic.inf", "--center", "0", "0", "0", "--out", t / "p"],
         "poses.inf:2:", 2),
+    "exgen: --out is the scene it reads": (
+        lambda w, t: ["exparamgen/exgen.py", "--campose", copy_scene(w, t) / "CamPose.inf",
+                      "--intrinsics", t / "scene" / "Intrinsic.inf", "--center", "0", "0", "0",
+                      "--out", t / "scene"], "scene: holds a scene (CamPose.inf)", 2),
+    "render: --out is a scene": (
+        lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--out", copy_scene(w, t)],
+        "scene: holds a scene (CamPose.inf); write tools/render.py's output to another folder", 2),
+    "refine: --out is a scene": (
+        lambda w, t: ["tools/refine.py", "--output-dir", w / "out", "--out", copy_scene(w, t)],
+        "scene: holds a scene (CamPose.inf)", 2),
+    "inspect_dataset: --out is a scene": (
+        lambda w, t: ["tools/inspect_dataset.py", w / "scene", "--out", copy_scene(w, t)],
+        "scene: holds a scene (CamPose.inf)", 2),
+    "view: --path-out is a scene": (
+        lambda w, t: ["tools/view.py", "--output-dir", w / "out", "--port", str(free_port()),
+                      "--path-out", copy_scene(w, t)], "scene: holds a scene (CamPose.inf)", 2),
+    "evaluate: --out is the training run": (
+        lambda w, t: ["tools/evaluate.py", "--output-dir", copy_model(w, t), "--out", t / "out"],
+        "out: holds a training run (config.yml and checkpoints)", 2),
+    "render: --out holds a camera path of exgen's": (
+        lambda w, t: ["tools/render.py", "--output-dir", w / "out", "--out", exgen_path(w, t)],
+        "holds the output of another tool (exparamgen/exgen.py)", 2),
+    "refine --train: an earlier refine run": (
+        lambda w, t: ["tools/refine.py", "--train", "--output-dir", trained_refine(copy_model(w, t)),
+                      "REFINE.MAX_EPOCHS", "1"],
+        "refine already holds a trained run (epochs [1]): RESUME True continues it", 2),
+    "refine --train: another refine training at work": (
+        lambda w, t: ["tools/refine.py", "--train", "--output-dir", locked_refine(copy_model(w, t))],
+        "refine: another training (PID 1) is writing there", 2),
+    "train: NEAR/FAR leave every point outside": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", w / "scene", "OUTPUT_DIR", t / "o", *TRAIN,
+                      "MODEL.NEAR", "100.0", "MODEL.FAR", "200.0"],
+        "no training camera sees a point within MODEL.NEAR 100 / MODEL.FAR 200", 2),
+    "render: a checkpoint with NaN weights": (
+        lambda w, t: ["tools/render.py", "--output-dir", nan_weights(copy_model(w, t)), "--out",
+                      t / "r"], "nr_model_1.pth: 3 non-finite values (NaN or inf) in", 2),
+    "prepare_points: cleaning leaves no points": (
+        lambda w, t: ["tools/prepare_points.py", w / "scene", t / "p", "--min-views", "1000"],
+        "frame 0 has no points left (input 2000, in_views 0, cleaned 0)", 2),
+    "train: dataset is a symbolic link loop": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", loop(t), "OUTPUT_DIR", t / "o"],
+        "loop: a symbolic link loop", 2),
+    "convert_dataset: input is a symbolic link loop": (
+        lambda w, t: ["tools/convert_dataset.py", "--to", "native", loop(t), t / "o"],
+        "loop: a symbolic link loop", 2),
 }
+
+
+def exgen_path(world, tmp_path):
+    """A camera path written by exgen."""
+    run_tool("exparamgen/exgen.py", "--campose", world / "scene" / "CamPose.inf", "--intrinsics",
+             world / "scene" / "Intrinsic.inf", "--center", "0", "0", "0", "--frames", "3",
+             "--out", tmp_path / "path")
+    return tmp_path / "path"
+
+
+def locked_refine(out):
+    locked(out / "refine")
+    return out
+
+
+def nan_weights(out):
+    state = torch.load(out / "nr_model_1.pth", weights_only=True)
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() >= 3)
+    state[name].view(-1)[:3] = float("nan")
+    torch.save(state, out / "nr_model_1.pth")
+    return out
+
+
+def loop(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    return tmp_path / "loop"
 
 
 def py_config(tmp_path):
@@ -303,6 +372,8 @@ def test_bad_input_gives_one_clear_error(case, world, tmp_path):
     assert lines and lines[-1].startswith("error: ") and words in lines[-1], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not leftovers(tmp_path), leftovers(tmp_path)
+    if "is a scene" in case:  # every file of the scene given as an output as it was
+        assert tree(tmp_path / "scene") == tree(world / "scene")
     if "disk full" in case:  # whatever was written is whole: temp file, then rename
         for path in tmp_path.rglob("*.png"):
             read_image(path)  # refuses a truncated PNG
@@ -315,18 +386,117 @@ def test_python_config_is_never_run(tmp_path):
     assert proc.returncode == 2 and not (tmp_path / "ran.txt").exists()
 
 
+# Options outside their range (NaN included): argparse's one line, exit 2, nothing written.
+ARGUMENT_CASES = {
+    "render --size 0 0": (["tools/render.py", "--size", "0", "0"], "argument --size: must be >= 1"),
+    "render --fps 0": (["tools/render.py", "--fps", "0"], "argument --fps: must be >= 1"),
+    "exgen --elevation nan": (["exparamgen/exgen.py", "--elevation", "nan"],
+                              "argument --elevation: expected a finite number, got 'nan'"),
+    "exgen --frames 0": (["exparamgen/exgen.py", "--frames", "0"], "argument --frames: must be >= 1"),
+    "prepare_points --voxel -1": (["tools/prepare_points.py", "--voxel", "-1"],
+                                  "argument --voxel: must be >= 0, got -1"),
+    "view --port 99999": (["tools/view.py", "--port", "99999"],
+                          "argument --port: must be <= 65535, got 99999"),
+    "view --size 0": (["tools/view.py", "--size", "0"], "argument --size: must be >= 8, got 0"),
+    "evaluate --depth-tolerance nan": (["tools/evaluate.py", "--depth-tolerance", "nan"],
+                                       "argument --depth-tolerance: expected a finite number"),
+    "make_demo_scene --cameras 1": (["tools/make_demo_scene.py", "--cameras", "1"],
+                                    "argument --cameras: must be >= 2, got 1"),
+    "process_capture --fps 0": (["tools/process_capture.py", "--fps", "0"],
+                                "argument --fps: must be > 0, got 0"),
+    "refine --size 64 -1": (["tools/refine.py", "--size", "64", "-1"], "argument --size"),
+    "inspect_dataset --frame -1": (["tools/inspect_dataset.py", "--frame", "-1"],
+                                   "argument --frame: must be >= 0, got -1"),
+}
+
+
+MODULES = {f"tools/{name}.py": f"npcr.commands.{name}" for name in (
+    "render", "refine", "view", "evaluate", "prepare_points", "make_demo_scene", "process_capture",
+    "inspect_dataset")} | {"exparamgen/exgen.py": "exparamgen.exgen"}
+
+
+@pytest.mark.parametrize("case", list(ARGUMENT_CASES))
+def test_options_out_of_range_are_refused(case, tmp_path, monkeypatch, capsys):
+    args, words = ARGUMENT_CASES[case]
+    world = tmp_path / "world"  # never read: the options are refused first
+    required = {"tools/render.py": ["--output-dir", world / "out", "--out", tmp_path / "o"],
+                "tools/refine.py": ["--output-dir", world / "out", "--out", tmp_path / "o"],
+                "tools/view.py": ["--output-dir", world / "out", "--path-out", tmp_path / "o"],
+                "tools/evaluate.py": ["--output-dir", world / "out", "--out", tmp_path / "o"],
+                "exparamgen/exgen.py": ["--campose", world / "scene" / "CamPose.inf", "--intrinsics",
+                                        world / "scene" / "Intrinsic.inf", "--center", "0", "0", "0",
+                                        "--out", tmp_path / "o"],
+                "tools/prepare_points.py": [world / "scene", tmp_path / "o"],
+                "tools/make_demo_scene.py": ["--out", tmp_path / "o"],
+                "tools/process_capture.py": [world / "scene", tmp_path / "o"],
+                "tools/inspect_dataset.py": [world / "scene", "--out", tmp_path / "o"]}
+    module = importlib.import_module(MODULES[args[0]])
+    monkeypatch.setattr(sys, "argv", [args[0], *map(str, required[args[0]]), *args[1:]])
+    parse = argparse.ArgumentParser.parse_args
+
+    def parse_only(self, *a, **k):  # in this process, and no work if the options pass
+        parse(self, *a, **k)
+        raise AssertionError("the options were accepted")
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_only)
+    with pytest.raises(SystemExit) as stop:
+        module.cli()
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert stop.value.code == 2 and "error: " in lines[-1] and words in lines[-1], lines
+    assert not (tmp_path / "o").exists()
+
+
 def test_overwrite_replaces_only_what_the_tool_writes(world, tmp_path):
-    out = keep_file(tmp_path / "o")
-    (out / "img").mkdir()
-    (out / "img" / "stale.png").write_bytes(b"from an earlier conversion")
-    proc = run("tools/convert_dataset.py", "--to", "native", "--overwrite", world / "scene", out)
-    assert proc.returncode == 0, proc.stderr
-    assert (out / "notes.txt").read_text() == "the user's own file"  # not ours: kept
-    assert (out / "CamPose.inf").is_file() and not (out / "img" / "stale.png").exists()
+    """--overwrite of a scene writer removes only the files its earlier output listed: folders and
+    files it did not write (img/1/, img/NOTES.txt, pointclouds/frame2.txt) stay."""
+    out = tmp_path / "o"
+    demo = ["tools/make_demo_scene.py", "--out", out, "--size", "16", "--points", "300",
+            "--strands", "10"]
+    assert run(*demo, "--cameras", "3").returncode == 0
+    users = {"notes.txt": "the user's own", "img/1/img_0000.png": "a frame of mine",
+             "img/NOTES.txt": "about the photos", "pointclouds/frame2.txt": "0 0 0\n"}
+    for name, text in users.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    refused = run(*demo, "--cameras", "2")
+    assert refused.returncode == 2 and "img/1/img_0000.png, img/NOTES.txt, notes.txt and 1 more" \
+        in refused.stderr, refused.stderr
+    assert run(*demo, "--cameras", "2", "--overwrite").returncode == 0
+    assert {name: (out / name).read_text() for name in users} == users
+    assert len((out / "CamPose.inf").read_text().splitlines()) == 2
+    assert not (out / "img" / "0" / "img_0002.png").exists()  # the first scene's third photo
+    captured = run("tools/process_capture.py", world / "scene", out, "--overwrite")
+    assert captured.returncode == 0, captured.stderr
+    assert {name: (out / name).read_text() for name in users} == users
+    assert (out / "capture.json").is_file() and (out / "img" / "0" / "img_0005.png").is_file()
     fresh = tmp_path / "fresh"
     assert run("tools/convert_dataset.py", "--to", "native", world / "scene", fresh).returncode == 0
     assert (fresh.stat().st_mode & 0o777) == 0o777 & ~current_umask()  # not mkdtemp's 0700
     assert not leftovers(tmp_path)
+
+
+def test_render_replaces_its_earlier_render_and_keeps_the_users_files(world, tmp_path):
+    """5 frames, then 2 into the same (default) folder: the second render alone is there; a user's
+    file beside it is refused without --overwrite and kept with it."""
+    out = copy_model(world, tmp_path)
+    for frames in ("5", "2"):
+        proc = run("tools/render.py", "--output-dir", out, "--orbit", "0:90", "--frames", frames)
+        assert proc.returncode == 0, proc.stderr
+    render = out / "render_1"
+    assert sorted(p.name for p in render.glob("frame_*.png")) == ["frame_0000.png",
+                                                                  "frame_0001.png"]
+    assert len((render / "CamPose.inf").read_text().splitlines()) == 2
+    (render / "notes.txt").write_text("mine")
+    again = run("tools/render.py", "--output-dir", out)
+    assert again.returncode == 2 and "render_1: folder exists and is not empty (notes.txt)" \
+        in again.stderr
+    assert run("tools/render.py", "--output-dir", out, "--overwrite").returncode == 0
+    assert (render / "notes.txt").read_text() == "mine"
+    assert len((render / "CamPose.inf").read_text().splitlines()) == 1  # the held-out camera
+
+
+def tree(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def current_umask() -> int:

@@ -18,7 +18,8 @@ from ..data.images import read_image
 from ..data.native import write_cam_poses, write_intrinsics, write_native_photo, write_points_txt
 from ..data.scene import Scene
 from ..errors import DataFormatError, NpcrError
-from ..fileio import atomic_dir, write_image, write_text
+from ..fileio import write_image, write_text
+from ..outputs import SCENE_WRITER, check_output, output_folder
 from .densify import DensifyOptions, densify
 from .photos import fit_photo, list_photos, output_size
 from .sfm import (ALL_CORES, extract_and_match, incremental_sfm, quiet_colmap,
@@ -187,7 +188,7 @@ def sparse_points(scene: Scene, photos: Pinhole, work: Path, matcher: str,
 def write_capture(out: Path, photos: Pinhole, xyz: np.ndarray, colors: np.ndarray | None,
                   summary: dict, overwrite: bool) -> None:
     """The native scene: cameras, photos (mattes, valid masks), the cloud and capture.json."""
-    with atomic_dir(out, overwrite) as tmp:
+    with output_folder(out, SCENE_WRITER, overwrite) as tmp:
         write_cam_poses(tmp / "CamPose.inf", photos.cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", photos.K)
         for cam, (rgb, alpha, valid) in enumerate(zip(photos.rgb, photos.alpha, photos.valid)):
@@ -204,6 +205,7 @@ def process_capture(inp: str | Path, out: str | Path, opts: CaptureOptions,
     registered, points, seconds per stage. Camera i of OUT is photo i of the input (in name
     order for photos and video frames), less those that did not register or were skipped."""
     inp, out = Path(inp), Path(out)
+    check_output(out, SCENE_WRITER, overwrite)  # before minutes of work
     kind = input_kind(inp)
     matcher = opts.matcher or ("sequential" if kind == "video" else "exhaustive")
     stages = Stages(progress)

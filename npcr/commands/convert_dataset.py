@@ -4,6 +4,7 @@ import argparse
 from npcr.cli import run_cli
 from npcr.data.formats import READERS, WRITERS, load_scene_from, write_scene
 from npcr.fileio import check_apart
+from npcr.outputs import SCENE_WRITER, check_output
 
 
 def main() -> None:
@@ -16,6 +17,7 @@ def main() -> None:
                         help="write into a non-empty OUT, replacing only the files written here")
     args = parser.parse_args()
     check_apart(args.input, args.output)
+    check_output(args.output, SCENE_WRITER, args.overwrite)  # before reading the input
     scene = load_scene_from(args.input, args.src)
     write_scene(scene, args.output, args.dst, args.overwrite)
     print(f"wrote {args.output} ({args.dst}): {scene.num_cameras} cameras, frames {scene.frames}")

@@ -4,22 +4,29 @@ import argparse
 import json
 from pathlib import Path
 
-from npcr.cli import run_cli
+from npcr.cli import number, run_cli
 from npcr.data.formats import READERS, load_scene_from
 from npcr.data.inspect import inspect_scene
+from npcr.outputs import output_folder
+
+INSPECT_TOOL = "tools/inspect_dataset.py"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("root", help="scene folder (or transforms.json)")
     parser.add_argument("--format", default="auto", choices=["auto", *READERS])
-    parser.add_argument("--frame", type=int, default=0)
-    parser.add_argument("--out", help="folder for overlays and top_down.png (default ROOT/inspect)")
-    parser.add_argument("--max-overlays", type=int, default=8)
+    parser.add_argument("--frame", type=number(int, 0), default=0)
+    parser.add_argument("--out", help="folder for overlays and top_down.png (default ROOT/inspect): "
+                        "new, empty or an earlier inspection's, which this one replaces")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an --out that holds other files too (they stay)")
+    parser.add_argument("--max-overlays", type=number(int, 0), default=8)
     args = parser.parse_args()
     scene = load_scene_from(args.root, args.format)
     out = Path(args.out) if args.out else Path(args.root).with_suffix("") / "inspect"
-    reports, summary = inspect_scene(scene, args.frame, out, args.max_overlays)
+    with output_folder(out, INSPECT_TOOL, args.overwrite) as stage:
+        reports, summary = inspect_scene(scene, args.frame, stage, args.max_overlays)
     print(json.dumps(summary))
     print("camera  near      far       visible  in_matte")
     for r in reports:

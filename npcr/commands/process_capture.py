@@ -20,7 +20,7 @@ from npcr.capture.densify import DensifyOptions
 from npcr.capture.process import POINT_CHOICES, CaptureOptions, process_capture
 from npcr.capture.sfm import MATCHERS
 from npcr.capture.video import VIDEO_EXTENSIONS
-from npcr.cli import run_cli
+from npcr.cli import number, run_cli
 from npcr.fileio import check_apart
 
 
@@ -29,7 +29,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="photos folder, video file or scene")
     parser.add_argument("output", help="new or empty folder for the native scene")
-    parser.add_argument("--max-size", type=int, default=1000, metavar="PX",
+    parser.add_argument("--max-size", type=number(int, 0), default=1000, metavar="PX",
                         help="longest side of the written photos (0: keep)")
     parser.add_argument("--matcher", choices=MATCHERS,
                         help="feature matching (default: exhaustive; sequential for a video)")
@@ -37,22 +37,18 @@ def main() -> None:
                         help="point cloud (default: a native/transforms input's own, else dense)")
     parser.add_argument("--skip-missing", action="store_true",
                         help="drop cameras whose image files are missing instead of refusing")
-    parser.add_argument("--fps", type=float, default=2.0, help="frames per second of a video")
-    parser.add_argument("--stereo-size", type=int, default=DensifyOptions.max_size, metavar="PX",
+    parser.add_argument("--fps", type=number(float, 0, above=True), default=2.0, help="frames per second of a video")
+    parser.add_argument("--stereo-size", type=number(int, 16), default=DensifyOptions.max_size, metavar="PX",
                         help="longest side of the photos dense stereo works on")
-    parser.add_argument("--coarse-levels", type=int, default=DensifyOptions.coarse_levels,
+    parser.add_argument("--coarse-levels", type=number(int, 0, 6), default=DensifyOptions.coarse_levels,
                         metavar="N", help="stereo also at 1/2 ... 1/2^N of --stereo-size for what "
                                           "finer levels missed (faint or fine texture); 0: off")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
+    parser.add_argument("--threads", type=number(int, 0), default=0, metavar="N",
                         help="CPU threads of structure from motion (default 0: all); with 1 every "
                              "run gives the same poses and points")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty OUT, replacing only the files written here")
     args = parser.parse_args()
-    if min(args.max_size, args.threads, args.coarse_levels) < 0 or args.stereo_size < 16 \
-            or not args.fps > 0:
-        parser.error("--max-size, --threads and --coarse-levels must be >= 0, --stereo-size >= 16 "
-                     "and --fps > 0")
     if Path(args.input).suffix.lower() not in VIDEO_EXTENSIONS:  # a video may sit beside OUT
         check_apart(args.input, args.output)
     opts = CaptureOptions(args.max_size, args.matcher, args.skip_missing, args.points, args.fps,

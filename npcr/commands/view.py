@@ -7,7 +7,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from npcr.cli import add_epoch_arg, run_cli
+from npcr.cli import add_epoch_arg, number, run_cli
 from npcr.engine.trained import load_trained
 from npcr.viewer import Viewer
 
@@ -18,15 +18,18 @@ def main() -> None:
     parser.add_argument("--output-dir", required=True, help="training OUTPUT_DIR (has config.yml)")
     add_epoch_arg(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--size", type=int, default=512, help="render height at rest, pixels")
-    parser.add_argument("--moving-size", type=int, default=128,
+    parser.add_argument("--port", type=number(int, 1, 65535), default=8080)
+    parser.add_argument("--size", type=number(int, 8, 8192), default=512, help="render height at rest, pixels")
+    parser.add_argument("--moving-size", type=number(int, 8, 8192), default=128,
                         help="render height while the camera moves")
-    parser.add_argument("--path-out", help="folder for recorded paths (default OUTPUT_DIR/viewer_path)")
+    parser.add_argument("--path-out", help="folder for the recorded path (default "
+                        "OUTPUT_DIR/viewer_path): new, empty or an earlier path's")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="save into a --path-out that holds other files too (they stay)")
     args = parser.parse_args()
     trained = load_trained(args.output_dir, args.epoch)
     viewer = Viewer(trained, args.host, args.port, args.size, args.moving_size,
-                    Path(args.path_out) if args.path_out else None)
+                    Path(args.path_out) if args.path_out else None, args.overwrite)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: viewer.stop())
     print(f"npcr viewer of {args.output_dir} (epoch {trained.epoch}): "

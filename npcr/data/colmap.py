@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import DataFormatError
 from .distortion import Distortion
-from .scene import Scene
+from .scene import Scene, check_intrinsics
 
 UNDISTORTED_MODELS = {"SIMPLE_PINHOLE", "PINHOLE"}
 # model -> (names of its extra parameters in COLMAP's order, fisheye)
@@ -67,6 +67,7 @@ def scene_from_reconstruction(rec, images_dir: Path, where: Path, source: Path) 
             raise DataFormatError(where, f"camera {img.camera_id}: camera model {name} is not "
                                   f"supported; use {', '.join([*UNDISTORTED_MODELS, *DISTORTION_MODELS])}")
         K = np.array(cam.calibration_matrix(), dtype=np.float64)
+        check_intrinsics(K, where, f"camera {img.camera_id}", (cam.height, cam.width))
         K[0, 2] -= 0.5
         K[1, 2] -= 0.5
         world_to_cam = np.eye(4)

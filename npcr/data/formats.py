@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataFormatError
+from ..outputs import SCENE_WRITER, output_folder
 from .colmap import find_model_dir, read_colmap
 from .native import load_native_scene, write_native
 from .scene import Scene
@@ -47,9 +48,13 @@ def load_scene_from(root: str | Path, fmt: str = "auto", check_files: bool = Tru
     return scene
 
 
-def write_scene(scene: Scene, out: str | Path, fmt: str, overwrite: bool = False) -> None:
-    """Write ``scene`` to ``out`` in format ``fmt``, complete or not at all; an ``out`` that is not
-    empty is refused unless ``overwrite`` (npcr.fileio.atomic_dir)."""
+def write_scene(scene: Scene, out: str | Path, fmt: str, overwrite: bool = False,
+                notes: dict[str, str] | None = None) -> None:
+    """Write ``scene`` to ``out`` in format ``fmt`` (and the text files ``notes``, name -> text),
+    complete or not at all, by the output rule of ``npcr.outputs`` (``overwrite``: --overwrite)."""
     if fmt not in WRITERS:
         raise DataFormatError(out, f"cannot write format {fmt!r}; choose {', '.join(WRITERS)}")
-    WRITERS[fmt](scene, out, overwrite)
+    with output_folder(out, SCENE_WRITER, overwrite) as stage:
+        WRITERS[fmt](scene, stage)
+        for name, text in (notes or {}).items():
+            (stage / name).write_text(text)

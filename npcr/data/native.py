@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, NpcrError
-from ..fileio import atomic_dir, atomic_path, write_image, write_text
+from ..fileio import atomic_path, write_image, write_text
+from ..outputs import SCENE_WRITER, output_folder
 from .scene import Scene
 from .textfiles import check_rotation, nonblank_lines, parse_numbers
 
@@ -36,6 +37,8 @@ def write_cam_poses(path: str | Path, cam_to_world: np.ndarray) -> None:
     """Write (M, 4, 4) or (M, 3, 4) camera-to-world matrices as ``CamPose.inf``; non-finite
     cameras are refused here, where every camera file is made."""
     cam_to_world = np.asarray(cam_to_world, dtype=np.float64)
+    if not len(cam_to_world):
+        raise NpcrError(f"{path}: no cameras to write; nothing written")
     if not np.isfinite(cam_to_world).all():
         bad = int(np.flatnonzero(~np.isfinite(cam_to_world).reshape(len(cam_to_world), -1)
                                  .all(1))[0])
@@ -199,9 +202,11 @@ def _read_points_open3d(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def write_points_txt(path: str | Path, xyz: np.ndarray, colors: np.ndarray | None = None) -> None:
-    """Write ``x y z [r g b]`` lines (colours as 0-255 integers)."""
+    """Write ``x y z [r g b]`` lines (colours as 0-255 integers); an empty cloud is refused."""
     path = Path(path)
     data = np.asarray(xyz, dtype=np.float64)
+    if not len(data):
+        raise NpcrError(f"{path}: no points to write (the cloud is empty); nothing written")
     fmt = ["%.7g"] * 3
     if colors is not None:
         data = np.concatenate([data, np.round(np.clip(colors, 0, 1) * 255)], axis=1)
@@ -260,7 +265,7 @@ def write_native_scene(root: str | Path, cam_to_world: np.ndarray, K: np.ndarray
     """Write one frame (frame 0) of a scene: images are (H, W, 3) uint8 RGB, alphas (H, W) uint8.
 
     The scene is assembled in a temporary folder that becomes ``root`` only when complete (see
-    ``atomic_dir`` for a ``root`` that is not empty).
+    ``npcr.outputs`` for a ``root`` that is not empty).
     """
     write_native_sequence(root, cam_to_world, K, [(images, alphas, points, colors)], overwrite)
 
@@ -270,7 +275,7 @@ def write_native_sequence(root: str | Path, cam_to_world: np.ndarray, K: np.ndar
                           overwrite: bool = False) -> None:
     """Write frames 0, 1, ... of a scene seen by fixed cameras; each frame is (images, alphas,
     points, colors) as in ``write_native_scene``, as that writes them."""
-    with atomic_dir(root, overwrite) as tmp:
+    with output_folder(root, SCENE_WRITER, overwrite) as tmp:
         write_cam_poses(tmp / "CamPose.inf", cam_to_world)
         write_intrinsics(tmp / "Intrinsic.inf", K)
         for f, (images, alphas, points, colors) in enumerate(frames):
@@ -293,20 +298,20 @@ def write_native_photo(folder: Path, camera: int, rgb: np.ndarray, alpha: np.nda
         write_image(folder / f"img_{camera:04d}_valid.png", valid.astype(np.uint8) * 255)
 
 
-def write_native(scene: Scene, root: str | Path, overwrite: bool = False) -> None:
-    """Write every frame of ``scene`` in the native layout (PNG images and mattes, text clouds);
-    see ``atomic_dir`` for a ``root`` that is not empty."""
-    with atomic_dir(root, overwrite) as tmp:
-        write_cam_poses(tmp / "CamPose.inf", scene.cam_to_world)
-        write_intrinsics(tmp / "Intrinsic.inf", scene.K)
-        for frame in scene.frames:
-            # mattes for every photo of the frame or none (a photo without one is opaque)
-            mattes = any(scene.has_matte(frame, cam) for cam in range(scene.num_cameras))
-            for cam in range(scene.num_cameras):
-                write_native_photo(tmp / "img" / str(frame), cam, *scene.read(frame, cam),
-                                   matte=mattes)
-            xyz, colors = scene.points(frame)
-            write_points_txt(tmp / "pointclouds" / f"frame{frame + 1}.txt", xyz, colors)
-        if scene.render_path is not None:
-            write_cam_poses(tmp / "CamPose_spiral.inf", scene.render_path[0])
-            write_intrinsics(tmp / "Intrinsic_spiral.inf", scene.render_path[1])
+def write_native(scene: Scene, folder: Path) -> None:
+    """Write every frame of ``scene`` into ``folder`` in the native layout (PNG images and mattes,
+    text clouds); ``npcr.data.formats.write_scene`` applies the output rule."""
+    folder = Path(folder)
+    write_cam_poses(folder / "CamPose.inf", scene.cam_to_world)
+    write_intrinsics(folder / "Intrinsic.inf", scene.K)
+    for frame in scene.frames:
+        # mattes for every photo of the frame or none (a photo without one is opaque)
+        mattes = any(scene.has_matte(frame, cam) for cam in range(scene.num_cameras))
+        for cam in range(scene.num_cameras):
+            write_native_photo(folder / "img" / str(frame), cam, *scene.read(frame, cam),
+                               matte=mattes)
+        xyz, colors = scene.points(frame)
+        write_points_txt(folder / "pointclouds" / f"frame{frame + 1}.txt", xyz, colors)
+    if scene.render_path is not None:
+        write_cam_poses(folder / "CamPose_spiral.inf", scene.render_path[0])
+        write_intrinsics(folder / "Intrinsic_spiral.inf", scene.render_path[1])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import NpcrError
 from ..geometry import project_points
 from .images import read_image_and_alpha
 from .scene import Scene
@@ -72,6 +73,10 @@ def prepare_scene(scene: Scene, opts: PrepareOptions) -> tuple[Scene, np.ndarray
             counts["in_views"] = len(xyz)
         xyz, colors = clean_points(xyz, colors, opts)
         counts["cleaned"] = len(xyz)
+        if not len(xyz):
+            steps = ", ".join(f"{k} {v}" for k, v in counts.items())
+            raise NpcrError(f"{scene.source}: frame {frame} has no points left ({steps}); loosen "
+                            f"the cleaning options")
         arrays[frame] = (xyz, colors)
         report[frame] = counts
     T = normalization(arrays[scene.frames[0]][0]) if opts.normalize else np.eye(4)

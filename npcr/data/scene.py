@@ -11,6 +11,22 @@ from .distortion import Distortion, undistort, undistortion_maps
 from .images import image_has_alpha, read_image, read_image_and_alpha
 
 
+def check_intrinsics(K: np.ndarray, where: str | Path, what: str,
+                     size: tuple[int, int] | None = None) -> None:
+    """Refuse degenerate pinhole intrinsics (3, 3): a focal length that is not a positive finite
+    number, or with the image ``size`` (height, width), a principal point more than an image
+    size outside the image (intrinsics of another image, or garbage). ``what`` names the camera."""
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    if not np.isfinite(K).all() or not (fx > 0 and fy > 0):
+        raise DataFormatError(where, f"{what}: focal length fx {fx:g}, fy {fy:g}: must be finite "
+                              f"and > 0")
+    if size is not None:
+        h, w = size
+        if not (-w <= cx <= 2 * w and -h <= cy <= 2 * h):
+            raise DataFormatError(where, f"{what}: principal point ({cx:g}, {cy:g}) lies far "
+                                  f"outside its {w}x{h} image")
+
+
 @dataclass
 class Scene:
     """Cameras, frames, image files and point clouds of one capture, whatever format it came in.
@@ -34,6 +50,10 @@ class Scene:
     # undistorted; kept out of the loss), for photos undistorted before they were written
     valid_masks: dict[tuple[int, int], Path] = field(default_factory=dict)
     _maps: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for cam, k in enumerate(self.K):  # every reader's cameras, whatever the format
+            check_intrinsics(k, self.source, f"camera {cam}")
 
     @property
     def num_cameras(self) -> int:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFormatError
-from ..fileio import atomic_dir
+from ..errors import DataFormatError, NpcrError
 from .distortion import Distortion
 from .native import check_ply_length
-from .scene import Scene
+from .scene import Scene, check_intrinsics
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h", "camera_angle_x", "camera_angle_y",
@@ -76,8 +75,10 @@ def _intrinsics(path: Path, params: dict, image: Path, where: str) -> np.ndarray
         raise DataFormatError(path, f"{where}: no focal length (fl_x or camera_angle_x)")
     cx, cy = params.get("cx", w / 2), params.get("cy", h / 2)
     values = [fx, fy, cx, cy]
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values) or fx <= 0 or fy <= 0:
-        raise DataFormatError(path, f"{where}: bad intrinsics {values}")
+    if not all(isinstance(v, (int, float)) for v in values):
+        raise DataFormatError(path, f"{where}: intrinsics must be numbers, got {values}")
+    check_intrinsics(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=np.float64), path,
+                     where, (h, w))
     return np.array([[fx, 0, cx - 0.5], [0, fy, cy - 0.5], [0, 0, 1]], dtype=np.float64)
 
 
@@ -122,38 +123,42 @@ def read_transforms(path: str | Path) -> Scene:
     return scene
 
 
-def write_transforms(scene: Scene, out: str | Path, overwrite: bool = False, frame: int = 0) -> None:
-    """Write one frame of ``scene`` as ``out/transforms.json`` + RGBA ``images/`` + ``points.ply``;
-    see ``atomic_dir`` for an ``out`` that is not empty."""
+def write_transforms(scene: Scene, folder: Path, frame: int = 0) -> None:
+    """Write one frame of ``scene`` into ``folder`` as ``transforms.json`` + RGBA ``images/`` +
+    ``points.ply``; ``npcr.data.formats.write_scene`` applies the output rule."""
     import cv2
     import open3d as o3d
 
-    with atomic_dir(out, overwrite) as tmp:
-        (tmp / "images").mkdir()
-        records = []
-        for cam in range(scene.num_cameras):
-            rgb, alpha, _ = scene.read(frame, cam)  # undistorted: no source -> alpha 0
-            name = f"images/frame_{cam:05d}.png"
-            rgba = cv2.cvtColor(np.dstack([rgb, alpha]), cv2.COLOR_RGBA2BGRA)
-            if not cv2.imwrite(str(tmp / name), rgba):
-                raise OSError(f"cannot write {tmp / name}")
-            k = scene.K[cam]
-            records.append({"file_path": name, "w": int(rgb.shape[1]), "h": int(rgb.shape[0]),
-                            "fl_x": float(k[0, 0]), "fl_y": float(k[1, 1]),
-                            "cx": float(k[0, 2] + 0.5), "cy": float(k[1, 2] + 0.5),
-                            "transform_matrix": (scene.cam_to_world[cam] @ GL_TO_CV).tolist()})
-        meta = {"camera_model": "OPENCV", "frames": records}
-        if frame in scene.point_files or frame in scene.point_arrays:
-            xyz, colors = scene.points(frame)
-            pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz.astype(np.float64)))
-            if colors is not None:
-                pcd.colors = o3d.utility.Vector3dVector(colors.astype(np.float64))
-            written = o3d.io.write_point_cloud(str(tmp / "points.ply"), pcd)
-            try:
-                check_ply_length(tmp / "points.ply")  # open3d does not report a short write
-            except DataFormatError:
-                written = False
-            if not written:
-                raise OSError(f"cannot write {Path(out) / 'points.ply'} (is the disk full?)")
-            meta["ply_file_path"] = "points.ply"
-        (tmp / "transforms.json").write_text(json.dumps(meta, indent=2) + "\n")
+    folder = Path(folder)
+    if not scene.num_cameras:
+        raise NpcrError(f"{scene.source}: no cameras to write; nothing written")
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    records = []
+    for cam in range(scene.num_cameras):
+        rgb, alpha, _ = scene.read(frame, cam)  # undistorted: no source -> alpha 0
+        name = f"images/frame_{cam:05d}.png"
+        rgba = cv2.cvtColor(np.dstack([rgb, alpha]), cv2.COLOR_RGBA2BGRA)
+        if not cv2.imwrite(str(folder / name), rgba):
+            raise OSError(f"cannot write {folder / name}")
+        k = scene.K[cam]
+        records.append({"file_path": name, "w": int(rgb.shape[1]), "h": int(rgb.shape[0]),
+                        "fl_x": float(k[0, 0]), "fl_y": float(k[1, 1]),
+                        "cx": float(k[0, 2] + 0.5), "cy": float(k[1, 2] + 0.5),
+                        "transform_matrix": (scene.cam_to_world[cam] @ GL_TO_CV).tolist()})
+    meta = {"camera_model": "OPENCV", "frames": records}
+    if frame in scene.point_files or frame in scene.point_arrays:
+        xyz, colors = scene.points(frame)
+        if not len(xyz):
+            raise NpcrError(f"{scene.source}: frame {frame}'s cloud is empty; nothing written")
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz.astype(np.float64)))
+        if colors is not None:
+            pcd.colors = o3d.utility.Vector3dVector(colors.astype(np.float64))
+        written = o3d.io.write_point_cloud(str(folder / "points.ply"), pcd)
+        try:
+            check_ply_length(folder / "points.ply")  # open3d does not report a short write
+        except DataFormatError:
+            written = False
+        if not written:
+            raise OSError(f"cannot write {folder / 'points.ply'} (is the disk full?)")
+        meta["ply_file_path"] = "points.ply"
+    (folder / "transforms.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import re
+from typing import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +99,29 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise NpcrError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise NpcrError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
                         f"{one_line(exc)})") from None
+    for name, tensor in _tensors(state):
+        bad = int((~torch.isfinite(tensor)).sum()) if tensor.is_floating_point() else 0
+        if bad:
+            raise NpcrError(f"{path}: {bad} non-finite values (NaN or inf) in {name}: the training "
+                            f"diverged by then; use an earlier epoch (--epoch), or train again "
+                            f"with a lower SOLVER.BASE_LR")
+    return state
+
+
+def _tensors(state, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor in a nest of dicts and lists, with its dotted name."""
+    if torch.is_tensor(state):
+        yield prefix or "the checkpoint", state
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            yield from _tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(state, (list, tuple)):
+        for i, value in enumerate(state):
+            yield from _tensors(value, f"{prefix}[{i}]")
 
 
 class CheckpointSaver(DiskSaver):

@@ -18,6 +18,7 @@ from ..data.formats import load_scene_from
 from ..data.images import read_image
 from ..data.inspect import depth_range as scene_depth_range
 from ..errors import NpcrError
+from ..geometry import project_points
 from ..modeling import FrameClouds, PointRenderer, build_model
 
 def select_device(cfg: CfgNode) -> torch.device:
@@ -162,6 +163,44 @@ def depth_range(cfg: CfgNode, data: SceneData) -> tuple[float, float]:
     if not near < far:
         raise NpcrError(f"MODEL.NEAR {near} must be below MODEL.FAR {far}")
     return near, far
+
+
+def check_points_in_range(cfg: CfgNode, data: SceneData, train_ids: list[int],
+                          logger: logging.Logger, sample: int = 200_000) -> None:
+    """A MODEL.NEAR / MODEL.FAR set by hand must keep points for the training cameras: refused
+    where no training camera sees a point (of up to ``sample``) inside its image within that depth
+    range (the run would learn nothing), warned about where some do not."""
+    near, far = float(cfg.MODEL.NEAR), float(cfg.MODEL.FAR)
+    if near <= 0 and far <= 0:
+        return  # both from the points: every camera that sees points keeps them
+    near, far = depth_range(cfg, data)
+    xyz = data.points.numpy()
+    xyz = xyz[np.random.default_rng(0).choice(len(xyz), sample, replace=False)] \
+        if len(xyz) > sample else xyz
+    h, w = read_image(data.scene.image_path(data.frames[0], train_ids[0])).shape[:2]
+    blind = []
+    for cam in train_ids:
+        uv, z = project_points(xyz, data.scene.K[cam], data.scene.cam_to_world[cam], 1e-9)
+        seen = (z >= near) & (z <= far) & (uv[:, 0] > -0.5) & (uv[:, 0] < w - 0.5) \
+            & (uv[:, 1] > -0.5) & (uv[:, 1] < h - 0.5)
+        if not seen.any():
+            blind.append(cam)
+    if not blind:
+        return
+    hint = (f"MODEL.NEAR {near:g} / MODEL.FAR {far:g}: the points' depths are "
+            f"{_depth_span(data, train_ids)} (tools/inspect_dataset.py prints them per camera; "
+            f"0 takes them from the points)")
+    if len(blind) == len(train_ids):
+        raise NpcrError(f"{cfg.DATASETS.ROOT}: no training camera sees a point within {hint}")
+    logger.warning("WARNING: training cameras %s see no point within %s; they train on the "
+                   "background alone", blind, hint)
+
+
+def _depth_span(data: SceneData, train_ids: list[int]) -> str:
+    ranges = scene_depth_range(data.scene, data.points.numpy())[train_ids]
+    if not np.isfinite(ranges).any():
+        return "behind every training camera"
+    return f"{np.nanmin(ranges[:, 0]) / 0.9:.3g} to {np.nanmax(ranges[:, 1]) / 1.1:.3g}"
 
 
 def layers_at_epoch(cfg: CfgNode, epoch_index: int) -> int:

@@ -13,20 +13,28 @@ from pytorch_msssim import ssim
 from ..data import CameraImageDataset
 from ..fileio import write_image, write_text
 from ..metrics import psnr_from_mse
+from ..outputs import check_output, output_folder
 from .trained import load_trained
+
+EVALUATE_TOOL = "tools/evaluate.py"
 
 
 @torch.no_grad()
 def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
-                   out: str | Path | None = None) -> dict:
+                   out: str | Path | None = None, overwrite: bool = False) -> dict:
     """Evaluate on the held-out cameras (all cameras if none are held out) of every trained frame.
 
-    Writes ``metrics.json`` and ``contact_sheet.png`` to ``out`` (default OUTPUT_DIR/eval_<epoch>);
-    returns the report. LPIPS is not computed: its network weights are not available offline.
+    Writes ``metrics.json`` and ``contact_sheet.png`` to ``out`` (default OUTPUT_DIR/eval_<epoch>;
+    the output rule of ``npcr.outputs``); returns the report. LPIPS is not computed: its network
+    weights are not available offline.
     """
+    if out is not None:
+        check_output(out, EVALUATE_TOOL, overwrite)  # before loading anything
     t = load_trained(output_dir, epoch)
     cams = list(t.cfg.DATASETS.VAL_CAMERAS) or list(range(t.data.scene.num_cameras))
-    out = Path(out) if out else Path(output_dir) / f"eval_{t.epoch}"
+    if out is None:
+        out = Path(output_dir) / f"eval_{t.epoch}"
+        check_output(out, EVALUATE_TOOL, overwrite)  # the default, once its epoch is known
     views, rows = [], []
     for frame in t.data.frames:
         dataset = CameraImageDataset(t.data.scene, cams, frame, tuple(t.cfg.INPUT.SIZE))
@@ -47,7 +55,8 @@ def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
     report = {"epoch": t.epoch, "views": views, "lpips": None,
               **{f"mean_{k}": float(np.mean([v[k] for v in views]))
                  for k in ("psnr", "ssim", "alpha_mae")}}
-    write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
     sheet = torch.cat(rows, dim=1).permute(1, 2, 0).numpy()
-    write_image(out / "contact_sheet.png", (sheet * 255).round().astype(np.uint8))
+    with output_folder(out, EVALUATE_TOOL, overwrite) as stage:
+        write_text(stage / "metrics.json", json.dumps(report, indent=2) + "\n")
+        write_image(stage / "contact_sheet.png", (sheet * 255).round().astype(np.uint8))
     return report

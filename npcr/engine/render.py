@@ -17,9 +17,12 @@ from ..camera_paths import scene_orbit
 from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import save_npy, write_image
+from ..outputs import check_output, output_folder
 from ..videoio import open_video
 from .common import check_render_fits, setup_logger
 from .trained import Trained, load_trained
+
+RENDER_TOOL = "tools/render.py"
 
 
 def _cameras(scene, campose: Path | None, intrinsics: Path | None,
@@ -132,7 +135,8 @@ def render_views(output_dir: str | Path, epoch: int | str | None = None, campose
                  intrinsics: str | Path | None = None, out: str | Path | None = None,
                  size: tuple[int, int] | None = None, fps: int = 24,
                  frame: int | str | None = None, spiral: bool = False, depth: bool = False,
-                 orbit: Orbit | None = None, photo: int | None = None) -> Path:
+                 orbit: Orbit | None = None, photo: int | None = None,
+                 overwrite: bool = False) -> Path:
     """Render cameras (default: the held-out ones) with a trained model; returns the output folder.
 
     Writes ``frame_%04d.png`` (RGBA) per camera, in order, ``video.mp4`` (encoded as frames come,
@@ -141,10 +145,13 @@ def render_views(output_dir: str | Path, epoch: int | str | None = None, campose
     as ``depth_%04d.npy`` (float32, 0 = empty), which tools/refine.py --cache and
     tools/evaluate.py --temporal read. ``frame`` picks the point cloud among the trained frames;
     "all" plays the trained frames along the path (see ``frames_along``). ``photo`` applies that
-    training photo's exposure and white balance (MODEL.PHOTOMETRIC) to every frame.
+    training photo's exposure and white balance (MODEL.PHOTOMETRIC) to every frame. ``out``
+    follows the output rule of ``npcr.outputs`` (``overwrite``: --overwrite).
     """
     output_dir = Path(output_dir)
     log = setup_logger()
+    if out is not None:
+        check_output(out, RENDER_TOOL, overwrite)  # before loading anything
     trained = load_trained(output_dir, epoch)
     photos = photo_ids(trained, photo)
     first = trained.data.frames[0] if frame in (None, "all") else pick_frame(trained, frame)
@@ -152,26 +159,32 @@ def render_views(output_dir: str | Path, epoch: int | str | None = None, campose
     check_render_fits(trained.cfg, path.height, path.width, trained.device)
     frames = frames_along(trained, frame, len(path.cam_to_world))
     out = Path(out) if out else output_dir / f"render_{trained.epoch}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_cam_poses(out / "CamPose.inf", path.cam_to_world)
-    write_intrinsics(out / "Intrinsic.inf", path.K)
+    with output_folder(out, RENDER_TOOL, overwrite) as stage:
+        _render_into(stage, trained, path, frames, photos, depth, fps)
+    log.info("rendered %d frames of %dx%d to %s (epoch %d)", len(path.cam_to_world), path.width,
+             path.height, out, trained.epoch)
+    return out
+
+
+def _render_into(folder: Path, trained: Trained, path: CameraPath, frames: list[int],
+                 photos: torch.Tensor | None, depth: bool, fps: int) -> None:
+    """``render_views``' files, written into ``folder``."""
+    write_cam_poses(folder / "CamPose.inf", path.cam_to_world)
+    write_intrinsics(folder / "Intrinsic.inf", path.K)
     K_t = torch.as_tensor(path.K, dtype=torch.float32, device=trained.device)
     c2w_t = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=trained.device)
 
-    with open_video(out / "video.mp4", fps) as video:
+    with open_video(folder / "video.mp4", fps) as video:
         @torch.no_grad()
         def render_step(engine: Engine, i: int) -> None:
             o = trained.render([frames[i]], K_t[i:i + 1], c2w_t[i:i + 1], path.height,
                                path.width, photos)
             rgba = to_rgba8(torch.cat([o["rgb"], o["alpha"]], 1))
-            write_image(out / f"frame_{i:04d}.png", rgba)
+            write_image(folder / f"frame_{i:04d}.png", rgba)
             if depth:
-                save_npy(out / f"depth_{i:04d}.npy", o["depth"][0, 0].float().cpu().numpy())
+                save_npy(folder / f"depth_{i:04d}.npy", o["depth"][0, 0].float().cpu().numpy())
             video.write(rgba[..., :3])
 
         engine = Engine(render_step)
         ProgressBar(persist=True, desc="render").attach(engine)
         engine.run(range(len(path.cam_to_world)), max_epochs=1)
-    log.info("rendered %d frames of %dx%d to %s (epoch %d)", len(path.cam_to_world), path.width,
-             path.height, out, trained.epoch)
-    return out

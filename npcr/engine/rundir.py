@@ -3,9 +3,7 @@ new run does not mix with the trained one already there, and no temporary files 
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 from yacs.config import CfgNode
@@ -13,52 +11,19 @@ from yacs.config import CfgNode
 from ..config import flat_items, get_cfg_defaults
 from ..errors import NpcrError
 from ..fileio import TEMPORARY_GLOB
-from .checkpoints import RENDERER
+from ..outputs import folder_lock
+from .checkpoints import RENDERER, CheckpointFiles
 
-LOCK_FILE = ".npcr.lock"
 # Keys that steer a run without changing what it trains: they may differ on RESUME.
 RUN_CONTROL_KEYS = {"OUTPUT_DIR", "RESUME", "LOAD_EPOCH", "DEVICE", "SOLVER.MAX_EPOCHS",
                     "SOLVER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "SOLVER.CHECKPOINT_ITERS",
-                    "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD"}
+                    "SOLVER.KEEP_CHECKPOINTS", "TEST.EVAL_PERIOD", "TEST.IMAGE_PERIOD",
+                    "REFINE.MAX_EPOCHS", "REFINE.CHECKPOINT_PERIOD"}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def output_lock(out_dir: Path) -> Iterator[None]:
-    """Hold ``out_dir/.npcr.lock`` (holding this process's PID) for the block. A lock held by a
-    live process is refused with its PID; one left by a killed run is taken over."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / LOCK_FILE
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            try:
-                holder = int(path.read_text().strip() or 0)
-            except (OSError, ValueError):
-                holder = 0
-            if holder and holder != os.getpid() and _alive(holder):
-                raise NpcrError(f"{out_dir}: another training (PID {holder}) is writing there; "
-                                f"wait for it or choose another OUTPUT_DIR") from None
-            path.unlink(missing_ok=True)  # stale: its process is gone
-    else:
-        raise NpcrError(f"{path}: cannot take the lock")
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{os.getpid()}\n")
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
+def output_lock(out_dir: Path) -> contextlib.AbstractContextManager:
+    """Hold OUTPUT_DIR's lock while a training writes there (``npcr.outputs.folder_lock``)."""
+    return folder_lock(out_dir, "another training")
 
 
 def remove_temporary_files(out_dir: Path) -> None:
@@ -78,19 +43,21 @@ def config_differences(old: CfgNode | dict, new: CfgNode) -> list[str]:
             if k not in RUN_CONTROL_KEYS and a.get(k) != b.get(k)]
 
 
-def clear_run(out_dir: Path) -> None:
-    """Remove a previous run's checkpoints and metrics, by their exact names (logs, previews and
-    anything else stay)."""
-    for path in [*RENDERER.run_files(out_dir), out_dir / "metrics.json"]:
+def clear_run(out_dir: Path, files: CheckpointFiles = RENDERER) -> None:
+    """Remove a previous run's checkpoints (named as ``files`` names them) and metrics, by their
+    exact names (logs, previews and anything else stay)."""
+    for path in [*files.run_files(out_dir), out_dir / "metrics.json"]:
         path.unlink(missing_ok=True)
 
 
-def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool) -> None:
+def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool,
+                  files: CheckpointFiles = RENDERER) -> None:
     """Refuse to mix a new run with the trained one in ``out_dir``: without RESUME, or with a config
     that differs from its config.yml, unless ``overwrite`` (then the trainer calls ``clear_run``
-    once the new run is known to start)."""
-    epochs = RENDERER.epochs(out_dir)
-    resume_points = RENDERER.resume_iterations(out_dir)
+    once the new run is known to start). ``files``: the run's checkpoint names (the renderer's,
+    or the refine net's in OUTPUT_DIR/refine)."""
+    epochs = files.epochs(out_dir)
+    resume_points = files.resume_iterations(out_dir)
     if overwrite or (not epochs and not resume_points):
         return
     if not cfg.RESUME:

@@ -33,8 +33,8 @@ from .averaging import attach_weight_average, build_weight_average
 from .baselines import baseline_psnrs
 from .checkpoints import (RENDERER, BestModel, CheckpointFiles, attach_checkpoints,
                           read_best_record, resume)
-from .common import (SceneData, build_scene_model, layers_at_epoch, load_scene, seed_everything,
-                     select_device, setup_logger)
+from .common import (SceneData, build_scene_model, check_points_in_range, layers_at_epoch,
+                     load_scene, seed_everything, select_device, setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
 from .monitor import attach_monitoring, peak_memory_mib
@@ -191,6 +191,7 @@ def training(local_rank: int, cfg: CfgNode, result: dict, overwrite: bool) -> No
     if not flow.val_ids:
         logger.warning("DATASETS.VAL_CAMERAS is empty: PSNR is measured on training camera %d",
                        flow.train_ids[0])
+    check_points_in_range(cfg, data, flow.train_ids, logger)
     state = build_training_state(cfg, data, device, local_rank, len(flow.train_loader))
     clouds = data.clouds.to(device)
     trainer = create_trainer(cfg, state.net, state.optimizer, clouds, device, state.scaler,

@@ -18,14 +18,18 @@ from ..data.images import read_image_and_alpha
 from ..engine.checkpoints import TEMPORAL, load_checkpoint
 from ..engine.common import setup_logger
 from ..engine.monitor import peak_memory_mib, reset_peak_memory
+from ..engine.evaluate import EVALUATE_TOOL
 from ..engine.render import CameraPath, camera_path, pick_frame, to_rgba8
-from ..engine.trained import load_trained
+from ..engine.trained import Trained, load_trained
 from ..errors import NpcrError, one_line
 from ..fileio import save_npy, write_image, write_text
+from ..outputs import check_output, output_folder
 from ..videoio import open_video
 from .net import TemporalRefiner, build_refiner
 from .stream import FlickerMeter, StreamingRefiner, View
 from .train import REFINE_DIR
+
+REFINE_TOOL = "tools/refine.py"
 
 
 def load_refiner(output_dir: Path, device: torch.device,
@@ -91,14 +95,18 @@ class CachedRenders:
 def refine_path(output_dir: str | Path, campose: str | Path | None = None,
                 intrinsics: str | Path | None = None, out: str | Path | None = None,
                 size: tuple[int, int] | None = None, cache: str | Path | None = None,
-                fps: int = 24, frame: int | None = None, epoch: int | str | None = None) -> dict:
+                fps: int = 24, frame: int | None = None, epoch: int | str | None = None,
+                overwrite: bool = False) -> dict:
     """Render the cameras ``campose`` / ``intrinsics`` (default: the held-out ones; with ``cache``,
     the path of that tools/render.py --depth folder, reusing its frames) and refine them in
     order. Writes ``frame_%04d.png`` (refined RGBA), ``depth_%04d.npy``, ``video.mp4``,
     ``side_by_side.mp4``
     (raw | refined), the cameras, and ``stats.json`` (warping error of raw and refined video,
-    seconds, peak memory). Returns the stats."""
+    seconds, peak memory) to ``out`` by the output rule of ``npcr.outputs`` (``overwrite``:
+    --overwrite). Returns the stats."""
     log = setup_logger()
+    if out is not None:
+        check_output(out, REFINE_TOOL, overwrite)  # before loading anything
     reset_peak_memory(torch.device("cpu"))
     trained = load_trained(output_dir, epoch)
     reset_peak_memory(trained.device)
@@ -110,9 +118,19 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
     refiner, refine_cfg = load_refiner(Path(output_dir), trained.device)
     path = cached.path() if cached else camera_path(trained, frame, campose, intrinsics, size)
     out = Path(out) if out else Path(output_dir) / f"refine_{trained.epoch}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_cam_poses(out / "CamPose.inf", path.cam_to_world)
-    write_intrinsics(out / "Intrinsic.inf", path.K)
+    with output_folder(out, REFINE_TOOL, overwrite) as stage:
+        stats = _refine_into(stage, trained, refiner, refine_cfg, path, frame, cached, fps)
+    log.info("refined %d frames to %s: warping error raw %.3g, refined %.3g (%.0f%% lower)",
+             stats["frames"], out, stats["warping_error_raw"], stats["warping_error_refined"],
+             100 * (1 - stats["warping_error_refined"] / max(stats["warping_error_raw"], 1e-12)))
+    return stats
+
+
+def _refine_into(folder: Path, trained: Trained, refiner: TemporalRefiner, refine_cfg: CfgNode,
+                 path: CameraPath, frame: int, cached: CachedRenders | None, fps: int) -> dict:
+    """``refine_path``'s files, written into ``folder``; returns the stats."""
+    write_cam_poses(folder / "CamPose.inf", path.cam_to_world)
+    write_intrinsics(folder / "Intrinsic.inf", path.K)
     device, tol = trained.device, refine_cfg.REFINE.DEPTH_TOLERANCE
     K_t = torch.as_tensor(path.K, dtype=torch.float32, device=device)
     c2w_t = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=device)
@@ -120,8 +138,8 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
     raw_flicker, refined_flicker = FlickerMeter(tol), FlickerMeter(tol)
     start = time.perf_counter()
 
-    with open_video(out / "video.mp4", fps) as video, \
-            open_video(out / "side_by_side.mp4", fps) as side_by_side:
+    with open_video(folder / "video.mp4", fps) as video, \
+            open_video(folder / "side_by_side.mp4", fps) as side_by_side:
         @torch.no_grad()
         def refine_step(engine: Engine, i: int) -> None:
             K, c2w = K_t[i:i + 1], c2w_t[i:i + 1]
@@ -135,8 +153,8 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
             raw_flicker.update(raw)
             refined_flicker.update(View(refined, depth, K, c2w))
             raw8, refined8 = to_rgba8(rgba), to_rgba8(refined)
-            write_image(out / f"frame_{i:04d}.png", refined8)
-            save_npy(out / f"depth_{i:04d}.npy", depth[0, 0].float().cpu().numpy())
+            write_image(folder / f"frame_{i:04d}.png", refined8)
+            save_npy(folder / f"depth_{i:04d}.npy", depth[0, 0].float().cpu().numpy())
             video.write(refined8[..., :3])
             side_by_side.write(np.concatenate([raw8[..., :3], refined8[..., :3]], 1))
 
@@ -147,30 +165,33 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
     stats = {"frames": len(path.cam_to_world), "size": [path.height, path.width],
              "warping_error_raw": raw_flicker.value, "warping_error_refined": refined_flicker.value,
              "seconds": time.perf_counter() - start, "peak_memory_mib": peak_memory_mib(device),
-             "cache": str(cache) if cache else None,
+             "cache": str(cached.folder) if cached else None,
              "warping_error_by_frame": {"raw": raw_flicker.errors,
                                         "refined": refined_flicker.errors}}
-    write_text(out / "stats.json", json.dumps(stats, indent=2) + "\n")
-    log.info("refined %d frames to %s: warping error raw %.3g, refined %.3g (%.0f%% lower)",
-             stats["frames"], out, stats["warping_error_raw"], stats["warping_error_refined"],
-             100 * (1 - stats["warping_error_refined"] / max(stats["warping_error_raw"], 1e-12)))
+    write_text(folder / "stats.json", json.dumps(stats, indent=2) + "\n")
     return stats
 
 
-def evaluate_temporal(folder: str | Path, tolerance: float) -> dict:
+def evaluate_temporal(folder: str | Path, tolerance: float, out: str | Path | None = None,
+                      overwrite: bool = False) -> dict:
     """Flicker of a rendered video: the mean warping error between consecutive frames of a folder
     written by tools/render.py --depth or tools/refine.py (``frame_%04d.png``, ``depth_%04d.npy``,
     ``CamPose.inf``, ``Intrinsic.inf``), frames read one at a time; a pixel counts where the depths
-    agree within ``tolerance`` (relative, REFINE.DEPTH_TOLERANCE). Writes ``temporal.json`` there."""
+    agree within ``tolerance`` (relative, REFINE.DEPTH_TOLERANCE). With ``out``, the report is
+    written there as ``temporal.json`` (the output rule of ``npcr.outputs``)."""
     folder = Path(folder)
     cached = CachedRenders(folder)
+    if out is not None:
+        check_output(out, EVALUATE_TOOL, overwrite)
     meter = FlickerMeter(tolerance)
     for i in range(len(cached.cam_to_world)):
         rgba, depth = cached.load(i, torch.device("cpu"))
         K = torch.as_tensor(cached.K[i:i + 1], dtype=torch.float32)
         c2w = torch.as_tensor(cached.cam_to_world[i:i + 1], dtype=torch.float32)
         meter.update(View(rgba, depth, K, c2w))
-    report = {"frames": len(cached.cam_to_world), "warping_error": meter.value,
-              "depth_tolerance": tolerance}
-    write_text(folder / "temporal.json", json.dumps(report, indent=2) + "\n")
+    report = {"folder": str(folder), "frames": len(cached.cam_to_world),
+              "warping_error": meter.value, "depth_tolerance": tolerance}
+    if out is not None:
+        with output_folder(out, EVALUATE_TOOL, overwrite) as stage:
+            write_text(stage / "temporal.json", json.dumps(report, indent=2) + "\n")
     return report

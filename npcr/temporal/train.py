@@ -13,8 +13,10 @@ from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
 from ..data import CameraImageDataset, PhotoCache, ResumableSampler, split_cameras
+from ..config import save_config
 from ..engine.checkpoints import TEMPORAL, attach_checkpoints, resume
 from ..engine.common import seed_everything, setup_logger
+from ..engine.rundir import check_run_dir, clear_run, output_lock, remove_temporary_files
 from ..engine.trained import Trained
 from ..engine.trainer import attach_resumable_epochs, run_engine
 from ..errors import NpcrError
@@ -81,12 +83,25 @@ def heldout_psnr(trained: Trained, refiner: TemporalRefiner, sequences: Approach
     return sum(raw) / len(raw), sum(refined) / len(refined)
 
 
-def run_refine_training(cfg: CfgNode, trained: Trained) -> dict:
+def run_refine_training(cfg: CfgNode, trained: Trained, overwrite: bool = False) -> dict:
     """Train the refine net of ``cfg.REFINE`` on sequences approaching the training cameras of
-    ``trained`` (frozen); checkpoints and logs go to OUTPUT_DIR/refine. Returns held-out PSNR of
-    raw and refined frames. Built from the renderer's training pieces (npcr.engine.trainer):
-    resumable epochs, checkpoints, resume, a clean stop on Ctrl-C."""
+    ``trained`` (frozen); checkpoints, config.yml and logs go to OUTPUT_DIR/refine, which is
+    locked meanwhile and held to the renderer's rule (npcr.engine.rundir): an earlier refine run
+    there is continued with RESUME, replaced with ``overwrite``, else refused. Returns held-out
+    PSNR of raw and refined frames. Built from the renderer's training pieces
+    (npcr.engine.trainer): resumable epochs, checkpoints, resume, a clean stop on Ctrl-C."""
     out_dir = Path(cfg.OUTPUT_DIR) / REFINE_DIR
+    with output_lock(out_dir):
+        check_run_dir(out_dir, cfg, overwrite, TEMPORAL)
+        remove_temporary_files(out_dir)
+        if overwrite:
+            clear_run(out_dir, TEMPORAL)
+        save_config(cfg, out_dir / "config.yml")
+        return _train_refiner(cfg, trained, out_dir)
+
+
+def _train_refiner(cfg: CfgNode, trained: Trained, out_dir: Path) -> dict:
+    """``run_refine_training``'s run, under the lock."""
     logger = setup_logger(out_dir)
     seed_everything(cfg.SEED)
     loader, val_set = build_sequence_dataflow(cfg, trained)
