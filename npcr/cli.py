@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import NpcrError, one_line
-from .outputs import check_results_folder
+from .outputs import check_shared_folder
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +42,9 @@ def number(kind: type = float, low: float | None = None, high: float | None = No
 
 
 def results_folder(text: str) -> Path:
-    """An argparse ``type`` for a benchmark's ``--out``: ``npcr.outputs.check_results_folder``."""
+    """An argparse ``type`` for a benchmark's ``--out``: ``npcr.outputs.check_shared_folder``."""
     try:
-        return check_results_folder(text, Path(sys.argv[0]).name)
+        return check_shared_folder(text, Path(sys.argv[0]).name)
     except NpcrError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

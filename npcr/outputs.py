@@ -28,7 +28,7 @@ MANIFEST = ".npcr-output.json"
 LOCK_FILE = ".npcr.lock"
 STAGING_PREFIX = ".npcr-staging-"
 SCENE_MARKERS = ("CamPose.inf", "transforms.json", "sparse")
-SCENE_WRITER = "scene"  # the label of every scene writer's output (they may replace each other's)
+SCENE_WRITER = "a scene writer"  # the label of every scene writer's output (one replaces another's)
 
 
 @dataclass
@@ -86,26 +86,32 @@ def _refuse_scene_or_run(folder: Path, names: set[str], tool: str) -> None:
                         f"{tool}'s output to another folder")
 
 
-def check_results_folder(folder: str | os.PathLike, tool: str) -> Path:
-    """A benchmark's results folder, which benchmarks share (each replaces only its own files, by
-    name, and removes nothing): refused if it is a file, a scene, a training run or a tool's
-    output (it has a manifest)."""
+def check_shared_folder(folder: str | os.PathLike, tool: str, run_ok: bool = False) -> Path:
+    """A folder that ``tool`` shares with others, writing only files of its own names and
+    removing nothing (a benchmark's results folder; with ``run_ok``, a training's OUTPUT_DIR):
+    refused if it is a file, a scene, a tool's output (it has a manifest) or, unless ``run_ok``,
+    a training run."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NpcrError(f"{folder}: exists and is not a folder")
     if folder.is_dir():
+        names = {p.name for p in folder.iterdir()}
+        _refuse_scene_or_run(folder, names - {"config.yml"} if run_ok else names, tool)
         manifest = read_manifest(folder)
         if manifest is not None:
             raise NpcrError(f"{folder}: holds the output of {manifest.tool}; write {tool}'s "
-                            f"results to another folder")
-        _refuse_scene_or_run(folder, {p.name for p in folder.iterdir()}, tool)
+                            f"files to another folder")
     return folder
 
 
 def check_output(folder: str | os.PathLike, tool: str, overwrite: bool = False) -> Manifest | None:
     """Refuse ``folder`` as ``tool``'s output where the rule (module docstring) forbids it, before
     any work is done; returns this tool's earlier manifest there, if any."""
+    if not str(folder).strip():
+        raise NpcrError("the output folder is an empty path; name a folder")
     folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise NpcrError(f"{folder}: a symbolic link to nothing (dangling, or a loop)")
     if folder.exists() and not folder.is_dir():
         raise NpcrError(f"{folder}: exists and is not a folder")
     if not folder.is_dir():
@@ -217,8 +223,8 @@ def output_folder(folder: str | os.PathLike, tool: str, overwrite: bool = False)
     """Yield a staging folder for ``tool``'s output to ``folder`` (checked by ``check_output``,
     under the folder's lock); when the block ends without an error its files replace the earlier
     output there. On an error nothing in ``folder`` changes (a folder this call made is removed)."""
-    folder = Path(folder)
     check_output(folder, tool, overwrite)
+    folder = Path(folder)
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     try:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from npcr.errors import NpcrError
-from npcr.outputs import (LOCK_FILE, MANIFEST, STAGING_PREFIX, check_results_folder,
+from npcr.outputs import (LOCK_FILE, MANIFEST, STAGING_PREFIX, check_shared_folder,
                           output_folder, read_manifest)
 
 
@@ -134,20 +134,37 @@ def test_a_manifest_that_points_outside_is_refused(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep"
 
 
-def test_benchmark_results_folders_are_shared_but_never_a_scene_or_a_run(tmp_path):
+def test_shared_folders_are_never_a_scene_a_run_or_a_tools_output(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     (results / "other_benchmark.md").write_text("| a |")
-    assert check_results_folder(results, "bench_x.py") == results
+    assert check_shared_folder(results, "bench_x.py") == results
     (results / "CamPose.inf").write_text("")
     with pytest.raises(NpcrError, match="holds a scene"):
-        check_results_folder(results, "bench_x.py")
+        check_shared_folder(results, "bench_x.py")
     write(tmp_path / "render", "tools/render.py", ["a"])
     with pytest.raises(NpcrError, match="holds the output of tools/render.py"):
-        check_results_folder(tmp_path / "render", "bench_x.py")
+        check_shared_folder(tmp_path / "render", "bench_x.py")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yml").write_text("")
+    (run / "nr_model_1.pth").write_text("")
+    with pytest.raises(NpcrError, match="holds a training run"):
+        check_shared_folder(run, "bench_x.py")
+    assert check_shared_folder(run, "the training", run_ok=True) == run  # its own OUTPUT_DIR
 
 
 def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_an_empty_path_a_file_or_a_broken_link_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for folder, words in (("", "an empty path"), (tmp_path / "file", "exists and is not a folder"),
+                          (tmp_path / "loop", "a symbolic link to nothing")):
+        with pytest.raises(NpcrError, match=words):
+            write(folder, "render", ["a"], overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "loop"]

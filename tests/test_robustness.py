@@ -208,6 +208,9 @@ CASES = {
     "view: --path-out is a scene": (
         lambda w, t: ["tools/view.py", "--output-dir", w / "out", "--port", str(free_port()),
                       "--path-out", copy_scene(w, t)], "scene: holds a scene (CamPose.inf)", 2),
+    "train: OUTPUT_DIR is the scene": (
+        lambda w, t: ["tools/train.py", "DATASETS.ROOT", copy_scene(w, t), "OUTPUT_DIR", t / "scene",
+                      *TRAIN], "scene: holds a scene (CamPose.inf); write the training's", 2),
     "evaluate: --out is the training run": (
         lambda w, t: ["tools/evaluate.py", "--output-dir", copy_model(w, t), "--out", t / "out"],
         "out: holds a training run (config.yml and checkpoints)", 2),

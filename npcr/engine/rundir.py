@@ -11,7 +11,7 @@ from yacs.config import CfgNode
 from ..config import flat_items, get_cfg_defaults
 from ..errors import NpcrError
 from ..fileio import TEMPORARY_GLOB
-from ..outputs import folder_lock
+from ..outputs import check_shared_folder, folder_lock
 from .checkpoints import RENDERER, CheckpointFiles
 
 # Keys that steer a run without changing what it trains: they may differ on RESUME.
@@ -56,6 +56,7 @@ def check_run_dir(out_dir: Path, cfg: CfgNode, overwrite: bool,
     that differs from its config.yml, unless ``overwrite`` (then the trainer calls ``clear_run``
     once the new run is known to start). ``files``: the run's checkpoint names (the renderer's,
     or the refine net's in OUTPUT_DIR/refine)."""
+    check_shared_folder(out_dir, "the training", run_ok=True)  # never a scene's folder
     epochs = files.epochs(out_dir)
     resume_points = files.resume_iterations(out_dir)
     if overwrite or (not epochs and not resume_points):
