@@ -11,7 +11,7 @@ covers, for the renderer and for a point-colour splat of each cloud (no network)
 held-out photos beside both renders (stereo seconds and training minutes go to the JSON
 only: a quality benchmark, its runs not timed alone). Captures: "yard", generated (npcr.data.box_scene: a house
 front and a box on ground of weak texture, sky at infinity, 24 photos of 640x480), and the photos
-of --photos when given (the README's: monstree).
+of --photos when given (docs/capture.md's: monstree).
 
     python benchmarks/bench_complete.py [--photos FOLDER] [--work output/bench_complete]
         [--epochs 120] [--out benchmarks/results]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshot TensorBoard's time-series page (SVG charts, as headless Chromium has no WebGL) for the
-# README: benchmarks/screenshot_tensorboard.sh LOGDIR OUT.png. Needs Debian's chromium package.
+# docs: benchmarks/screenshot_tensorboard.sh LOGDIR OUT.png. Needs Debian's chromium package.
 set -euo pipefail
 logdir=$1 out=$2 port=${PORT:-6123}
 tmp=$(mktemp -d)

@@ -1,4 +1,4 @@
-"""Screenshot of the web viewer (tools/view.py) showing a trained model, for the README.
+"""Screenshot of the web viewer (tools/view.py) showing a trained model, for the docs (docs/rendering.md).
 
     python benchmarks/screenshot_viewer.py --output-dir output/demo --out benchmarks/results/viewer.png
 

@@ -2,7 +2,7 @@
 `error: ...` line, exits non-zero and leaves no half-written file. (Ctrl-C during training is in
 test_resume_distributed.py: it stops after the iteration, saves a resume point, exits 130.)
 
-The README's robustness table lists these cases; keep the two in step."""
+docs/robustness.md's table lists these cases; keep the two in step."""
 import argparse
 import importlib
 import os

@@ -101,7 +101,7 @@ _C.MODEL.ENVIRONMENT = [0, 0]
 # nearest points' feature channels 0-2, read as colours the way INIT_FEATURES colors writes them
 # and averaged over each pixel's supersamples, enter the output's logits. The network starts from
 # the point-colour splat and learns what to change (needs FEATURE_DIM >= 3). Sharper renders
-# (higher SSIM), but worse renders at other sizes than the training one (README, "Quality on
+# (higher SSIM), but worse renders at other sizes than the training one (docs/results.md, "Quality on
 # unseen views"): off by default.
 _C.MODEL.SPLAT_SKIP = False
 # How point features start: "random" (normal noise) or "colors" (channels 0-2 the points' own
