@@ -305,3 +305,27 @@ def test_splat_skip_needs_three_feature_channels():
 
     with pytest.raises(NpcrError, match="MODEL.SPLAT_SKIP reads colours.*MODEL.FEATURE_DIM 2"):
         load_config(None, ["MODEL.SPLAT_SKIP", "True", "MODEL.FEATURE_DIM", "2"])
+
+
+def test_npcrs_blur_pool_is_antialiased_cnns_bit_for_bit():
+    """MODEL.BLUR_POOL npcr (MIT) for antialiased-cnns (CC BY-NC-SA 4.0): the same outputs and
+    gradients bit for bit, the same state-dict entries, checkpoints interchangeable."""
+    import antialiased_cnns
+
+    from npcr.config.validate import RULES
+    from npcr.modeling.unet import BLUR_POOLS, BlurPool
+
+    assert all(RULES["MODEL.BLUR_POOL"][0](name) for name in BLUR_POOLS)
+    x = torch.rand(2, 6, 13, 18, requires_grad=True)
+    ours, theirs = BlurPool(6), antialiased_cnns.BlurPool(6, stride=2)
+    y_ours, y_theirs = ours(x), theirs(x)
+    assert y_ours.shape == (2, 6, 7, 9) and torch.equal(y_ours, y_theirs)
+    g = torch.rand_like(y_ours)
+    assert torch.equal(torch.autograd.grad(y_ours, x, g)[0], torch.autograd.grad(y_theirs, x, g)[0])
+    torch.manual_seed(0)
+    a = AntialiasedUNet(5, 4, [8, 16, 16], blur_pool="antialiased-cnns").eval()
+    b = AntialiasedUNet(5, 4, [8, 16, 16], blur_pool="npcr").eval()
+    b.load_state_dict(a.state_dict())  # strict: the same entries
+    image = torch.rand(1, 5, 40, 52)
+    with torch.no_grad():
+        assert torch.equal(a(image), b(image))

@@ -74,6 +74,10 @@ _C.MODEL.UNET_CHANNELS = [16, 32, 64, 128]
 # samples and depth layers: a learned filter of its supersamples) before neighbouring pixels'; on
 # the widest map that costs a ninth of 3.
 _C.MODEL.UNET_INPUT_KERNEL = 3
+# The blur-pool of the U-Nets' antialiased halving: "antialiased-cnns" (the PyPI package; licence
+# CC BY-NC-SA 4.0, non-commercial use only) or "npcr" (npcr's own, MIT). Both give the same
+# outputs bit for bit and have the same state-dict entries: checkpoints load into either.
+_C.MODEL.BLUR_POOL = "antialiased-cnns"
 # Points projected at this many times the output resolution; each pixel's SUPERSAMPLE² samples
 # enter the U-Net side by side (thin strands and sub-pixel detail are not lost to one nearest point).
 _C.MODEL.SUPERSAMPLE = 1

@@ -90,6 +90,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.FAR": (at_least(0, integer=False), "a depth >= 0 (0: from the points)"),
     "MODEL.UNET_CHANNELS": (ints_at_least(1, non_empty=True), "a non-empty list of channels >= 1"),
     "MODEL.UNET_INPUT_KERNEL": (lambda v: at_least(1)(v) and v % 2 == 1, "an odd integer >= 1"),
+    "MODEL.BLUR_POOL": (one_of("antialiased-cnns", "npcr"), "antialiased-cnns or npcr"),
     "MODEL.SUPERSAMPLE": (lambda v: at_least(1)(v) and v <= 4, "an integer in [1, 4]"),
     "MODEL.POINT_LEVELS": (at_least(1), "an integer >= 1"),
     "MODEL.MAX_RENDER_SCALE": (lambda v: v == 0 or at_least(1, integer=False)(v),

@@ -33,4 +33,4 @@ def build_model(cfg: CfgNode, num_points: int,
                          environment=tuple(m.ENVIRONMENT), supersample=m.SUPERSAMPLE,
                          point_levels=m.POINT_LEVELS, max_render_scale=m.MAX_RENDER_SCALE,
                          view_direction=m.VIEW_DIRECTION, splat_skip=m.SPLAT_SKIP,
-                         input_kernel=m.UNET_INPUT_KERNEL)
+                         input_kernel=m.UNET_INPUT_KERNEL, blur_pool=m.BLUR_POOL)

@@ -36,7 +36,8 @@ class PointRenderer(nn.Module):
                  opaque: bool = False, photometric: PhotometricCorrection | None = None,
                  environment: tuple[int, int] = (0, 0), supersample: int = 1,
                  point_levels: int = 1, max_render_scale: float = 0.0,
-                 view_direction: bool = False, splat_skip: bool = False, input_kernel: int = 3):
+                 view_direction: bool = False, splat_skip: bool = False, input_kernel: int = 3,
+                 blur_pool: str = "antialiased-cnns"):
         super().__init__()
         if splat_skip and feature_dim < 3:
             raise ValueError(f"splat_skip reads colours from 3 feature channels, not {feature_dim}")
@@ -56,7 +57,8 @@ class PointRenderer(nn.Module):
         # appearance that changes with the view (shine on fur, real photos)
         self.view_direction, self.splat_skip = view_direction, splat_skip
         self.unet = AntialiasedUNet(supersample ** 2 * per_level + 3 * view_direction, 4,
-                                    unet_channels, [per_level] * (point_levels - 1), input_kernel)
+                                    unet_channels, [per_level] * (point_levels - 1), input_kernel,
+                                    blur_pool)
         self.num_layers, self.max_splat = num_layers, max_splat
         self.near, self.far, self.backend = near, far, backend
         self.supersample, self.point_levels = supersample, point_levels

@@ -1,4 +1,5 @@
-"""U-Net with antialiased downsampling (max-pool at stride 1, then ``antialiased_cnns.BlurPool``)."""
+"""U-Net with antialiased downsampling (max-pool at stride 1, then a blur-pool: antialiased-cnns'
+``BlurPool``, or npcr's own ``BlurPool`` with the same outputs)."""
 from __future__ import annotations
 
 import antialiased_cnns
@@ -42,6 +43,30 @@ class GroupNorm(nn.GroupNorm):
         return group_norm_by_reduction(x, self.num_groups, self.weight, self.bias, self.eps)
 
 
+class BlurPool(nn.Module):
+    """Anti-aliased halving (R. Zhang, "Making Convolutional Networks Shift-Invariant Again", ICML
+    2019): each channel blurred by the 4x4 binomial filter [1 3 3 1]^T [1 3 3 1] / 64 over the input
+    padded by reflection (1 pixel before, 2 after), every second pixel kept.
+
+    npcr's own implementation (MIT): the same outputs, bit for bit, and the same state-dict entry
+    (``filt``) as ``antialiased_cnns.BlurPool(channels, stride=2)``, whose licence (CC BY-NC-SA 4.0)
+    allows non-commercial use only; a checkpoint made with either loads into the other."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+        self.register_buffer("filt", (torch.outer(taps, taps) / 64).expand(channels, 1, 4, 4).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 2, 1, 2), mode="reflect"), self.filt, stride=2,
+                        groups=x.shape[1])
+
+
+# MODEL.BLUR_POOL: the blur-pool the U-Net halves with (same outputs; the licences differ)
+BLUR_POOLS = {"antialiased-cnns": lambda channels: antialiased_cnns.BlurPool(channels, stride=2),
+              "npcr": BlurPool}
+
+
 def _conv_block(cin: int, cout: int, first_kernel: int = 3) -> nn.Sequential:
     """Two convolutions (the first ``first_kernel`` square, the second 3x3), each with GroupNorm
     (groups of 8 channels) and LeakyReLU.
@@ -59,9 +84,9 @@ class _Down(nn.Module):
     """Antialiased halving, then a conv block; ``extra`` channels (a point rendering at the halved
     resolution) join the pooled ones before the convolutions."""
 
-    def __init__(self, cin: int, cout: int, extra: int = 0):
+    def __init__(self, cin: int, cout: int, extra: int = 0, blur_pool: str = "antialiased-cnns"):
         super().__init__()
-        self.pool = nn.Sequential(nn.MaxPool2d(2, stride=1), antialiased_cnns.BlurPool(cin, stride=2))
+        self.pool = nn.Sequential(nn.MaxPool2d(2, stride=1), BLUR_POOLS[blur_pool](cin))
         self.conv = _conv_block(cin + extra, cout)
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
@@ -86,10 +111,11 @@ class AntialiasedUNet(nn.Module):
     NPBG and ADOP feed point renderings at several resolutions; their inputs must then come at
     ``padded_size``. ``input_kernel`` is the first convolution's size: 1 mixes each pixel's input
     channels (say its supersamples and depth layers) before any neighbour's, at a ninth of the
-    cost of 3 on the widest map."""
+    cost of 3 on the widest map. ``blur_pool`` names the halving's blur-pool (``BLUR_POOLS``)."""
 
     def __init__(self, in_channels: int, out_channels: int, channels: list[int],
-                 level_inputs: list[int] = (), input_kernel: int = 3):
+                 level_inputs: list[int] = (), input_kernel: int = 3,
+                 blur_pool: str = "antialiased-cnns"):
         super().__init__()
         if len(level_inputs) > len(channels) - 1:
             raise ValueError(f"{len(level_inputs)} level inputs for {len(channels) - 1} levels")
@@ -98,7 +124,8 @@ class AntialiasedUNet(nn.Module):
         extra = list(level_inputs) + [0] * (len(channels) - 1 - len(level_inputs))
         self.level_inputs = len(level_inputs)
         self.inc = _conv_block(in_channels, channels[0], input_kernel)
-        self.downs = nn.ModuleList(_Down(a, b, e) for a, b, e in zip(channels[:-1], channels[1:], extra))
+        self.downs = nn.ModuleList(_Down(a, b, e, blur_pool)
+                                   for a, b, e in zip(channels[:-1], channels[1:], extra))
         self.ups = nn.ModuleList(_Up(b, a, a) for a, b in zip(channels[:-1], channels[1:]))
         self.head = nn.Conv2d(channels[0], out_channels, 1)
         self.multiple = 2 ** (len(channels) - 1)

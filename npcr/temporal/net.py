@@ -25,12 +25,14 @@ class TemporalRefiner(nn.Module):
     and drifting or blurring.
     """
 
-    def __init__(self, num_prev: int, channels: list[int], min_current: float = 0.25):
+    def __init__(self, num_prev: int, channels: list[int], min_current: float = 0.25,
+                 blur_pool: str = "antialiased-cnns"):
         super().__init__()
         if not 0 < min_current <= 1:
             raise ValueError(f"min_current must be in (0, 1], got {min_current}")
         self.num_prev, self.min_current = num_prev, min_current
-        self.net = AntialiasedUNet(4 + 5 * num_prev, num_prev + 1 + 4, channels)
+        self.net = AntialiasedUNet(4 + 5 * num_prev, num_prev + 1 + 4, channels,
+                                   blur_pool=blur_pool)
         with torch.no_grad():
             self.net.head.weight.zero_()
             self.net.head.bias.zero_()
@@ -51,6 +53,6 @@ class TemporalRefiner(nn.Module):
 
 
 def build_refiner(cfg: CfgNode) -> TemporalRefiner:
-    """The refine net described by ``cfg.REFINE``."""
+    """The refine net described by ``cfg.REFINE`` (its U-Net halves with MODEL.BLUR_POOL)."""
     return TemporalRefiner(cfg.REFINE.NUM_PREV, list(cfg.REFINE.CHANNELS),
-                           cfg.REFINE.MIN_CURRENT_WEIGHT)
+                           cfg.REFINE.MIN_CURRENT_WEIGHT, cfg.MODEL.BLUR_POOL)
