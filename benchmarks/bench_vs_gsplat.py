@@ -34,14 +34,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from pytorch_msssim import ssim
 
 from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, read_points
 from npcr.data.formats import load_scene_from
 from npcr.engine.checkpoints import RENDERER
 from npcr.engine.trained import load_trained
-from npcr.metrics import colour_matched_psnr, psnr
+from npcr.metrics import colour_matched_psnr, psnr, ssim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_projection import machine  # noqa: E402
@@ -92,8 +91,7 @@ def judge_npcr(run_dir: Path, size: tuple[int, int], repeats: int = 10) -> tuple
 
 def figures(pred: torch.Tensor, truth: torch.Tensor, valid: torch.Tensor) -> dict:
     """PSNR, SSIM and colour-matched PSNR of a (1, 3, H, W) render over the valid pixels."""
-    filled = torch.where(valid > 0, truth, pred)
-    return {"psnr": psnr(pred, truth, valid), "ssim": float(ssim(pred, filled, data_range=1.0)),
+    return {"psnr": psnr(pred, truth, valid), "ssim": ssim(pred, truth, valid),
             "psnr_colour_matched": colour_matched_psnr(pred, truth, valid)}
 
 

@@ -39,7 +39,7 @@ from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, read_points, split_cameras
 from npcr.data.formats import load_scene_from
 from npcr.fileio import write_image
-from npcr.metrics import psnr
+from npcr.metrics import psnr, ssim as masked_ssim
 
 SH_C0 = 0.28209479177387814  # the 0th real spherical harmonic
 DEFAULT_STEPS = 30_000  # simple_trainer's max_steps
@@ -186,9 +186,8 @@ def evaluate(splats, views: list[dict], out: Path, repeats: int = 10) -> dict:
             sync(device)
             times.append(time.perf_counter() - t0)
         pred = render.permute(0, 3, 1, 2).clamp(0, 1)
-        truth = torch.where(view["valid"] > 0, view["image"], pred)
         rows.append({"camera": view["camera"], "psnr": psnr(pred, view["image"], view["valid"]),
-                     "ssim": float(ssim(pred, truth, data_range=1.0))})
+                     "ssim": masked_ssim(pred, view["image"], view["valid"])})
         image = (pred[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
         write_image(out / f"heldout_{view['camera']}.png", image)
     return {"views": rows, "psnr": statistics.fmean(r["psnr"] for r in rows),

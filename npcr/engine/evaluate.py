@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pytorch_msssim import ssim
 
 from ..data import CameraImageDataset
 from ..fileio import write_image, write_text
-from ..metrics import psnr_from_mse
+from ..metrics import psnr, ssim
 from ..outputs import check_output, output_folder
 from .trained import load_trained
 
@@ -44,12 +43,10 @@ def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
                         item["cam_to_world"][None].to(t.device), h, w)
             pred, truth, valid = o["rgb"].clamp(0, 1).cpu(), item["image"][None], item["valid"][None]
             # over the pixels the photo covers (an undistorted photo may lack its corners)
-            mse = float(((pred - truth) ** 2 * valid).sum() / (3 * valid.sum()).clamp_min(1))
-            truth = torch.where(valid > 0, truth, pred)
             views.append({"frame": frame, "camera": item["camera_id"],
-                          "psnr": psnr_from_mse(mse),
-                          "ssim": float(ssim(pred, truth, data_range=1.0)),
+                          "psnr": psnr(pred, truth, valid), "ssim": ssim(pred, truth, valid),
                           "alpha_mae": float((o["alpha"].cpu() - item["alpha"]).abs().mean())})
+            truth = torch.where(valid > 0, truth, pred)  # no source: shown as no error
             error = (pred - truth).abs().mul(4).clamp(0, 1)
             rows.append(torch.cat([truth, pred, error], dim=3)[0])
     report = {"epoch": t.epoch, "views": views, "lpips": None,

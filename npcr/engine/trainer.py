@@ -17,7 +17,6 @@ import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import EMAHandler, ProgressBar, TensorboardLogger
-from ignite.metrics import PSNR, SSIM
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from yacs.config import CfgNode
@@ -27,6 +26,7 @@ from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, SeededItem
                     write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
 from ..fileio import write_text
+from ..metrics import MaskedPSNR, MaskedSSIM
 from ..modeling import FrameClouds, PointRenderer
 from ..modeling.poses import CameraPoses
 from .averaging import attach_weight_average, build_weight_average
@@ -100,23 +100,21 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
 
 
 def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.device) -> Engine:
-    """Engine computing the mean per-image RGB PSNR and SSIM of the model on a loader (pixels
-    without a source in an undistorted photo count as matched)."""
+    """Engine computing the mean per-image RGB PSNR and SSIM of the model on a loader over each
+    photo's valid pixels (npcr.metrics: the figures the baselines and evaluate.py report)."""
 
     @torch.no_grad()
-    def eval_step(engine: Engine, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def eval_step(engine: Engine, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         model.eval()
         batch = _to(batch, device)
         h, w = batch["image"].shape[-2:]
         out = model(clouds, batch["frame"].tolist(), batch["K"],
                     batch["cam_to_world"], h, w)
-        pred = out["rgb"].clamp(0, 1)
-        # where an undistorted photo has no source pixel there is nothing to compare: matched
-        return pred, torch.where(batch["valid"] > 0, batch["image"], pred)
+        return out["rgb"].clamp(0, 1), batch["image"], batch["valid"]
 
     evaluator = Engine(eval_step)
-    PSNR(data_range=1.0, device=device).attach(evaluator, "psnr")
-    SSIM(data_range=1.0, device=device).attach(evaluator, "ssim")
+    MaskedPSNR(device=device).attach(evaluator, "psnr")
+    MaskedSSIM(device=device).attach(evaluator, "ssim")
     return evaluator
 
 
