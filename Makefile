@@ -12,11 +12,11 @@ install: $(STAMP)
 
 # open3d 0.20 needs Debian's libusb-1.0-0 to import; torch is pinned to the CPU build on disk.
 # `pip install -e .` also compiles pcpr_ext's native projector (pcpr_ext/csrc) against that torch.
-$(STAMP): requirements.txt pyproject.toml setup.py $(wildcard pcpr_ext/csrc/*)
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml setup.py $(wildcard pcpr_ext/csrc/*)
 	@ldconfig -p | grep -q 'libusb-1.0.so.0' || apt-get install -y -q libusb-1.0-0 \
 		|| (apt-get update -q && apt-get install -y -q libusb-1.0-0)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 

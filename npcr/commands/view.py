@@ -9,7 +9,7 @@ from pathlib import Path
 
 from npcr.cli import add_epoch_arg, number, run_cli
 from npcr.engine.trained import load_trained
-from npcr.viewer import Viewer
+from npcr.errors import NpcrError
 
 
 def main() -> None:
@@ -27,6 +27,13 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="save into a --path-out that holds other files too (they stay)")
     args = parser.parse_args()
+    try:
+        from npcr.viewer import Viewer
+    except ModuleNotFoundError as exc:
+        if exc.name != "viser":
+            raise
+        raise NpcrError("the viewer needs viser: pip install 'npcr[viewer]' (make install has "
+                        "it)") from None
     trained = load_trained(args.output_dir, args.epoch)
     viewer = Viewer(trained, args.host, args.port, args.size, args.moving_size,
                     Path(args.path_out) if args.path_out else None, args.overwrite)
