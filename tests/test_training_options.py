@@ -1,4 +1,6 @@
 """Training options: layer schedule, staged training, losses, learning-rate schedule."""
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -78,6 +80,25 @@ def test_selection_cameras_are_held_out_apart_from_the_reported_ones():
         split_cameras(6, [1, 4], [4])
     with pytest.raises(DataFormatError, match="SELECT_CAMERAS.*outside 0..5"):
         split_cameras(6, [1], [6])
+
+
+def test_training_rendering_and_evaluation_measure_the_same_cameras(tmp_path):
+    """One default: the held-out cameras, or the first training camera where none is held out
+    (what the trainer measures), for render.py and evaluate.py as for training."""
+    from npcr.data import measured_cameras
+    from npcr.engine.render import camera_path
+
+    assert measured_cameras(6, [4, 1], [2]) == [1, 4]
+    assert measured_cameras(6, [], [0]) == [1] and measured_cameras(3, []) == [0]
+
+    class Data:  # what camera_path reads of a trained model: its config and scene
+        scene = type("Scene", (), {"num_cameras": 5, "K": np.tile(np.eye(3), (5, 1, 1)),
+                                   "cam_to_world": np.tile(np.eye(4), (5, 1, 1)),
+                                   "image_path": lambda self, f, c: tmp_path / "img.png"})()
+    cv2.imwrite(str(tmp_path / "img.png"), np.zeros((8, 8, 3), np.uint8))
+    trained = type("Trained", (), {"cfg": cfg_with("DATASETS.SELECT_CAMERAS", "[0]"),
+                                   "data": Data()})()
+    assert len(camera_path(trained, 0).cam_to_world) == 1  # camera 1, not all five
 
 
 def test_cosine_schedule_runs_from_base_to_min_factor():
@@ -227,3 +248,24 @@ def test_resuming_with_another_config_names_the_checkpoint(tmp_path):
     with pytest.raises(NpcrError, match=r"nr_model_1\.pth: does not fit"):
         resume(tmp_path, torch.nn.Linear(3, 2), {"trainer": Engine(lambda *_: None)}, 4, log)
     resume(tmp_path, model, {"trainer": Engine(lambda *_: None)}, 4, log)  # the same config: fine
+
+
+def test_every_config_key_has_its_rule_and_its_comment():
+    """validate.py checks every key (the one place for choices and ranges) and defaults.py
+    explains every key, so that adding a key without either fails here."""
+    import re
+    from pathlib import Path
+
+    from npcr.config import flat_items, get_cfg_defaults
+    from npcr.config.validate import RULES
+
+    unruled = {"RESUME", "DATASETS.ROOT", "MODEL.SHARE_FEATURES", "SOLVER.VGG_WEIGHTS"}  # free
+    keys = set(flat_items(get_cfg_defaults()))
+    assert keys - set(RULES) == unruled and set(RULES) <= keys
+    lines = (Path(__file__).parents[1] / "npcr" / "config" / "defaults.py").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"_C\.\w+(\.\w+)+ = ", line) and "#" not in line:
+            above = i - 1  # a comment above it, or above the group of keys it belongs to
+            while above > 0 and (lines[above].startswith("_C.") or lines[above].startswith(" ")):
+                above -= 1
+            assert lines[above].lstrip().startswith("#"), line

@@ -127,6 +127,7 @@ _C.MODEL.PHOTOMETRIC.WHITE_BALANCE = False
 _C.MODEL.PHOTOMETRIC.VIGNETTING = False
 
 _C.SOLVER = CN()
+# Epochs to train (an epoch: every training photo once, in SOLVER.IMS_PER_BATCH batches).
 _C.SOLVER.MAX_EPOCHS = 50
 # What is trained: "joint" (point features and network), "features" (network frozen, e.g. for a new
 # point cloud with a trained network) or "network" (features frozen).

@@ -11,6 +11,15 @@ from ..errors import NpcrError
 
 Check = Callable[[Any], bool]
 
+# The choices of the config's string keys: checked here, once, for every tool (the code acting on
+# them relies on it). Adding a key: its default and a comment in defaults.py, its rule in RULES
+# below (a test fails for a key without one), and a line in the docs if users will set it.
+TRAIN_STAGES = ("joint", "features", "network")
+AMP_MODES = ("auto", "off", "fp16", "bf16")
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+BLUR_POOLS = ("antialiased-cnns", "npcr")
+LR_SCHEDULERS = ("none", "cosine")
+
 
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -90,7 +99,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.FAR": (at_least(0, integer=False), "a depth >= 0 (0: from the points)"),
     "MODEL.UNET_CHANNELS": (ints_at_least(1, non_empty=True), "a non-empty list of channels >= 1"),
     "MODEL.UNET_INPUT_KERNEL": (lambda v: at_least(1)(v) and v % 2 == 1, "an odd integer >= 1"),
-    "MODEL.BLUR_POOL": (one_of("antialiased-cnns", "npcr"), "antialiased-cnns or npcr"),
+    "MODEL.BLUR_POOL": (one_of(*BLUR_POOLS), " or ".join(BLUR_POOLS)),
     "MODEL.SUPERSAMPLE": (lambda v: at_least(1)(v) and v <= 4, "an integer in [1, 4]"),
     "MODEL.POINT_LEVELS": (at_least(1), "an integer >= 1"),
     "MODEL.MAX_RENDER_SCALE": (lambda v: v == 0 or at_least(1, integer=False)(v),
@@ -105,7 +114,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "MODEL.PHOTOMETRIC.VIGNETTING": (lambda v: isinstance(v, bool), "true or false"),
     "SOLVER.PHOTOMETRIC_LR": (above(0), "a learning rate > 0"),
     "SOLVER.MAX_EPOCHS": (at_least(1), "an integer >= 1"),
-    "SOLVER.TRAIN": (one_of("joint", "features", "network"), "joint, features or network"),
+    "SOLVER.TRAIN": (one_of(*TRAIN_STAGES), ", ".join(TRAIN_STAGES)),
     "SOLVER.BASE_LR": (above(0), "a learning rate > 0"),
     "SOLVER.FEATURE_LR": (above(0), "a learning rate > 0"),
     "SOLVER.WEIGHT_DECAY": (at_least(0, integer=False), "a number >= 0"),
@@ -113,10 +122,9 @@ RULES: dict[str, tuple[Check, str]] = {
     "SOLVER.POSE_LR": (at_least(0, integer=False), "a learning rate >= 0 (0: off)"),
     "SOLVER.POSE_START_EPOCH": (at_least(0), "an epoch >= 0"),
     "SOLVER.POSE_LR_END_FACTOR": (fraction, "a factor in (0, 1]"),
-    "SOLVER.AMP": (one_of("auto", "off", "fp16", "bf16"), "auto, off, fp16 or bf16"),
-    "SOLVER.COMPILE": (one_of("off", "default", "reduce-overhead", "max-autotune"),
-                       "off, default, reduce-overhead or max-autotune"),
-    "SOLVER.LR_SCHEDULER": (one_of("none", "cosine"), "none or cosine"),
+    "SOLVER.AMP": (one_of(*AMP_MODES), ", ".join(AMP_MODES)),
+    "SOLVER.COMPILE": (one_of(*COMPILE_MODES), ", ".join(COMPILE_MODES)),
+    "SOLVER.LR_SCHEDULER": (one_of(*LR_SCHEDULERS), " or ".join(LR_SCHEDULERS)),
     "SOLVER.LR_MIN_FACTOR": (fraction, "a factor in (0, 1]"),
     "SOLVER.LAYER_SCHEDULE": (_schedule, "[[0, layers], [epoch, layers], ...] with rising epochs, layers >= 1"),
     "SOLVER.IMS_PER_BATCH": (at_least(1), "an integer >= 1"),

@@ -113,3 +113,12 @@ def split_cameras(num_cameras: int, val_cameras: list[int], select_cameras: list
     if not train:
         raise DataFormatError("DATASETS.VAL_CAMERAS", "every camera is held out; none left to train")
     return train, val, select
+
+
+def measured_cameras(num_cameras: int, val_cameras: list[int], select_cameras: list[int] = ()
+                     ) -> list[int]:
+    """The cameras held-out figures are taken on, and what training, rendering and evaluation
+    default to: DATASETS.VAL_CAMERAS, or where none is held out the first training camera (its
+    figures are then training figures, which the trainer warns about)."""
+    train, val, _ = split_cameras(num_cameras, val_cameras, select_cameras)
+    return val or train[:1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import CameraImageDataset
+from ..data import CameraImageDataset, measured_cameras
 from ..fileio import write_image, write_text
 from ..metrics import psnr, ssim
 from ..outputs import check_output, output_folder
@@ -21,7 +21,8 @@ EVALUATE_TOOL = "tools/evaluate.py"
 @torch.no_grad()
 def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
                    out: str | Path | None = None, overwrite: bool = False) -> dict:
-    """Evaluate on the held-out cameras (all cameras if none are held out) of every trained frame.
+    """Evaluate on the held-out cameras of every trained frame (``measured_cameras``: the first
+    training camera if none is held out, as training measures).
 
     Writes ``metrics.json`` and ``contact_sheet.png`` to ``out`` (default OUTPUT_DIR/eval_<epoch>;
     the output rule of ``npcr.outputs``); returns the report. LPIPS is not computed: its network
@@ -30,7 +31,8 @@ def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
     if out is not None:
         check_output(out, EVALUATE_TOOL, overwrite)  # before loading anything
     t = load_trained(output_dir, epoch)
-    cams = list(t.cfg.DATASETS.VAL_CAMERAS) or list(range(t.data.scene.num_cameras))
+    cams = measured_cameras(t.data.scene.num_cameras, list(t.cfg.DATASETS.VAL_CAMERAS),
+                            list(t.cfg.DATASETS.SELECT_CAMERAS))
     if out is None:
         out = Path(output_dir) / f"eval_{t.epoch}"
         check_output(out, EVALUATE_TOOL, overwrite)  # the default, once its epoch is known

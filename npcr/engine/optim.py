@@ -6,20 +6,13 @@ import math
 import torch
 from yacs.config import CfgNode
 
-from ..errors import NpcrError
 from ..modeling import PointRenderer
 from ..modeling.poses import CameraPoses
-
-STAGES = ("joint", "features", "network")
-COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
-
 
 def maybe_compile(cfg: CfgNode, model: PointRenderer) -> None:
     """Compile the U-Net in place when SOLVER.COMPILE asks (state-dict keys stay unchanged); the
     projector and the gather are left eager."""
-    mode = cfg.SOLVER.COMPILE
-    if mode not in COMPILE_MODES:
-        raise NpcrError(f"SOLVER.COMPILE {mode!r}: choose one of {', '.join(COMPILE_MODES)}")
+    mode = cfg.SOLVER.COMPILE  # one of validate.COMPILE_MODES
     if mode != "off":
         model.unet.compile(mode=mode)
 
@@ -30,8 +23,6 @@ def build_optimizer(cfg: CfgNode, model: PointRenderer) -> torch.optim.Optimizer
     at SOLVER.PHOTOMETRIC_LR. Fused kernels (CPU and CUDA: a step over the demo's ~60 tensors
     takes 0.7 ms instead of 5 on the CPU)."""
     stage = cfg.SOLVER.TRAIN
-    if stage not in STAGES:
-        raise NpcrError(f"SOLVER.TRAIN {stage!r}: choose one of {', '.join(STAGES)}")
     features = [model.features, model.background] + \
         ([model.environment] if model.environment is not None else [])
     network = list(model.unet.parameters())
@@ -65,9 +56,7 @@ def build_pose_lr_scheduler(cfg: CfgNode, pose_optimizer: torch.optim.Optimizer,
     train, from SOLVER.POSE_START_EPOCH on): SOLVER.POSE_LR at the first, SOLVER.POSE_LR_END_FACTOR
     x that after the last. Large steps find the basin, small ones settle in it (Adam's steps are
     about the rate, whatever the gradient)."""
-    end = cfg.SOLVER.POSE_LR_END_FACTOR
-    if not 0 < end <= 1:
-        raise NpcrError(f"SOLVER.POSE_LR_END_FACTOR {end}: must be in (0, 1]")
+    end = cfg.SOLVER.POSE_LR_END_FACTOR  # in (0, 1]: validate.py
     steps = max(1, (cfg.SOLVER.MAX_EPOCHS - cfg.SOLVER.POSE_START_EPOCH) * epoch_length)
     return torch.optim.lr_scheduler.LambdaLR(pose_optimizer,
                                              lambda step: end ** min(step / steps, 1.0))
@@ -77,11 +66,8 @@ def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer,
                        total_iterations: int) -> torch.optim.lr_scheduler.LRScheduler | None:
     """Per-iteration schedule of SOLVER.LR_SCHEDULER: None for "none", cosine decay to
     SOLVER.LR_MIN_FACTOR x each group's start rate for "cosine"."""
-    kind = cfg.SOLVER.LR_SCHEDULER
-    if kind == "none":
+    if cfg.SOLVER.LR_SCHEDULER == "none":  # else "cosine": validate.LR_SCHEDULERS
         return None
-    if kind != "cosine":
-        raise NpcrError(f"SOLVER.LR_SCHEDULER {kind!r}: choose none or cosine")
     low = cfg.SOLVER.LR_MIN_FACTOR
     total = max(1, total_iterations)
 

@@ -11,8 +11,8 @@ import torch
 from ignite.engine import Engine
 from ignite.handlers import ProgressBar
 
-from ..data import (intrinsics_per_camera, read_cam_poses, read_cameras, write_cam_poses,
-                    write_intrinsics)
+from ..data import (intrinsics_per_camera, measured_cameras, read_cam_poses, read_cameras,
+                    write_cam_poses, write_intrinsics)
 from ..camera_paths import scene_orbit
 from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
@@ -65,7 +65,8 @@ def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
     size (default: the training size); ``spiral`` takes the dataset's CamPose_spiral.inf, ``orbit``
     circles the frame's point cloud with the first camera's intrinsics."""
     cfg, data = trained.cfg, trained.data
-    default_ids = list(cfg.DATASETS.VAL_CAMERAS) or list(range(data.scene.num_cameras))
+    default_ids = measured_cameras(data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
+                                   list(cfg.DATASETS.SELECT_CAMERAS))
     if sum([spiral, orbit is not None, campose is not None]) > 1:
         raise NpcrError("choose one of --cameras, --spiral and --orbit")
     if orbit is not None:

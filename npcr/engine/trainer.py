@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
 from ..config import save_config
-from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, SeededItems, split_cameras,
-                    write_cam_poses, write_intrinsics)
+from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, SeededItems,
+                    measured_cameras, split_cameras, write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..metrics import MaskedPSNR, MaskedSSIM
@@ -48,12 +48,11 @@ def _to(batch: dict, device: torch.device) -> dict:
 
 
 def amp_dtype(cfg: CfgNode, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype SOLVER.AMP asks for: "auto" is float16 on CUDA and off on the CPU."""
+    """The autocast dtype SOLVER.AMP (one of validate.AMP_MODES) asks for: "auto" is float16 on
+    CUDA and off on the CPU."""
     choice = cfg.SOLVER.AMP
     table = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16,
              "auto": torch.float16 if device.type == "cuda" else None}
-    if choice not in table:
-        raise NpcrError(f"SOLVER.AMP {choice!r}: choose auto, off, fp16 or bf16")
     if table[choice] is torch.float16 and device.type != "cuda":
         raise NpcrError("SOLVER.AMP fp16 needs a CUDA device; use bf16 on the CPU")
     return table[choice]
@@ -296,7 +295,8 @@ def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
                           sampler=ResumableSampler(len(items), cfg.SEED, shuffle=False,
                                                    rank=rank, world_size=world))
 
-    val_set = SeededItems(views(val_ids or train_ids[:1], False))
+    measured = measured_cameras(data.scene.num_cameras, val_ids, select_ids)
+    val_set = SeededItems(views(measured, False))
     select_loader = fixed_loader(SeededItems(views(select_ids, False))) if select_ids else None
     return Dataflow(train_ids, val_ids, views, train_loader, fixed_loader(val_set), val_set,
                     select_ids, select_loader)

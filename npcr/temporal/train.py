@@ -12,7 +12,8 @@ from ignite.handlers import TensorboardLogger
 from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
-from ..data import CameraImageDataset, PhotoCache, ResumableSampler, split_cameras
+from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, measured_cameras,
+                    split_cameras)
 from ..config import save_config
 from ..engine.checkpoints import TEMPORAL, attach_checkpoints, resume
 from ..engine.common import seed_everything, setup_logger
@@ -159,7 +160,8 @@ def build_sequence_dataflow(cfg: CfgNode, trained: Trained
     train_set = ApproachSequences(CameraImageDataset(scene, train_ids, frame, size, photos=photos),
                                   neighbours, r.SEQUENCE_LENGTH, tuple(r.STEP_RANGE))
     mid = sum(r.STEP_RANGE) / 2
-    val_set = ApproachSequences(CameraImageDataset(scene, val_ids or train_ids[:1], frame, size,
+    measured = measured_cameras(scene.num_cameras, val_ids, list(cfg.DATASETS.SELECT_CAMERAS))
+    val_set = ApproachSequences(CameraImageDataset(scene, measured, frame, size,
                                                    photos=photos),
                                 {c: ns[:1] for c, ns in neighbours.items()}, r.SEQUENCE_LENGTH,
                                 (mid, mid))
