@@ -23,9 +23,19 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
     return c2w
 
 
-def pinhole(height: int, width: int, fov_x_deg: float) -> np.ndarray:
-    """Intrinsics of a centred pinhole camera with horizontal field of view ``fov_x_deg``."""
-    f = 0.5 * width / np.tan(np.radians(fov_x_deg) / 2)
+def focal_from_fov(extent: float, fov: float) -> float:
+    """Focal length in pixels of a field of view ``fov`` (radians) spanning ``extent`` pixels."""
+    return 0.5 * extent / float(np.tan(0.5 * fov))
+
+
+def pinhole(height: int, width: int, fov_x_deg: float | None = None,
+            fov_y: float | None = None) -> np.ndarray:
+    """Intrinsics of a centred pinhole camera (square pixels) with horizontal field of view
+    ``fov_x_deg`` (degrees) or vertical ``fov_y`` (radians, as a browser's camera has it)."""
+    if (fov_x_deg is None) == (fov_y is None):
+        raise ValueError("give one of fov_x_deg and fov_y")
+    f = focal_from_fov(width, np.radians(fov_x_deg)) if fov_y is None else \
+        focal_from_fov(height, fov_y)
     return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
 
 
@@ -57,14 +67,44 @@ def rotation_log(R: np.ndarray) -> np.ndarray:
     return angle * w / (2 * np.sin(angle))
 
 
-def rotation_exp(v: np.ndarray) -> np.ndarray:
-    """Rotation matrix of an axis-angle vector (Rodrigues)."""
-    angle = np.linalg.norm(v)
-    if angle < 1e-12:
-        return np.eye(3)
-    k = v / angle
-    Kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * Kx + (1 - np.cos(angle)) * Kx @ Kx
+def rotation_exp(w):
+    """Rotation matrices (..., 3, 3) of axis-angle vectors (..., 3) (Rodrigues; smooth at 0, so
+    that pose refinement differentiates through it); numpy in, numpy (float64) out."""
+    if not torch.is_tensor(w):
+        return rotation_exp(torch.as_tensor(np.asarray(w, dtype=np.float64))).numpy()
+    theta2 = (w * w).sum(-1, keepdim=True)[..., None]  # (..., 1, 1)
+    theta = theta2.clamp_min(1e-12).sqrt()
+    small = theta2 < 1e-8
+    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / theta2.clamp_min(1e-12))
+    zero = torch.zeros_like(w[..., 0])
+    Kx = torch.stack([torch.stack([zero, -w[..., 2], w[..., 1]], -1),
+                      torch.stack([w[..., 2], zero, -w[..., 0]], -1),
+                      torch.stack([-w[..., 1], w[..., 0], zero], -1)], -2)
+    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand(Kx.shape)
+    return eye + a * Kx + b * (Kx @ Kx)
+
+
+def depth_ranges(points, K, cam_to_world, size: tuple[int, int] | None = None,
+                 percentiles: tuple[float, float] = (0.5, 99.5),
+                 margin: tuple[float, float] = (0.9, 1.1), min_points: int = 1) -> np.ndarray:
+    """(M, 2) near and far depth of each of M cameras (``K`` (M, 3, 3), ``cam_to_world``
+    (M, 4, 4)) from the ``points`` (N, 3) in front of it, or with ``size`` (height, width) inside
+    its image: the ``percentiles`` of their depths times ``margin``; NaN where fewer than
+    ``min_points`` are."""
+    points = np.asarray(points)
+    out = np.full((len(cam_to_world), 2), np.nan)
+    for i, c2w in enumerate(np.asarray(cam_to_world, dtype=np.float64)):
+        z = (points - c2w[:3, 3]) @ c2w[:3, 2]  # depth along the optical axis
+        keep = z > 0
+        if size is not None:
+            uv, _ = project_points(points, np.asarray(K[i], dtype=np.float64), c2w, min_depth=1e-9)
+            keep &= (uv[:, 0] >= 0) & (uv[:, 0] <= size[1] - 1) & (uv[:, 1] >= 0) & \
+                (uv[:, 1] <= size[0] - 1)
+        if int(keep.sum()) >= max(min_points, 1):
+            lo, hi = np.percentile(z[keep], percentiles)
+            out[i] = (margin[0] * lo, margin[1] * hi)
+    return out
 
 
 def interpolate_pose(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -8,7 +8,6 @@ image size) for tools/render.py and tools/refine.py.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 from pathlib import Path
@@ -22,17 +21,11 @@ from .data import write_cam_poses, write_intrinsics
 from .engine.monitor import shade_depth
 from .engine.trained import Trained
 from .errors import NpcrError, one_line
+from .geometry import pinhole
 from .outputs import check_output, output_folder
 
 VIEW_TOOL = "tools/view.py"
 REST_SECONDS = 0.3  # a camera unchanged this long is at rest: render at full resolution
-
-
-def view_intrinsics(fov_y: float, height: int, width: int) -> np.ndarray:
-    """(3, 3) pinhole intrinsics of a browser view with vertical field of view ``fov_y`` (radians)
-    rendered at ``height`` x ``width`` (pixel centres at integers)."""
-    f = 0.5 * height / math.tan(0.5 * fov_y)
-    return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
 
 
 def camera_to_world(camera) -> np.ndarray:
@@ -115,7 +108,7 @@ class Viewer:
         """(H, W, 3) uint8 view for the current ``show`` mode, ``size`` pixels high."""
         h, w = size, max(8, round(size * aspect))
         t = self.trained
-        K = torch.as_tensor(view_intrinsics(fov_y, h, w), dtype=torch.float32, device=t.device)
+        K = torch.as_tensor(pinhole(h, w, fov_y=fov_y), dtype=torch.float32, device=t.device)
         cam = torch.as_tensor(c2w, dtype=torch.float32, device=t.device)
         out = t.render([self.frame], K[None], cam[None], h, w)
         mode = self.mode.value

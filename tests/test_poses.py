@@ -9,16 +9,24 @@ import torch
 from npcr.config import load_config
 from npcr.geometry import rotation_exp, look_at
 from npcr.modeling import FrameClouds, build_model
-from npcr.modeling.poses import CameraPoses, flow_to_pose, so3_exp
+from npcr.modeling.poses import CameraPoses, flow_to_pose
 
 
-def test_so3_exp_matches_rodrigues_and_is_smooth_at_zero():
+def test_rotation_exp_matches_opencvs_rodrigues_and_is_smooth_at_zero():
+    """The one rotation exponential (npcr.geometry): batched torch for pose refinement, numpy for
+    camera paths, both OpenCV's Rodrigues."""
+    import cv2
+
     w = torch.randn(5, 3, dtype=torch.float64)
-    assert np.allclose(so3_exp(w).numpy(), np.stack([rotation_exp(v) for v in w.numpy()]))
-    assert torch.allclose(so3_exp(torch.zeros(3, dtype=torch.float64)), torch.eye(3, dtype=torch.float64))
-    torch.autograd.gradcheck(so3_exp, (1e-5 * torch.randn(2, 3, dtype=torch.float64,
-                                                          requires_grad=True),))
-    torch.autograd.gradcheck(so3_exp, (torch.randn(2, 3, dtype=torch.float64, requires_grad=True),))
+    reference = np.stack([cv2.Rodrigues(v)[0] for v in w.numpy()])
+    assert np.allclose(rotation_exp(w).numpy(), reference, atol=1e-12)
+    assert np.allclose(np.stack([rotation_exp(v) for v in w.numpy()]), reference, atol=1e-12)
+    assert torch.allclose(rotation_exp(torch.zeros(3, dtype=torch.float64)),
+                          torch.eye(3, dtype=torch.float64))
+    torch.autograd.gradcheck(rotation_exp, (1e-5 * torch.randn(2, 3, dtype=torch.float64,
+                                                               requires_grad=True),))
+    torch.autograd.gradcheck(rotation_exp, (torch.randn(2, 3, dtype=torch.float64,
+                                                        requires_grad=True),))
 
 
 def test_zero_correction_is_identity_and_corrections_act_in_the_camera_frame():
@@ -81,7 +89,7 @@ def test_gradient_descent_on_the_pose_realigns_the_view():
     with torch.no_grad():
         target = model(clouds, [0], K, c2w, 48, 48)
     wrong = c2w.clone()
-    wrong[0, :3, :3] = c2w[0, :3, :3] @ so3_exp(torch.tensor([0.6, -0.8, 0.0]) * math.radians(2))
+    wrong[0, :3, :3] = c2w[0, :3, :3] @ rotation_exp(torch.tensor([0.6, -0.8, 0.0]) * math.radians(2))
     poses = CameraPoses(1)
     opt = torch.optim.Adam(poses.parameters(), lr=2e-3)
     points = clouds.points[0]

@@ -11,7 +11,8 @@ from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine.trained import load_trained
 from npcr.testing import browser_screenshot, free_port, wait_for_http
-from npcr.viewer import Viewer, view_intrinsics
+from npcr.geometry import pinhole
+from npcr.viewer import Viewer
 
 pytestmark = pytest.mark.e2e
 
@@ -73,5 +74,5 @@ def test_modes_record_and_save_a_path(trained_dir, tmp_path):
         assert "2 cameras saved" in viewer.status.content
     finally:
         viewer.server.stop()
-    K = view_intrinsics(np.radians(60), 100, 150)
+    K = pinhole(100, 150, fov_y=np.radians(60))
     assert np.isclose(K[1, 1], 50 / np.tan(np.radians(30))) and K[0, 2] == 74.5

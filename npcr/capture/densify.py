@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.images import scale_intrinsics
-from ..geometry import camera_rays, project_points
+from ..geometry import camera_rays, depth_ranges, project_points
 
 
 @dataclass
@@ -86,23 +86,6 @@ def choose_sources(cam_to_world: np.ndarray, count: int) -> list[list[int]]:
         ok = (forward @ forward[i] > 0.5) & (np.arange(len(centres)) != i) & (dist > 0)
         order = [int(j) for j in np.argsort(dist) if ok[j]]
         out.append(order[:count])
-    return out
-
-
-def depth_ranges(points: np.ndarray, K: np.ndarray, cam_to_world: np.ndarray,
-                 hw: tuple[int, int]) -> np.ndarray:
-    """(M, 2) near and far depth of each camera: the 1st and 99th percentile of the depths of the
-    sparse ``points`` inside its image, widened by 20%; NaN where fewer than 10 are."""
-    pts = torch.as_tensor(points, dtype=torch.float64)
-    out = np.full((len(K), 2), np.nan)
-    for i in range(len(K)):
-        uv, z = project_points(pts, torch.as_tensor(K[i]), torch.as_tensor(cam_to_world[i]),
-                               min_depth=1e-9)
-        inside = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= hw[1] - 1) & (uv[:, 1] >= 0) & \
-            (uv[:, 1] <= hw[0] - 1)
-        if int(inside.sum()) >= 10:
-            lo, hi = np.percentile(z[inside].numpy(), [1, 99])
-            out[i] = (lo / 1.2, hi * 1.2)
     return out
 
 
@@ -290,7 +273,9 @@ def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndar
     camera-to-world (M, 4, 4) and the ``sparse`` points (depth ranges); and counts and seconds."""
     c2ws = torch.as_tensor(cam_to_world, dtype=torch.float64)
     fine, small = make_level(images, valid, K, opts.max_size)
-    ranges = depth_ranges(sparse, fine.Ks.numpy(), cam_to_world, fine.hw)
+    # the sweep's range: the sparse points inside each photo, 1st-99th percentile, widened 20%
+    ranges = depth_ranges(sparse, fine.Ks.numpy(), cam_to_world, fine.hw, (1, 99), (1 / 1.2, 1.2),
+                          min_points=10)
     if np.isnan(ranges).all():
         raise ValueError("no camera sees 10 or more sparse points: no depth range to search")
     sources = choose_sources(cam_to_world, opts.num_sources)

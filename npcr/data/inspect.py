@@ -13,6 +13,7 @@ import torch
 import pcpr_ext
 
 from ..fileio import atomic_path, write_image
+from ..geometry import depth_ranges
 from .scene import Scene
 
 
@@ -26,17 +27,9 @@ class CameraReport:
 
 
 def depth_range(scene: Scene, xyz: np.ndarray) -> np.ndarray:
-    """(M, 2) near/far per camera from the depths of the points in front of it (10% margin)."""
-    out = []
-    for c2w in scene.cam_to_world:
-        z = (xyz - c2w[:3, 3]) @ c2w[:3, 2]
-        z = z[z > 0]
-        if z.size == 0:
-            out.append((np.nan, np.nan))
-            continue
-        lo, hi = np.percentile(z, [0.5, 99.5])
-        out.append((0.9 * lo, 1.1 * hi))
-    return np.array(out)
+    """(M, 2) near/far per camera from the depths of the points in front of it: the 0.5th and
+    99.5th percentiles, 10% margin (``geometry.depth_ranges``; MODEL.NEAR/FAR 0 take these)."""
+    return depth_ranges(xyz, scene.K, scene.cam_to_world)
 
 
 def inspect_scene(scene: Scene, frame: int, out: Path | None = None,

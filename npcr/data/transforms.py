@@ -7,12 +7,12 @@ pixel centres at half-integers (cx = w / 2 is the image centre), npcr at integer
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataFormatError, NpcrError
+from ..geometry import focal_from_fov
 from .distortion import Distortion
 from .native import check_ply_length
 from .scene import Scene, check_intrinsics
@@ -66,10 +66,10 @@ def _intrinsics(path: Path, params: dict, image: Path, where: str) -> np.ndarray
         h, w = img.shape[:2]
     fx = params.get("fl_x")
     if fx is None and "camera_angle_x" in params:
-        fx = 0.5 * w / math.tan(0.5 * params["camera_angle_x"])
+        fx = focal_from_fov(w, params["camera_angle_x"])
     fy = params.get("fl_y")
     if fy is None and "camera_angle_y" in params:
-        fy = 0.5 * h / math.tan(0.5 * params["camera_angle_y"])
+        fy = focal_from_fov(h, params["camera_angle_y"])
     fy = fy if fy is not None else fx
     if fx is None:
         raise DataFormatError(path, f"{where}: no focal length (fl_x or camera_angle_x)")

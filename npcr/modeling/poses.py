@@ -26,22 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..geometry import project_points
-
-
-def so3_exp(w: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices (..., 3, 3) of axis-angle vectors (..., 3) (Rodrigues; smooth at 0)."""
-    theta2 = (w * w).sum(-1, keepdim=True)[..., None]  # (..., 1, 1)
-    theta = theta2.clamp_min(1e-12).sqrt()
-    small = theta2 < 1e-8
-    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / theta2.clamp_min(1e-12))
-    zero = torch.zeros_like(w[..., 0])
-    Kx = torch.stack([torch.stack([zero, -w[..., 2], w[..., 1]], -1),
-                      torch.stack([w[..., 2], zero, -w[..., 0]], -1),
-                      torch.stack([-w[..., 1], w[..., 0], zero], -1)], -2)
-    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand(Kx.shape)
-    return eye + a * Kx + b * (Kx @ Kx)
+from ..geometry import project_points, rotation_exp
 
 
 class CameraPoses(nn.Module):
@@ -56,7 +41,7 @@ class CameraPoses(nn.Module):
         d = self.delta[camera_ids]
         R, t = cam_to_world[:, :3, :3], cam_to_world[:, :3, 3]
         out = cam_to_world.clone()
-        out[:, :3, :3] = R @ so3_exp(d[:, :3])
+        out[:, :3, :3] = R @ rotation_exp(d[:, :3])
         out[:, :3, 3] = t + (R @ d[:, 3:, None])[..., 0]
         return out
 
