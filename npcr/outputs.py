@@ -86,14 +86,25 @@ def _refuse_scene_or_run(folder: Path, names: set[str], tool: str) -> None:
                         f"{tool}'s output to another folder")
 
 
+def _folder_path(folder: str | os.PathLike) -> Path:
+    """``folder`` as a path that is a folder or nothing yet: an empty path, a link to nothing and
+    an existing file are refused."""
+    if not str(folder).strip():
+        raise NpcrError("the output folder is an empty path; name a folder")
+    folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise NpcrError(f"{folder}: a symbolic link to nothing (dangling, or a loop)")
+    if folder.exists() and not folder.is_dir():
+        raise NpcrError(f"{folder}: exists and is not a folder")
+    return folder
+
+
 def check_shared_folder(folder: str | os.PathLike, tool: str, run_ok: bool = False) -> Path:
     """A folder that ``tool`` shares with others, writing only files of its own names and
     removing nothing (a benchmark's results folder; with ``run_ok``, a training's OUTPUT_DIR):
     refused if it is a file, a scene, a tool's output (it has a manifest) or, unless ``run_ok``,
     a training run."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise NpcrError(f"{folder}: exists and is not a folder")
+    folder = _folder_path(folder)
     if folder.is_dir():
         names = {p.name for p in folder.iterdir()}
         _refuse_scene_or_run(folder, names - {"config.yml"} if run_ok else names, tool)
@@ -107,13 +118,7 @@ def check_shared_folder(folder: str | os.PathLike, tool: str, run_ok: bool = Fal
 def check_output(folder: str | os.PathLike, tool: str, overwrite: bool = False) -> Manifest | None:
     """Refuse ``folder`` as ``tool``'s output where the rule (module docstring) forbids it, before
     any work is done; returns this tool's earlier manifest there, if any."""
-    if not str(folder).strip():
-        raise NpcrError("the output folder is an empty path; name a folder")
-    folder = Path(folder)
-    if folder.is_symlink() and not folder.exists():
-        raise NpcrError(f"{folder}: a symbolic link to nothing (dangling, or a loop)")
-    if folder.exists() and not folder.is_dir():
-        raise NpcrError(f"{folder}: exists and is not a folder")
+    folder = _folder_path(folder)
     if not folder.is_dir():
         return None
     manifest = read_manifest(folder)
