@@ -37,7 +37,7 @@ from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, split_cameras
 from npcr.data.box_scene import write_yard_capture
 from npcr.data.formats import load_scene_from
-from npcr.data.native import write_points_txt
+from npcr.data.npcr_layout import write_points_txt
 from npcr.engine.trained import load_trained
 from npcr.metrics import psnr
 

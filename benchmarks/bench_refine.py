@@ -43,7 +43,7 @@ from npcr.engine import run_training
 from npcr.engine.baselines import fitted_splat
 from npcr.engine.trained import Trained, load_trained
 from npcr.metrics import psnr_from_mse
-from npcr.temporal.render import refine_path
+from npcr.temporal.refine_path import refine_path
 from npcr.temporal.train import REFINE_DIR, run_refine_training
 
 matplotlib.use("Agg")

@@ -5,7 +5,7 @@ import torch
 
 from npcr.data import CameraImageDataset
 from npcr.data.augment import zoom_and_crop
-from npcr.data.native import load_native_scene, write_native_scene
+from npcr.data.npcr_layout import load_native_scene, write_native_scene
 
 
 @pytest.mark.parametrize("zoom,crop", [((2.0, 2.0), (10, 12)), ((0.5, 0.5), (0, 0)),

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from npcr.data import CameraImageDataset, PhotoCache
-from npcr.data.native import load_native_scene, write_native_scene
+from npcr.data.npcr_layout import load_native_scene, write_native_scene
 
 
 def counted_reads(scene) -> list:

@@ -182,7 +182,7 @@ def test_demo_scene_props_surround_the_fur_ball():
 
 def test_two_frame_sequence_trains_and_renders_each_frame(tmp_path):
     from npcr.data import Scene
-    from npcr.data.native import write_native
+    from npcr.data.npcr_layout import write_native
 
     parts = []
     for seed in (1, 2):  # same cameras (a fixed ring), different fur: a two-frame "sequence"

@@ -15,7 +15,7 @@ import numpy as np
 from ..data.colmap import scene_from_reconstruction
 from ..data.formats import detect_format, load_scene_from
 from ..data.images import read_image
-from ..data.native import write_cam_poses, write_intrinsics, write_native_photo, write_points_txt
+from ..data.npcr_layout import write_cam_poses, write_intrinsics, write_native_photo, write_points_txt
 from ..data.scene import Scene
 from ..errors import DataFormatError, NpcrError
 from ..fileio import write_image, write_text

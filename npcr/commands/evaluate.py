@@ -6,7 +6,7 @@ import argparse
 from npcr.cli import add_epoch_arg, number, run_cli
 from npcr.config import get_cfg_defaults
 from npcr.engine.evaluate import evaluate_views
-from npcr.temporal.render import evaluate_temporal
+from npcr.temporal.refine_path import evaluate_temporal
 
 
 def main() -> None:

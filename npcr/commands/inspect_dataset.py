@@ -6,7 +6,7 @@ from pathlib import Path
 
 from npcr.cli import number, run_cli
 from npcr.data.formats import READERS, load_scene_from
-from npcr.data.inspect import inspect_scene
+from npcr.data.scene_check import inspect_scene
 from npcr.outputs import output_folder
 
 INSPECT_TOOL = "tools/inspect_dataset.py"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from npcr.cli import add_epoch_arg, number, run_cli
 from npcr.config import load_config
-from npcr.temporal.render import refine_path
+from npcr.temporal.refine_path import refine_path
 from npcr.temporal.train import run_refine_training
 from npcr.engine.trained import load_trained
 

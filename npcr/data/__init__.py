@@ -3,7 +3,7 @@ from .dataset import CameraImageDataset, measured_cameras, split_cameras
 from .photo_cache import PhotoCache
 from .sampling import ResumableSampler, SeededItems
 from .scene import Scene
-from .native import (intrinsics_per_camera, load_native_scene, read_cam_poses, read_cameras,
+from .npcr_layout import (intrinsics_per_camera, load_native_scene, read_cam_poses, read_cameras,
                      read_intrinsics, read_points,
                      write_cam_poses, write_intrinsics, write_native_scene, write_native_sequence,
                      write_points_txt)

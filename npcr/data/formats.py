@@ -6,7 +6,7 @@ from pathlib import Path
 from ..errors import DataFormatError
 from ..outputs import SCENE_WRITER, output_folder
 from .colmap import find_model_dir, read_colmap
-from .native import load_native_scene, write_native
+from .npcr_layout import load_native_scene, write_native
 from .scene import Scene
 from .transforms import read_transforms, write_transforms
 from .video import read_video_capture

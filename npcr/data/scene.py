@@ -94,7 +94,7 @@ class Scene:
 
     def points(self, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Point positions (N, 3) float32 and colours (N, 3) in [0, 1] or None of ``frame``."""
-        from .native import read_points
+        from .npcr_layout import read_points
 
         if frame in self.point_arrays:
             return self.point_arrays[frame]

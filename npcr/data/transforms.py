@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataFormatError, NpcrError
 from ..geometry import focal_from_fov
 from .distortion import Distortion
-from .native import check_ply_length
+from .npcr_layout import check_ply_length
 from .scene import Scene, check_intrinsics
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])

@@ -16,7 +16,7 @@ from ..capture.holes import hole_points
 from ..data import Scene, split_cameras
 from ..data.formats import load_scene_from
 from ..data.images import read_image
-from ..data.inspect import depth_range as scene_depth_range
+from ..data.scene_check import depth_range as scene_depth_range
 from ..errors import NpcrError
 from ..geometry import project_points
 from ..modeling import FrameClouds, PointRenderer, build_model

@@ -1,6 +1,6 @@
 """Held-out evaluation of a trained model: PSNR, SSIM and alpha error per view, a JSON report and a
 contact sheet (truth | prediction | error) for people to look at. (The flicker of a rendered video:
-npcr.temporal.render.evaluate_temporal.)"""
+npcr.temporal.refine_path.evaluate_temporal.)"""
 from __future__ import annotations
 
 import json
