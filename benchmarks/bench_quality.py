@@ -51,7 +51,7 @@ from npcr.data import CameraImageDataset, split_cameras, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
 from npcr.engine.baselines import best_fitted_splat, mean_colour_psnr
-from npcr.engine.common import depth_range
+from npcr.engine.scene_data import depth_range
 from npcr.engine.evaluate import evaluate_views
 from npcr.engine.trained import load_trained
 from npcr.errors import NpcrError

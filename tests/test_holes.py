@@ -60,7 +60,7 @@ def test_scene_loads_with_hole_points_from_its_training_photos_only(tmp_path):
     shows a red hole), none without the key."""
     from npcr.config import load_config
     from npcr.data.npcr_layout import write_native_scene
-    from npcr.engine.common import load_scene
+    from npcr.engine.scene_data import load_scene
 
     points, photo = _wall_with_hole()
     red = photo.copy()

@@ -34,7 +34,7 @@ def test_renderer_forward_and_gradients():
 def test_depth_range_from_points_when_config_says_zero(tmp_path):
     from npcr.data import write_native_scene
     from npcr.data.demo_scene import make_demo_scene
-    from npcr.engine.common import depth_range, load_scene
+    from npcr.engine.scene_data import depth_range, load_scene
 
     s = make_demo_scene(seed=0, size=16, num_cameras=3, strands=10, num_points=500, distance=3.0)
     write_native_scene(tmp_path / "s", s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)

@@ -65,7 +65,7 @@ def test_no_matte_photos_make_an_opaque_model(tmp_path):
 
     from npcr.data import write_native_scene
     from npcr.data.demo_scene import make_demo_scene
-    from npcr.engine.common import build_scene_model, load_scene
+    from npcr.engine.scene_data import build_scene_model, load_scene
 
     s = make_demo_scene(seed=0, size=16, num_cameras=3, strands=10, num_points=500, distance=3.0)
     write_native_scene(tmp_path / "s", s.cam_to_world, s.K, s.images, s.alphas, s.points, s.colors)

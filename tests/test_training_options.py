@@ -6,9 +6,8 @@ import torch
 
 from npcr.testing import camera, intrinsics
 from npcr.config import load_config
-from npcr.engine.common import layers_at_epoch
 from npcr.engine.losses import ImageLoss
-from npcr.engine.optim import build_lr_scheduler, build_optimizer, maybe_compile
+from npcr.engine.optim import build_lr_scheduler, build_optimizer, layers_at_epoch, maybe_compile
 from npcr.errors import NpcrError
 from npcr.modeling import build_model
 

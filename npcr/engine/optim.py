@@ -1,4 +1,4 @@
-"""Optimizer and learning-rate schedule built from the config (SOLVER.*)."""
+"""Optimizer and schedules built from the config (SOLVER.*): learning rates, depth layers."""
 from __future__ import annotations
 
 import math
@@ -75,3 +75,12 @@ def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer,
         return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * min(it, total) / total))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def layers_at_epoch(cfg: CfgNode, epoch_index: int) -> int:
+    """Depth-peeling layers in use in training epoch ``epoch_index`` (0-based), per
+    SOLVER.LAYER_SCHEDULE (checked by validate_config); MODEL.NUM_LAYERS when there is none."""
+    schedule = [tuple(step) for step in cfg.SOLVER.LAYER_SCHEDULE]
+    if not schedule:
+        return cfg.MODEL.NUM_LAYERS
+    return [n for e, n in schedule if e <= epoch_index][-1]

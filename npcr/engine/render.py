@@ -19,7 +19,7 @@ from ..errors import NpcrError
 from ..fileio import save_npy, write_image
 from ..outputs import check_output, output_folder
 from ..videoio import open_video
-from .common import check_render_fits, setup_logger
+from .runtime import check_render_fits, setup_logger
 from .trained import Trained, load_trained
 
 RENDER_TOOL = "tools/render.py"

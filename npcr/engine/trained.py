@@ -11,7 +11,9 @@ from ..config import load_config
 from ..errors import NpcrError, one_line
 from ..modeling import FrameClouds, GraphedRenderer, PointRenderer
 from .checkpoints import RENDERER, load_checkpoint, read_best_record
-from .common import SceneData, build_scene_model, layers_at_epoch, load_scene, select_device
+from .optim import layers_at_epoch
+from .runtime import select_device
+from .scene_data import SceneData, build_scene_model, load_scene
 
 
 @dataclass

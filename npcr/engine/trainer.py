@@ -33,14 +33,14 @@ from .averaging import attach_weight_average, build_weight_average
 from .baselines import baseline_psnrs
 from .checkpoints import (RENDERER, BestModel, CheckpointFiles, attach_checkpoints,
                           read_best_record, resume)
-from .common import (SceneData, build_scene_model, check_points_in_range, layers_at_epoch,
-                     load_scene, seed_everything, select_device, setup_logger)
 from .interrupt import stop_cleanly_on_ctrl_c
 from .losses import ImageLoss
 from .monitor import attach_monitoring, peak_memory_mib
 from .optim import (build_lr_scheduler, build_optimizer, build_pose_lr_scheduler,
-                    build_pose_optimizer, maybe_compile)
+                    build_pose_optimizer, layers_at_epoch, maybe_compile)
 from .rundir import check_run_dir, clear_run, output_lock, remove_temporary_files
+from .runtime import seed_everything, select_device, setup_logger
+from .scene_data import SceneData, build_scene_model, check_points_in_range, load_scene
 
 
 def _to(batch: dict, device: torch.device) -> dict:

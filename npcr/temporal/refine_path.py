@@ -16,7 +16,7 @@ from ..config import load_config
 from ..data import read_cameras, write_cam_poses, write_intrinsics
 from ..data.images import read_image_and_alpha
 from ..engine.checkpoints import TEMPORAL, load_checkpoint
-from ..engine.common import setup_logger
+from ..engine.runtime import setup_logger
 from ..engine.monitor import peak_memory_mib, reset_peak_memory
 from ..engine.evaluate import EVALUATE_TOOL
 from ..engine.render import CameraPath, camera_path, pick_frame, to_rgba8

@@ -16,7 +16,7 @@ from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, measured_c
                     split_cameras)
 from ..config import save_config
 from ..engine.checkpoints import TEMPORAL, attach_checkpoints, resume
-from ..engine.common import seed_everything, setup_logger
+from ..engine.runtime import seed_everything, setup_logger
 from ..engine.rundir import check_run_dir, clear_run, output_lock, remove_temporary_files
 from ..engine.trained import Trained
 from ..engine.trainer import attach_resumable_epochs, run_engine

@@ -1,12 +1,10 @@
-"""Pieces shared by the training and rendering engines: device, seeding, logging, scene loading."""
+"""A training or rendering run's scene: its frames and point clouds (with points for holes), the
+renderer built for it, and the depth range its points span."""
 from __future__ import annotations
 
 import logging
-import random
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,38 +18,6 @@ from ..data.scene_check import depth_range as scene_depth_range
 from ..errors import NpcrError
 from ..geometry import project_points
 from ..modeling import FrameClouds, PointRenderer, build_model
-
-def select_device(cfg: CfgNode) -> torch.device:
-    """``cfg.DEVICE`` as a torch device; "auto" picks CUDA when available."""
-    if cfg.DEVICE == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.DEVICE == "cuda" and not torch.cuda.is_available():
-        raise NpcrError("DEVICE cuda requested but no CUDA device is available")
-    return torch.device(cfg.DEVICE)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def setup_logger(output_dir: Path | None = None) -> logging.Logger:
-    """The ``npcr`` logger, to stdout and (when given) ``output_dir/log.txt``."""
-    # ignite's engines log a failing run's exception; the tools report it once themselves.
-    logging.getLogger("ignite").addHandler(logging.NullHandler())
-    logger = logging.getLogger("npcr")
-    logger.setLevel(logging.INFO)
-    logger.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(output_dir / "log.txt"))
-    for h in handlers:
-        h.setFormatter(fmt)
-        logger.addHandler(h)
-    return logger
 
 
 @dataclass
@@ -201,39 +167,3 @@ def _depth_span(data: SceneData, train_ids: list[int]) -> str:
     if not np.isfinite(ranges).any():
         return "behind every training camera"
     return f"{np.nanmin(ranges[:, 0]) / 0.9:.3g} to {np.nanmax(ranges[:, 1]) / 1.1:.3g}"
-
-
-def layers_at_epoch(cfg: CfgNode, epoch_index: int) -> int:
-    """Depth-peeling layers in use in training epoch ``epoch_index`` (0-based), per
-    SOLVER.LAYER_SCHEDULE (checked by validate_config); MODEL.NUM_LAYERS when there is none."""
-    schedule = [tuple(step) for step in cfg.SOLVER.LAYER_SCHEDULE]
-    if not schedule:
-        return cfg.MODEL.NUM_LAYERS
-    return [n for e, n in schedule if e <= epoch_index][-1]
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Bytes free for new tensors on ``device`` (CUDA's free memory, else Linux's MemAvailable);
-    None where it cannot be read."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def check_render_fits(cfg: CfgNode, height: int, width: int, device: torch.device) -> None:
-    """Refuse a render size that cannot fit, before the system's out-of-memory killer ends the
-    process. The estimate is a lower bound (gathered features, the U-Net's first level, the
-    projector's layers: about half of the peak measured on the CPU), so what fits is never
-    refused."""
-    per_pixel = 4 * (cfg.MODEL.NUM_LAYERS * cfg.MODEL.FEATURE_DIM + 4 * cfg.MODEL.UNET_CHANNELS[0]) \
-        + 12 * cfg.MODEL.NUM_LAYERS
-    need, free = per_pixel * height * width, available_memory(device)
-    if free is not None and need > free:
-        raise NpcrError(f"a {width}x{height} frame needs at least {need / 2**30:.1f} GiB, {device} "
-                        f"has {free / 2**30:.1f} GiB free: render smaller (--size)")
