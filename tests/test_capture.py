@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from npcr.capture.photos import fit_photo, output_size, turn_clockwise
-from npcr.capture.video import extract_frames
+from npcr.capture.video_frames import extract_frames
 from npcr.data import read_cam_poses, read_intrinsics, read_points
 from npcr.data.box_scene import arc_cameras, box_rects, render_rects, surface_distance
 from npcr.data.distortion import Distortion
 from npcr.data.transforms import GL_TO_CV
+from npcr.mp4_writer import open_video
 from npcr.testing import run_tool
-from npcr.videoio import open_video
 
 K_BOX = np.array([[150.0, 0, 79.5], [0, 150.0, 59.5], [0, 0, 1]])  # 160x120 photos
 FAST = ["--stereo-size", "80"]

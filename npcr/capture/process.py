@@ -24,7 +24,7 @@ from .densify import DensifyOptions, densify
 from .photos import fit_photo, list_photos, output_size
 from .sfm import (ALL_CORES, extract_and_match, incremental_sfm, quiet_colmap,
                   triangulate_known_poses)
-from .video import VIDEO_EXTENSIONS, extract_frames
+from .video_frames import VIDEO_EXTENSIONS, extract_frames
 
 POINT_CHOICES = ("given", "sparse", "dense")
 

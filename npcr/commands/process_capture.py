@@ -19,7 +19,7 @@ from pathlib import Path
 from npcr.capture.densify import DensifyOptions
 from npcr.capture.process import POINT_CHOICES, CaptureOptions, process_capture
 from npcr.capture.sfm import MATCHERS
-from npcr.capture.video import VIDEO_EXTENSIONS
+from npcr.capture.video_frames import VIDEO_EXTENSIONS
 from npcr.cli import number, run_cli
 from npcr.fileio import check_apart
 

@@ -9,7 +9,7 @@ from .colmap import find_model_dir, read_colmap
 from .npcr_layout import load_native_scene, write_native
 from .scene import Scene
 from .transforms import read_transforms, write_transforms
-from .video import read_video_capture
+from .multicam_video import read_video_capture
 
 READERS = {"native": load_native_scene, "colmap": read_colmap, "transforms": read_transforms,
            "video": read_video_capture}

@@ -18,7 +18,7 @@ from ..data.images import read_image, scale_intrinsics
 from ..errors import NpcrError
 from ..fileio import save_npy, write_image
 from ..outputs import check_output, output_folder
-from ..videoio import open_video
+from ..mp4_writer import open_video
 from .runtime import check_render_fits, setup_logger
 from .trained import Trained, load_trained
 

@@ -24,7 +24,7 @@ from ..engine.trained import Trained, load_trained
 from ..errors import NpcrError, one_line
 from ..fileio import save_npy, write_image, write_text
 from ..outputs import check_output, output_folder
-from ..videoio import open_video
+from ..mp4_writer import open_video
 from .net import TemporalRefiner, build_refiner
 from .stream import FlickerMeter, StreamingRefiner, View
 from .train import REFINE_DIR
