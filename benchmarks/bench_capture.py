@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from npcr.cli import results_folder
-from npcr.data import CameraImageDataset, split_cameras
+from npcr.data import CameraImageDataset, item_cameras, split_cameras
 from npcr.data.formats import load_scene_from
 from npcr.engine.baselines import PointColourSplat
 from npcr.engine.evaluate import evaluate_views
@@ -93,8 +93,7 @@ def splat_psnr(scene_dir: Path, cams: list[int], size: tuple[int, int]) -> tuple
     held_out = list(CameraImageDataset(scene, cams, 0, size))
     splat = PointColourSplat(xyz, colors, 1e-3, 1e6, opaque=True)
     splat.fit(train, epochs=10)
-    images = [splat.render(v["K"][None], v["cam_to_world"][None], *size)[0][0].permute(1, 2, 0)
-              .numpy() for v in held_out]
+    images = [splat.render(item_cameras(v))[0][0].permute(1, 2, 0).numpy() for v in held_out]
     return splat.psnr(held_out), images
 
 

@@ -34,7 +34,7 @@ import torch
 from npcr.capture.densify import DensifyOptions, densify
 from npcr.capture.holes import covered_pixels
 from npcr.cli import results_folder
-from npcr.data import CameraImageDataset, split_cameras
+from npcr.data import CameraImageDataset, item_cameras, split_cameras
 from npcr.data.box_scene import write_yard_capture
 from npcr.data.formats import load_scene_from
 from npcr.data.npcr_layout import write_points_txt
@@ -97,7 +97,7 @@ def uncovered_masks(scene_dir: Path, val: list[int], size: tuple[int, int]) -> l
     points = torch.from_numpy(scene.points(0)[0])
     out = []
     for item in CameraImageDataset(scene, val, 0, size):
-        covered, _ = covered_pixels(points, item["K"].numpy(), item["cam_to_world"].numpy(), size)
+        covered, _ = covered_pixels(points, item_cameras(item))
         out.append(torch.from_numpy(~covered)[None].float())
     return out
 
@@ -110,9 +110,7 @@ def model_renders(run: Path) -> list[np.ndarray]:
                                  tuple(t.cfg.INPUT.SIZE))
     out = []
     for item in dataset:
-        h, w = item["image"].shape[-2:]
-        o = t.model(t.clouds, [0], item["K"][None].to(t.device),
-                    item["cam_to_world"][None].to(t.device), h, w)
+        o = t.model(t.clouds, [0], item_cameras(item).to(t.device))
         out.append(o["rgb"][0].clamp(0, 1).permute(1, 2, 0).cpu().numpy())
     return out
 

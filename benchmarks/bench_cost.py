@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import npcr  # noqa: F401  (first: npcr sets PyTorch's CPU allocator up as the tools run)
+import numpy as np
 import torch
 from ignite.engine import Events
 
@@ -30,7 +31,7 @@ from npcr.config import load_config
 from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
 from npcr.engine.optim import build_optimizer, maybe_compile
 from npcr.engine.trainer import amp_dtype, create_trainer
-from npcr.geometry import look_at, pinhole
+from npcr.geometry import Cameras, look_at
 from npcr.modeling import FrameClouds, GraphedRenderer, build_model
 
 SETTINGS = ["MODEL.FEATURE_DIM", "32", "MODEL.NUM_LAYERS", "4", "MODEL.MAX_SPLAT", "2",
@@ -39,12 +40,11 @@ VARIANTS = {"fp32 eager": [], "autocast": ["SOLVER.AMP", "{amp}"],
             "fp32 torch.compile": ["SOLVER.COMPILE", "default"]}
 
 
-def synthetic_views(n: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, 3, 3) intrinsics and (n, 4, 4) cameras on a ring 3 units around the origin."""
-    K = torch.tensor(pinhole(size, size, 45.0), dtype=torch.float32)
-    c2w = [torch.tensor(look_at([3 * math.cos(a), 0.3, 3 * math.sin(a)], [0, 0, 0], [0, -1, 0]),
-                        dtype=torch.float32) for a in torch.linspace(0, 6.28, n).tolist()]
-    return K.expand(n, 3, 3).to(device), torch.stack(c2w).to(device)
+def synthetic_views(n: int, size: int, device: torch.device) -> Cameras:
+    """``n`` cameras (45 degrees, ``size`` square) on a ring 3 units around the origin."""
+    c2w = [look_at([3 * math.cos(a), 0.3, 3 * math.sin(a)], [0, 0, 0], [0, -1, 0])
+           for a in torch.linspace(0, 6.28, n).tolist()]
+    return Cameras.from_fov(np.stack(c2w), size, size, 45.0).to(device)
 
 
 def cloud(points: int, device: torch.device) -> FrameClouds:
@@ -66,9 +66,9 @@ def measure_training(variant: str, device: torch.device, points: int, crop: int,
     optimizer = build_optimizer(cfg, model)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16)
     trainer = create_trainer(cfg, model, optimizer, clouds, device, scaler)
-    K, c2w = synthetic_views(steps + 3, crop, device)
+    cameras = synthetic_views(steps + 3, crop, torch.device("cpu"))
     batches = [{"image": torch.rand(1, 3, crop, crop), "alpha": torch.rand(1, 1, crop, crop),
-                "K": K[i:i + 1].cpu(), "cam_to_world": c2w[i:i + 1].cpu(),
+                "K": cameras.K[i:i + 1], "cam_to_world": cameras.cam_to_world[i:i + 1],
                 "frame": torch.tensor([0])} for i in range(steps + 3)]
     clock = {}
 
@@ -106,7 +106,7 @@ def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: 
     models = [build_model(cfg, points).to(device).eval() for cfg in cfgs]
     renders = [GraphedRenderer(m, clouds) if graphed else partial(m, clouds) for m in models]
     half = -(-frames // 2)
-    K, c2w = synthetic_views(half + warmup, size, device)
+    cameras = synthetic_views(half + warmup, size, device)
     times: list[list[float]] = [[] for _ in models]
     order = list(range(len(models)))
     for m in order + order[::-1]:
@@ -115,7 +115,7 @@ def frames_ms(cfgs: list, device: torch.device, points: int, size: int, frames: 
                 torch.cuda.synchronize()
             t = time.perf_counter()
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                renders[m]([0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+                renders[m]([0], cameras[i])["rgb"].sum().item()
             if i >= warmup:
                 times[m].append(time.perf_counter() - t)
     return [1000 * sorted(kept)[len(kept) // 2] for kept in times]

@@ -51,12 +51,17 @@ torch.set_num_threads(threads)
 cfg = load_config("configs/demo.yml", ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"])
 model = build_model(cfg, points).eval()
 clouds = cloud(points, torch.device("cpu"))
-K, c2w = synthetic_views(frames + warmup, size, torch.device("cpu"))
+views = synthetic_views(frames + warmup, size, torch.device("cpu"))
+if isinstance(views, tuple):  # an earlier renderer: loose K and cam_to_world
+    K, c2w = views
+    render = lambda i: model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)
+else:  # today's: the camera type
+    render = lambda i: model(clouds, [0], views[i])
 times = []
 with torch.no_grad():
     for i in range(frames + warmup):
         t = time.perf_counter()
-        model(clouds, [0], K[i:i + 1], c2w[i:i + 1], size, size)["rgb"].sum().item()
+        render(i)["rgb"].sum().item()
         if i >= warmup:
             times.append(1000 * (time.perf_counter() - t))
 print(json.dumps({"npcr": npcr.__file__, "pcpr_ext": pcpr_ext.__file__,

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 from npcr.cli import results_folder
 from npcr.config import load_config, save_config
-from npcr.data import CameraImageDataset, split_cameras, write_native_scene
+from npcr.data import CameraImageDataset, item_cameras, split_cameras, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
 from npcr.engine.baselines import best_fitted_splat, mean_colour_psnr
@@ -55,7 +55,6 @@ from npcr.engine.scene_data import depth_range
 from npcr.engine.evaluate import evaluate_views
 from npcr.engine.trained import load_trained
 from npcr.errors import NpcrError
-from npcr.geometry import resize_intrinsics
 from npcr.metrics import psnr
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -132,9 +131,8 @@ def render_scaled(trained, items: list[dict], factor: int) -> list[torch.Tensor]
     out = []
     for v in items:
         h, w = v["image"].shape[-2:]
-        K = resize_intrinsics(v["K"][None].float(), float(factor)).to(trained.device)
-        o = trained.model(trained.clouds, [0], K, v["cam_to_world"][None].to(trained.device),
-                          factor * h, factor * w)
+        o = trained.model(trained.clouds, [0],
+                          item_cameras(v).resized(factor * h, factor * w).to(trained.device))
         out.append(F.avg_pool2d(o["rgb"].clamp(0, 1).cpu(), factor) if factor > 1 else
                    o["rgb"].clamp(0, 1).cpu())
     return out
@@ -142,14 +140,12 @@ def render_scaled(trained, items: list[dict], factor: int) -> list[torch.Tensor]
 
 @torch.no_grad()
 def render_ms(trained, item: dict, size: int = 512, repeats: int = 5) -> float:
-    h, w = item["image"].shape[-2:]
-    K = resize_intrinsics(item["K"][None].float(), size / w, size / h).to(trained.device)
-    c2w = item["cam_to_world"][None].to(trained.device)
-    trained.model(trained.clouds, [0], K, c2w, size, size)
+    cameras = item_cameras(item).resized(size, size).to(trained.device)
+    trained.model(trained.clouds, [0], cameras)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        trained.model(trained.clouds, [0], K, c2w, size, size)
+        trained.model(trained.clouds, [0], cameras)
         times.append(time.perf_counter() - t)
     return 1000 * statistics.median(times)
 
@@ -176,8 +172,7 @@ def baselines(out: Path) -> dict:
     near, far = depth_range(trained.cfg, trained.data)
     splat, size = best_fitted_splat(trained.data.points, trained.data.colors, near, far,
                                     train_views, opaque=False)
-    renders = [splat.render(v["K"][None], v["cam_to_world"][None], *v["image"].shape[-2:])[0]
-               for v in val]
+    renders = [splat.render(item_cameras(v))[0] for v in val]
     return {"mean_colour": mean_colour_psnr(train_views, val), "splat": splat.psnr(val),
             "splat_size": size, "renders": renders,
             "truth": [v["image"][None] for v in val]}

@@ -42,6 +42,7 @@ from npcr.data.demo_scene import demo_mesh, make_demo_scene, render_mesh
 from npcr.engine import run_training
 from npcr.engine.baselines import fitted_splat
 from npcr.engine.trained import Trained, load_trained
+from npcr.geometry import Cameras
 from npcr.metrics import psnr_from_mse
 from npcr.temporal.refine_path import refine_path
 from npcr.temporal.train import REFINE_DIR, run_refine_training
@@ -114,8 +115,7 @@ def splat_video(trained: Trained, poses: np.ndarray, K: np.ndarray, size: int) -
                             model.far, cfg.MODEL.MAX_SPLAT, model.opaque,
                             CameraImageDataset(data.scene, train_ids, frame,
                                                tuple(cfg.INPUT.SIZE)))
-    frames = [splat.render(torch.from_numpy(K).float()[None], torch.from_numpy(c2w).float()[None],
-                           size, size)[0][0] for c2w in poses]
+    frames = [splat.render(Cameras(K[None], c2w[None], size, size))[0][0] for c2w in poses]
     return torch.stack(frames).permute(0, 2, 3, 1).clamp(0, 1).double().numpy()
 
 

@@ -38,16 +38,14 @@ def time_path(trained, path, amp: torch.dtype | None, max_frames: int) -> tuple[
     """Median ms per frame over the path's first ``max_frames`` cameras (after two warm-up frames:
     the second captures the graph), and the RGB frames on the CPU."""
     device, frame = trained.device, trained.data.frames[0]
-    K = torch.as_tensor(path.K, dtype=torch.float32, device=device)
-    c2w = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=device)
-    count = min(max_frames, len(K))
+    cameras = path.to(device)
+    count = min(max_frames, len(cameras))
     times, images = [], []
     for i in [0, 0] + list(range(count)):
         sync(device)
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            rgb = trained.render([frame], K[i:i + 1], c2w[i:i + 1], path.height,
-                                 path.width)["rgb"]
+            rgb = trained.render([frame], cameras[i])["rgb"]
         sync(device)
         times.append(time.perf_counter() - start)
         images.append(rgb.float().cpu())

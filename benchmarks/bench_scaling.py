@@ -25,7 +25,7 @@ import torch
 from npcr.cli import results_folder
 from npcr.config import load_config
 from npcr.engine.monitor import peak_memory_mib, reset_peak_memory
-from npcr.geometry import look_at, pinhole
+from npcr.geometry import Cameras, look_at
 from npcr.modeling import FrameClouds, build_model
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -55,15 +55,14 @@ def measure(points: int, layers: int, size: int, device: torch.device, repeats: 
     p = torch.randn(points, 3, generator=g)
     p = p / p.norm(dim=1, keepdim=True) * (0.5 + 0.2 * torch.rand(points, 1, generator=g))
     clouds = FrameClouds({0: p}).to(device)
-    K = torch.tensor(pinhole(size, size, 45.0), dtype=torch.float32, device=device)[None]
-    c2w = torch.tensor(look_at([0.0, -3.0, 0.5], [0, 0, 0], [0, 0, 1]), dtype=torch.float32,
-                       device=device)[None]
+    cameras = Cameras.from_fov(look_at([0.0, -3.0, 0.5], [0, 0, 0], [0, 0, 1])[None], size, size,
+                               45.0).to(device)
     stages = {"projection": [], "gather": [], "network": [], "total": []}
     with torch.no_grad():
         for _ in range(repeats + 1):
             sync(device)
             t0 = time.perf_counter()
-            depth, index = model.depth_layers(clouds.points[0], K, c2w, size, size)
+            depth, index = model.depth_layers(clouds.points[0], cameras)
             sync(device)
             t1 = time.perf_counter()
             feats = model.gather(index, None)  # as renders gather (pixel-major on the CPU)

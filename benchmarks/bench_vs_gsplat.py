@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from npcr.cli import results_folder
-from npcr.data import CameraImageDataset, read_points
+from npcr.data import CameraImageDataset, item_cameras, read_points
 from npcr.data.formats import load_scene_from
 from npcr.engine.checkpoints import RENDERER
 from npcr.engine.trained import load_trained
@@ -70,12 +70,11 @@ def judge_npcr(run_dir: Path, size: tuple[int, int], repeats: int = 10) -> tuple
     cams = list(t.cfg.DATASETS.VAL_CAMERAS)
     rows, times, images = [], [], []
     for item in CameraImageDataset(t.data.scene, cams, 0, size):
-        h, w = item["image"].shape[-2:]
-        K, c2w = item["K"][None].to(t.device), item["cam_to_world"][None].to(t.device)
+        cameras = item_cameras(item).to(t.device)
         for attempt in range(repeats + 2):  # the first two warm up (the second captures a graph)
             sync(t.device)
             start = time.perf_counter()
-            rgb = t.render([0], K, c2w, h, w)["rgb"]
+            rgb = t.render([0], cameras)["rgb"]
             sync(t.device)
             if attempt >= 2:
                 times.append(time.perf_counter() - start)

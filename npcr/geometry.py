@@ -1,10 +1,120 @@
 """Camera geometry, written once for the whole package (OpenCV axes: x right, y down, z forward;
 camera-to-world matrices; pixel centres at integer coordinates; the projection of
-pcpr_ext/PROJECTION.md). Functions taking arrays accept numpy arrays or torch tensors alike."""
+pcpr_ext/PROJECTION.md). ``Cameras`` is the package's camera type; the functions below are what
+its methods do, for code that holds a single matrix. Functions taking arrays accept numpy arrays
+or torch tensors alike."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+
+
+@dataclass(frozen=True)
+class Cameras:
+    """Pinhole cameras that share one image size: intrinsics ``K`` (M, 3, 3), ``cam_to_world``
+    (M, 4, 4), both numpy arrays or both torch tensors, and the image ``height`` x ``width`` that
+    ``K`` is for. Indexing and slicing give fewer cameras; ``resized`` the same cameras for
+    another image size."""
+
+    K: Any
+    cam_to_world: Any
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        if self.K.ndim != 3 or self.K.shape[1:] != (3, 3) or \
+                tuple(self.cam_to_world.shape) != (self.K.shape[0], 4, 4):
+            raise ValueError(f"cameras need K (M, 3, 3) and cam_to_world (M, 4, 4), got "
+                             f"{tuple(self.K.shape)} and {tuple(self.cam_to_world.shape)}")
+        if min(self.height, self.width) < 1:
+            raise ValueError(f"camera image size {self.height}x{self.width}: need >= 1")
+
+    @classmethod
+    def from_fov(cls, cam_to_world: np.ndarray, height: int, width: int,
+                 fov_x_deg: float | None = None, fov_y: float | None = None) -> "Cameras":
+        """Centred pinhole cameras (``pinhole``) at the poses ``cam_to_world`` (M, 4, 4)."""
+        K = pinhole(height, width, fov_x_deg, fov_y)
+        c2w = np.asarray(cam_to_world, dtype=np.float64)
+        return cls(np.broadcast_to(K, (len(c2w), 3, 3)).copy(), c2w, height, width)
+
+    def __len__(self) -> int:
+        return self.K.shape[0]
+
+    def __getitem__(self, index) -> "Cameras":
+        """The cameras ``index`` (an int keeps a batch of one) picks."""
+        if isinstance(index, int):
+            index = slice(index, index + 1 if index != -1 else None)
+        return Cameras(self.K[index], self.cam_to_world[index], self.height, self.width)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    def resized(self, height: int, width: int) -> "Cameras":
+        """The same cameras with their images resized to ``height`` x ``width``
+        (``resize_intrinsics``)."""
+        if (height, width) == self.size:
+            return self
+        return Cameras(intrinsics_for_size(self.K, self.size, (height, width)),
+                       self.cam_to_world, height, width)
+
+    def padded(self, height: int, width: int) -> "Cameras":
+        """The same cameras with their images padded (or cropped) at the right and bottom to
+        ``height`` x ``width``: intrinsics unchanged."""
+        return Cameras(self.K, self.cam_to_world, height, width)
+
+    def to(self, device: torch.device | str | None = None,
+           dtype: torch.dtype = torch.float32) -> "Cameras":
+        """Torch cameras of ``dtype`` on ``device``."""
+        return Cameras(torch.as_tensor(self.K, dtype=dtype, device=device),
+                       torch.as_tensor(self.cam_to_world, dtype=dtype, device=device),
+                       self.height, self.width)
+
+    def numpy(self) -> "Cameras":
+        """Numpy cameras (float64)."""
+        if not torch.is_tensor(self.K):
+            return self
+        return Cameras(self.K.detach().cpu().double().numpy(),
+                       self.cam_to_world.detach().cpu().double().numpy(), self.height, self.width)
+
+    def detach(self) -> "Cameras":
+        """Torch cameras without a gradient to their poses."""
+        return Cameras(self.K, self.cam_to_world.detach(), self.height, self.width)
+
+    def with_poses(self, cam_to_world) -> "Cameras":
+        """The same intrinsics and size at other poses (M, 4, 4)."""
+        return Cameras(self.K, cam_to_world, self.height, self.width)
+
+    def project(self, points, min_depth: float = 0.0):
+        """Pixel coordinates (..., 2) and depth (...) of world points (``project_points``): one
+        camera sees points of any shape (..., 3); M cameras see (M, ..., 3), or the same (N, 3)
+        each."""
+        if len(self) == 1:
+            return project_points(points, self.K[0], self.cam_to_world[0], min_depth)
+        return project_points(points[None] if points.ndim == 2 else points, self.K,
+                              self.cam_to_world, min_depth)
+
+    def rays(self) -> torch.Tensor:
+        """(M, H, W, 3) world direction of the ray through each pixel centre, of unit depth
+        along the optical axis (torch): a pixel at depth d lies at the centre + d * ray."""
+        return torch.einsum("bij,bhwj->bhwi", self.cam_to_world[:, :3, :3],
+                            camera_rays(self.K, self.height, self.width))
+
+    def directions(self) -> torch.Tensor:
+        """(M, H, W, 3) unit world direction of the ray through each pixel centre (torch)."""
+        d = self.rays()
+        return d / d.norm(dim=-1, keepdim=True)
+
+    def depth_ranges(self, points, percentiles: tuple[float, float] = (0.5, 99.5),
+                     margin: tuple[float, float] = (0.9, 1.1), min_points: int = 1) -> np.ndarray:
+        """(M, 2) near and far depth of the ``points`` inside each camera's image
+        (``depth_ranges``)."""
+        cams = self.numpy()
+        return depth_ranges(points, cams.K, cams.cam_to_world, self.size, percentiles, margin,
+                            min_points)
 
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -129,6 +239,11 @@ def resize_intrinsics(K, sx: float, sy: float | None = None):
     rows = [sx * K[..., 0:1, :] + (0.5 * sx - 0.5) * last,
             sy * K[..., 1:2, :] + (0.5 * sy - 0.5) * last, last]
     return torch.cat(rows, -2) if torch.is_tensor(K) else np.concatenate(rows, -2)
+
+
+def intrinsics_for_size(K, src_hw: tuple[int, int], dst_hw: tuple[int, int]):
+    """Intrinsics (..., 3, 3) of images resized from ``src_hw`` to ``dst_hw`` (height, width)."""
+    return resize_intrinsics(K, dst_hw[1] / src_hw[1], dst_hw[0] / src_hw[0])
 
 
 def camera_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:

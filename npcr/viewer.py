@@ -21,7 +21,7 @@ from .data import write_cam_poses, write_intrinsics
 from .engine.monitor import shade_depth
 from .engine.trained import Trained
 from .errors import NpcrError, one_line
-from .geometry import pinhole
+from .geometry import Cameras
 from .outputs import check_output, output_folder
 
 VIEW_TOOL = "tools/view.py"
@@ -107,10 +107,8 @@ class Viewer:
     def render(self, c2w: np.ndarray, fov_y: float, aspect: float, size: int) -> np.ndarray:
         """(H, W, 3) uint8 view for the current ``show`` mode, ``size`` pixels high."""
         h, w = size, max(8, round(size * aspect))
-        t = self.trained
-        K = torch.as_tensor(pinhole(h, w, fov_y=fov_y), dtype=torch.float32, device=t.device)
-        cam = torch.as_tensor(c2w, dtype=torch.float32, device=t.device)
-        out = t.render([self.frame], K[None], cam[None], h, w)
+        cameras = Cameras.from_fov(np.asarray(c2w)[None], h, w, fov_y=fov_y)
+        out = self.trained.render([self.frame], cameras.to(self.trained.device))
         mode = self.mode.value
         if mode.startswith("depth"):
             img = shade_depth(out["depth"][0, int(mode.split()[-1])]).expand(3, -1, -1)

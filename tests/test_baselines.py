@@ -1,6 +1,7 @@
 """The non-learned baselines: mean colour and the point-colour splat (fitted with no network)."""
 import torch
 
+from npcr.geometry import Cameras
 from npcr.testing import camera, intrinsics
 from npcr.engine.baselines import PointColourSplat, best_fitted_splat, mean_colour_psnr
 from npcr.metrics import psnr
@@ -19,7 +20,7 @@ def _views(points, colors, eyes, size=24):
     out = []
     for eye in eyes:
         K, c2w = intrinsics(f=30.0, cx=11.5, cy=11.5)[None], camera(eye)[None]
-        rgb, _ = truth.render(K, c2w, size, size)
+        rgb, _ = truth.render(Cameras(K, c2w, size, size))
         out.append({"image": rgb[0], "valid": torch.ones(1, size, size), "K": K[0],
                     "cam_to_world": c2w[0]})
     return out
@@ -29,13 +30,13 @@ def test_splat_averages_its_supersamples_and_is_transparent_where_empty():
     points = torch.tensor([[0.0, 0.0, 0.0]])
     splat = PointColourSplat(points, torch.tensor([[1.0, 0.5, 0.0]]), 0.5, 10.0, supersample=2)
     K, c2w = intrinsics(f=10.0, cx=3.5, cy=3.5)[None], camera((0, 0, -5.0))[None]
-    index = splat.index(K, c2w, 8, 8)
+    index = splat.index(Cameras(K, c2w, 8, 8))
     assert index.shape == (1, 16, 16) and int((index >= 0).sum()) == 1  # one supersample
     rgb, alpha = splat.shade(index)
     assert alpha.sum() == 0.25 and torch.allclose(rgb.sum((2, 3))[0], torch.tensor([0.25, 0.125, 0]))
     opaque = PointColourSplat(points, torch.ones(1, 3), 0.5, 10.0, opaque=True)
     opaque.background = torch.tensor([0.0, 0.0, 1.0])
-    rgb, alpha = opaque.render(K, c2w, 8, 8)
+    rgb, alpha = opaque.render(Cameras(K, c2w, 8, 8))
     assert (alpha == 1).all() and rgb[0, 2].min() == 1 and rgb[0, 0].max() == 0.25
 
 

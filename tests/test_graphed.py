@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from npcr.config import load_config
+from npcr.geometry import Cameras
 from npcr.modeling import FrameClouds, GraphedRenderer, build_model
 from npcr.testing import camera, intrinsics
 
@@ -12,7 +13,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 
 def _scene(device: str, *opts: str):
     """A small model with the demo's supersampling and point levels, two frames' clouds, three
-    cameras."""
+    cameras (36 x 48)."""
     torch.manual_seed(0)
     cfg = load_config(None, ["MODEL.NUM_LAYERS", "2", "MODEL.FEATURE_DIM", "4",
                              "MODEL.UNET_CHANNELS", "[8, 16, 16]", "MODEL.SUPERSAMPLE", "2",
@@ -22,43 +23,42 @@ def _scene(device: str, *opts: str):
     clouds = FrameClouds({0: pts[:2000], 1: pts[2000:]}).to(device)
     K = intrinsics(f=40.0, cx=23.5, cy=17.5)[None].repeat(3, 1, 1).to(device)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0.5, 0)), camera((-1, 2, -3.0))])
-    return model, clouds, K, c2w.to(device)
+    return model, clouds, Cameras(K, c2w.to(device), 36, 48)
 
 
 def test_off_the_gpu_it_is_the_model():
-    model, clouds, K, c2w = _scene("cpu")
+    model, clouds, cameras = _scene("cpu")
     render = GraphedRenderer(model, clouds)
     with torch.no_grad():
         for _ in range(3):
-            assert render([0], K[:1], c2w[:1], 36, 48)["rgb"].equal(
-                model(clouds, [0], K[:1], c2w[:1], 36, 48)["rgb"])
+            assert render([0], cameras[0])["rgb"].equal(model(clouds, [0], cameras[0])["rgb"])
     assert not render.graphs
 
 
 @cuda
 def test_replayed_frames_equal_the_models_frames():
-    model, clouds, K, c2w = _scene("cuda")
+    model, clouds, cameras = _scene("cuda")
     render = GraphedRenderer(model, clouds, max_graphs=2)
     with torch.no_grad():
         for size in ((36, 48), (36, 48), (20, 30), (36, 48), (20, 30), (20, 30), (13, 21)):
             for b in range(3):  # each camera in turn: its inputs are copied in before each replay
-                frames, cams = [b % 2], slice(b, b + 1)
-                got = render(frames, K[cams], c2w[cams], *size)
-                want = model(clouds, frames, K[cams], c2w[cams], *size)
+                frames, cams = [b % 2], cameras[b].resized(*size)
+                got = render(frames, cams)
+                want = model(clouds, frames, cams)
                 for name in ("rgb", "alpha", "depth"):
                     assert torch.allclose(got[name], want[name], atol=1e-5), (size, b, name)
         assert len(render.graphs) == 2  # the two most recent settings kept
         # cameras of different frames in one call
-        got = render([0, 1, 0], K, c2w, 36, 48)
-        got = render([0, 1, 0], K.flip(0), c2w.flip(0), 36, 48)
-        assert torch.allclose(got["rgb"], model(clouds, [0, 1, 0], K.flip(0), c2w.flip(0), 36,
-                                                48)["rgb"], atol=1e-5)
+        flipped = Cameras(cameras.K.flip(0), cameras.cam_to_world.flip(0), 36, 48)
+        got = render([0, 1, 0], cameras)
+        got = render([0, 1, 0], flipped)
+        assert torch.allclose(got["rgb"], model(clouds, [0, 1, 0], flipped)["rgb"], atol=1e-5)
     assert not render.failed and render.graphs
 
 
 @cuda
 def test_a_setting_that_cannot_be_captured_is_rendered_directly():
-    model, clouds, K, c2w = _scene("cuda")
+    model, clouds, cameras = _scene("cuda")
     render = GraphedRenderer(model, clouds)
     decode = model.decode
 
@@ -70,9 +70,8 @@ def test_a_setting_that_cannot_be_captured_is_rendered_directly():
     model.decode = waits_for_the_gpu
     with torch.no_grad():
         for b in range(3):
-            got = render([0], K[b:b + 1], c2w[b:b + 1], 36, 48)
-            assert torch.allclose(got["rgb"], model(clouds, [0], K[b:b + 1], c2w[b:b + 1], 36,
-                                                    48)["rgb"], atol=1e-6)
+            got = render([0], cameras[b])
+            assert torch.allclose(got["rgb"], model(clouds, [0], cameras[b])["rgb"], atol=1e-6)
     assert render.failed and not render.graphs
 
 
@@ -81,10 +80,10 @@ def test_the_demo_settings_render_without_host_syncs():
     """A frame that waited for the GPU could not be captured (and would stall the GPU)."""
     model = build_model(load_config("configs/demo.yml", ["MODEL.NEAR", "1.0", "MODEL.FAR", "5.0"]),
                         3000).cuda().eval()
-    _, clouds, K, c2w = _scene("cuda")
+    _, clouds, cameras = _scene("cuda")
     torch.cuda.set_sync_debug_mode("error")
     try:
         with torch.no_grad():
-            model(clouds, [0], K[:1], c2w[:1], 64, 64, scale=1)
+            model(clouds, [0], cameras[0].resized(64, 64), scale=1)
     finally:
         torch.cuda.set_sync_debug_mode("default")

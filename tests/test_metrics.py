@@ -43,7 +43,7 @@ def test_the_engines_metrics_score_as_the_baselines_and_evaluate_do():
         def eval(self):
             return self
 
-        def __call__(self, clouds, frames, K, c2w, h, w):
+        def __call__(self, clouds, frames, cameras):
             return {"rgb": pred[:len(frames)]}
 
     batch = {"image": truth, "valid": valid, "frame": torch.zeros(2, dtype=torch.long),

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 import pcpr_ext
 from npcr.config import load_config
 from npcr.modeling import AntialiasedUNet, PointRenderer, build_model
+from npcr.geometry import Cameras
 from npcr.testing import camera, intrinsics
 
 
@@ -22,7 +23,7 @@ def test_renderer_forward_and_gradients():
     model = build_model(cfg, 200, depth_range=(0.5, 10.0))
     K = intrinsics(f=12.0, cx=7.5, cy=5.5)[None].repeat(2, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0))])
-    out = model.render_cloud(pts, K, c2w, 12, 16)
+    out = model.render_cloud(pts, Cameras(K, c2w, 12, 16))
     assert out["rgb"].shape == (2, 3, 12, 16) and out["alpha"].shape == (2, 1, 12, 16)
     assert out["depth"].shape == (2, 2, 12, 16)
     assert 0 <= out["rgb"].min() and out["rgb"].max() <= 1
@@ -57,20 +58,20 @@ def test_mixed_frame_batches_render_like_single_frames():
     K = intrinsics(f=12.0, cx=7.5, cy=7.5)[None].repeat(3, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0)), camera((0, 0, 4.0))])
     with torch.no_grad():
-        mixed = model(clouds, [3, 0, 3], K, c2w, 16, 16)
+        mixed = model(clouds, [3, 0, 3], Cameras(K, c2w, 16, 16))
         for b, f in enumerate([3, 0, 3]):
-            single = model(clouds, [f], K[b:b + 1], c2w[b:b + 1], 16, 16)
+            single = model(clouds, [f], Cameras(K[b:b + 1], c2w[b:b + 1], 16, 16))
             assert torch.allclose(mixed["rgb"][b], single["rgb"][0], atol=1e-6)
         # frame 3's points use feature rows 150..239: a model holding only those rows renders
         # frame 3's cloud the same
-        d, i = model.depth_layers(clouds.points[3], K[:1], c2w[:1], 16, 16)
+        d, i = model.depth_layers(clouds.points[3], Cameras(K[:1], c2w[:1], 16, 16))
         alone = build_model(cfg, 90, depth_range=(0.5, 10.0)).eval()
         alone.load_state_dict({**model.state_dict(), "features": model.features[150:]})
-        own_rows = alone.render_cloud(clouds.points[3], K[:1], c2w[:1], 16, 16)
+        own_rows = alone.render_cloud(clouds.points[3], Cameras(K[:1], c2w[:1], 16, 16))
     assert (i >= 0).any() and mixed["depth"][0].equal(d[0])
     assert torch.allclose(mixed["rgb"][0], own_rows["rgb"][0], atol=1e-6)
     assert not torch.allclose(mixed["rgb"][0], model.render_cloud(
-        clouds.points[3], K[:1], c2w[:1], 16, 16)["rgb"][0], atol=1e-3)  # rows 0..89 differ
+        clouds.points[3], Cameras(K[:1], c2w[:1], 16, 16))["rgb"][0], atol=1e-3)  # rows 0..89 differ
 
 
 def test_group_norm_by_reduction_matches_torch():
@@ -106,10 +107,10 @@ def test_environment_background_depends_on_the_viewing_direction():
         model.environment[0] = torch.linspace(-1, 1, 16)[None].expand(8, -1)  # varies with azimuth
     K = intrinsics(f=12.0, cx=7.5, cy=7.5)[None].repeat(2, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((0, 0, 4.0))])  # looking +z and -z
-    env = model.environment_features(K, c2w, 16, 16)
+    env = model.environment_features(Cameras(K, c2w, 16, 16))
     assert env.shape == (2, 3, 16, 16)
     assert (env[0, 0] - env[1, 0]).abs().mean() > 0.3 and env[0, 1].abs().max() == 0
-    out = model.render_cloud(torch.full((10, 3), 100.0), K, c2w, 16, 16)  # no point in view
+    out = model.render_cloud(torch.full((10, 3), 100.0), Cameras(K, c2w, 16, 16))  # no point in view
     out["rgb"].mean().backward()
     assert model.environment.grad.abs().sum() > 0
 
@@ -128,8 +129,8 @@ def test_one_point_level_without_supersampling_is_the_plain_network():
     model, pts = _small_model().eval(), torch.randn(300, 3) * 0.5
     K, c2w = intrinsics(f=12.0, cx=9.5, cy=6.5)[None], camera((0, 0, -4.0))[None]
     with torch.no_grad():
-        out = model.render_cloud(pts, K, c2w, 16, 20)  # a multiple of the U-Net's stride
-        d, i = model.depth_layers(pts, K, c2w, 16, 20)
+        out = model.render_cloud(pts, Cameras(K, c2w, 16, 20))  # a multiple of the U-Net's stride
+        d, i = model.depth_layers(pts, Cameras(K, c2w, 16, 20))
         feats = pcpr_ext.gather_features(model.features, i, model.background).flatten(1, 2)
         plain = torch.sigmoid(model.unet(feats))
     assert out["depth"].equal(d) and (i >= 0).any()
@@ -149,8 +150,8 @@ def test_input_kernel_one_mixes_each_pixel_before_its_neighbours():
     x = torch.randn(1, 24, 9, 11, requires_grad=True)
     first(x)[0, :, 4, 5].sum().backward()  # one output pixel reads its own input pixel only
     assert (x.grad.abs().sum(1)[0] > 0).nonzero().tolist() == [[4, 5]]
-    out = model.render_cloud(torch.randn(50, 3) * 0.5, intrinsics(f=12.0, cx=5.5, cy=4.5)[None],
-                             camera((0, 0, -4.0))[None], 9, 11)
+    out = model.render_cloud(torch.randn(50, 3) * 0.5, Cameras(
+        intrinsics(f=12.0, cx=5.5, cy=4.5)[None], camera((0, 0, -4.0))[None], 9, 11))
     assert out["rgb"].shape == (1, 3, 9, 11)
     with pytest.raises(NpcrError, match="MODEL.UNET_INPUT_KERNEL must be an odd integer >= 1"):
         load_config(None, ["MODEL.UNET_INPUT_KERNEL", "2"])
@@ -163,9 +164,9 @@ def test_supersampling_and_point_levels_render_any_size_with_gradients():
     assert model.unet.inc[0].in_channels == 4 * 2 * 3  # s² L C
     K = intrinsics(f=12.0, cx=9.5, cy=6.5)[None].repeat(2, 1, 1)
     c2w = torch.stack([camera((0, 0, -4.0)), camera((4.0, 0, 0))])
-    cams = model.level_cameras(K, 13, 21)
-    assert [(h, w) for _, h, w in cams] == [(32, 48), (8, 12), (4, 6)]  # padded to 16x24
-    out = model.render_cloud(pts, K, c2w, 13, 21)
+    cams = model.level_cameras(Cameras(K, c2w, 13, 21))
+    assert [c.size for c in cams] == [(32, 48), (8, 12), (4, 6)]  # padded to 16x24
+    out = model.render_cloud(pts, Cameras(K, c2w, 13, 21))
     assert out["rgb"].shape == (2, 3, 13, 21) and out["depth"].shape == (2, 2, 13, 21)
     out["rgb"].mean().backward()
     assert model.unet.downs[1].conv[0].weight.grad.abs().sum() > 0  # the coarsest point level
@@ -173,8 +174,8 @@ def test_supersampling_and_point_levels_render_any_size_with_gradients():
     # a point seen at pixel (x, y) lands at ((x + 0.5) / 2^k - 0.5, ...) of level k
     one = torch.tensor([[0.3, -0.2, 0.0]])
     hits = []
-    for Kl, h, w in cams:
-        _, i = model.depth_layers(one, Kl[:1], c2w[:1], h, w)
+    for level in cams:
+        _, i = model.depth_layers(one, level[0])
         y, x = torch.nonzero(i[0, 0] >= 0)[0].tolist()
         hits.append((x, y))
     (x0, y0), (x2, y2) = hits[0], hits[2]
@@ -184,39 +185,35 @@ def test_supersampling_and_point_levels_render_any_size_with_gradients():
 def test_renders_far_finer_than_training_are_made_at_the_largest_scale_and_upsampled():
     import torch.nn.functional as F
 
-    from npcr.geometry import resize_intrinsics
-
     torch.manual_seed(0)
     model, pts = _small_model("MODEL.MAX_RENDER_SCALE", "2.0").eval(), torch.randn(300, 3) * 0.5
     model.reference_focal = 12.0  # the training photos' focal length
-    K, c2w = intrinsics(f=12.0, cx=7.5, cy=7.5)[None], camera((0, 0, -4.0))[None]
-    K4 = resize_intrinsics(K, 4.0)  # 4x the training resolution: made at 2x, upsampled
-    assert model.render_scale(K) == 1 and model.render_scale(resize_intrinsics(K, 2.0)) == 1
-    assert model.render_scale(K4) == 2
+    cameras = Cameras(intrinsics(f=12.0, cx=7.5, cy=7.5)[None], camera((0, 0, -4.0))[None], 16, 16)
+    fine_cameras = cameras.resized(64, 64)  # 4x the training resolution: made at 2x, upsampled
+    assert model.render_scale(cameras) == 1 and model.render_scale(cameras.resized(32, 32)) == 1
+    assert model.render_scale(fine_cameras) == 2
     with torch.no_grad():
-        fine = model.render_cloud(pts, K4, c2w, 64, 64)
-        half = model.render_cloud(pts, resize_intrinsics(K4, 0.5), c2w, 32, 32)
+        fine = model.render_cloud(pts, fine_cameras)
+        half = model.render_cloud(pts, cameras.resized(32, 32))
     assert fine["rgb"].shape == (1, 3, 64, 64) and fine["depth"].shape == (1, 2, 64, 64)
     assert torch.allclose(fine["rgb"], F.interpolate(half["rgb"], size=(64, 64), mode="bilinear",
                                                      align_corners=False))
     model.max_render_scale = 0.0  # off: rendered directly
     with torch.no_grad():
-        direct = model.render_cloud(pts, K4, c2w, 64, 64)
+        direct = model.render_cloud(pts, fine_cameras)
     assert not torch.allclose(direct["rgb"], fine["rgb"], atol=1e-3)
-    assert model.train().render_scale(K4) == 1  # training never rescales
+    assert model.train().render_scale(fine_cameras) == 1  # training never rescales
 
 
 def test_view_direction_enters_the_network():
-    from npcr.modeling.renderer import view_directions
-
     torch.manual_seed(0)
     model, pts = _small_model("MODEL.VIEW_DIRECTION", "True"), torch.randn(300, 3) * 0.5
     assert model.unet.inc[0].in_channels == 2 * 3 + 3
     K, c2w = intrinsics(f=12.0, cx=7.5, cy=5.5)[None], camera((4.0, 0, 0))[None]
-    d = view_directions(K, c2w, 12, 16)
+    d = Cameras(K, c2w, 12, 16).directions()
     assert torch.allclose(d.norm(dim=-1), torch.ones(1, 12, 16))
     assert torch.allclose(d[0, 5:7, 7:9].mean((0, 1)), c2w[0, :3, 2], atol=0.05)  # optical axis
-    out = model.render_cloud(pts, K, c2w, 12, 16)
+    out = model.render_cloud(pts, Cameras(K, c2w, 12, 16))
     out["rgb"].mean().backward()
     assert model.unet.inc[0].weight.grad[:, -3:].abs().sum() > 0  # the direction channels learn
 
@@ -233,9 +230,9 @@ def test_rescaled_renders_under_autocast_keep_float32_cameras():
     K, c2w = intrinsics(f=48.0, cx=31.5, cy=31.5)[None], camera((0, 0, -4.0))[None]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert resize_intrinsics(K, 0.5).dtype == torch.float32
-        out = model.render_cloud(pts, K, c2w, 64, 64)  # 4x the training focal: made at 2x
+        out = model.render_cloud(pts, Cameras(K, c2w, 64, 64))  # 4x the training focal: made at 2x
     with torch.no_grad():
-        plain = model.render_cloud(pts, K, c2w, 64, 64)
+        plain = model.render_cloud(pts, Cameras(K, c2w, 64, 64))
     assert out["rgb"].shape == (1, 3, 64, 64) and out["depth"].equal(plain["depth"])
 
 
@@ -283,18 +280,18 @@ def test_splat_skip_starts_from_the_point_colour_splat():
     K, c2w = intrinsics(f=14.0, cx=8.5, cy=6.5)[None], camera((0, 0, -4.0))[None]
     splat = PointColourSplat(pts, colours, 0.5, 10.0, max_splat=2, supersample=2, opaque=True)
     splat.background = torch.tensor([0.2, 0.5, 0.8])
-    expected, _ = splat.render(K, c2w, 13, 17)
+    expected, _ = splat.render(Cameras(K, c2w, 13, 17))
     with torch.no_grad():
         model.unet.head.weight[:3].zero_()
         model.unet.head.bias[:3].zero_()
-        out = model.render_cloud(pts, K, c2w, 13, 17)
+        out = model.render_cloud(pts, Cameras(K, c2w, 13, 17))
     assert torch.allclose(out["rgb"], expected, atol=1e-5)
     assert 0.1 < float((expected - 0.5).abs().mean())  # not a flat grey image
     with torch.no_grad():
         model.unet.head.bias[:3].fill_(1.0)
-        brighter = model.render_cloud(pts, K, c2w, 13, 17)["rgb"]
+        brighter = model.render_cloud(pts, Cameras(K, c2w, 13, 17))["rgb"]
     assert (brighter > out["rgb"]).all()
-    model.render_cloud(pts, K, c2w, 13, 17)["rgb"].mean().backward()
+    model.render_cloud(pts, Cameras(K, c2w, 13, 17))["rgb"].mean().backward()
     assert model.features.grad[:, :3].abs().sum() > 0
 
 

@@ -3,6 +3,7 @@ photos' mean, stays off in renders unless asked, and opaque models for photos wi
 import numpy as np
 import torch
 
+from npcr.geometry import Cameras
 from npcr.testing import camera, intrinsics
 from npcr.config import load_config
 from npcr.modeling import FrameClouds, PhotometricCorrection, build_model
@@ -26,7 +27,7 @@ def test_vignetting_is_one_at_the_principal_point():
     corr = PhotometricCorrection(1, [0], vignetting=True)
     with torch.no_grad():
         corr.vignette[:] = torch.tensor([-0.3, 0.0])
-    f = corr.falloff(intrinsics(f=10.0, cx=4.0, cy=3.0)[None], 7, 9)
+    f = corr.falloff(Cameras(intrinsics(f=10.0, cx=4.0, cy=3.0)[None], torch.eye(4)[None], 7, 9))
     assert f[0, 0, 3, 4] == 1 and f[0, 0, 0, 0] < f[0, 0, 3, 3] < 1
 
 
@@ -46,7 +47,7 @@ def test_training_recovers_a_photos_exposure_and_render_is_uncorrected_by_defaul
     target[1, 0] = 0.6
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(300):
-        out = model(clouds, [0, 0], K, c2w, 16, 16, photos=torch.tensor([0, 1]))
+        out = model(clouds, [0, 0], Cameras(K, c2w, 16, 16), photos=torch.tensor([0, 1]))
         loss = (out["rgb"] - target).abs().mean()
         opt.zero_grad()
         loss.backward()
@@ -55,7 +56,7 @@ def test_training_recovers_a_photos_exposure_and_render_is_uncorrected_by_defaul
     assert abs(float(gains[1, 0] / gains[0, 0]) - 1.5) < 0.05
     assert abs(float(gains[1, 1] / gains[0, 1]) - 1.0) < 0.05
     with torch.no_grad():
-        plain = model(clouds, [0], K[:1], c2w[:1], 16, 16)
+        plain = model(clouds, [0], Cameras(K[:1], c2w[:1], 16, 16))
     red = float(plain["rgb"][0, 0].mean())
     assert 0.42 < red < 0.58 and torch.equal(plain["alpha"], torch.ones_like(plain["alpha"]))
 

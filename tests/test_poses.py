@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from npcr.config import load_config
-from npcr.geometry import rotation_exp, look_at
+from npcr.geometry import Cameras, look_at, rotation_exp
 from npcr.modeling import FrameClouds, build_model
 from npcr.modeling.poses import CameraPoses, flow_to_pose
 
@@ -61,16 +61,16 @@ def _scene(size=48):
 def test_flow_leaves_the_image_unchanged_and_passes_a_gradient():
     model, clouds, K, c2w = _scene()
     with torch.no_grad():
-        plain = model(clouds, [0], K, c2w, 48, 48)
+        plain = model(clouds, [0], Cameras(K, c2w, 48, 48))
     c2w_g = c2w.clone().requires_grad_(True)
-    out = model(clouds, [0], K, c2w_g, 48, 48)
+    out = model(clouds, [0], Cameras(K, c2w_g, 48, 48))
     assert torch.equal(out["rgb"], plain["rgb"]) and torch.equal(out["alpha"], plain["alpha"])
     out["alpha"].sum().backward()
     assert c2w_g.grad is not None and c2w_g.grad.abs().sum() > 0
     img = torch.rand(1, 2, 5, 5, requires_grad=True)
     X = torch.zeros(1, 5, 5, 3)
     X[..., 2] = 4.0
-    moved = flow_to_pose(img, X, torch.zeros(1, 5, 5, dtype=torch.bool), K[:, :, :], c2w)
+    moved = flow_to_pose(img, X, torch.zeros(1, 5, 5, dtype=torch.bool), Cameras(K, c2w, 5, 5))
     assert torch.equal(moved, img)  # no point, no flow
 
 
@@ -87,7 +87,7 @@ def test_gradient_descent_on_the_pose_realigns_the_view():
     for p in model.parameters():
         p.requires_grad_(False)
     with torch.no_grad():
-        target = model(clouds, [0], K, c2w, 48, 48)
+        target = model(clouds, [0], Cameras(K, c2w, 48, 48))
     wrong = c2w.clone()
     wrong[0, :3, :3] = c2w[0, :3, :3] @ rotation_exp(torch.tensor([0.6, -0.8, 0.0]) * math.radians(2))
     poses = CameraPoses(1)
@@ -95,7 +95,7 @@ def test_gradient_descent_on_the_pose_realigns_the_view():
     points = clouds.points[0]
     start = reprojection_px(points, K, wrong, c2w)
     for _ in range(60):
-        out = model(clouds, [0], K, poses(torch.tensor([0]), wrong), 48, 48)
+        out = model(clouds, [0], Cameras(K, poses(torch.tensor([0]), wrong), 48, 48))
         loss = (out["rgb"] - target["rgb"]).abs().mean() + (out["alpha"] - target["alpha"]).abs().mean()
         opt.zero_grad()
         loss.backward()

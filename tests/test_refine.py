@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from npcr.config import load_config
-from npcr.geometry import interpolate_pose, look_at
+from npcr.geometry import Cameras, interpolate_pose, look_at
 from npcr.temporal.net import TemporalRefiner, build_refiner
 from npcr.temporal.sequences import approach_poses, nearest_cameras
 from npcr.temporal.stream import StreamingRefiner, View
@@ -75,6 +75,7 @@ def test_streaming_refiner_holds_only_num_prev_frames():
     K = torch.tensor([[[20.0, 0, 7.5], [0, 20.0, 7.5], [0, 0, 1]]])
     for i in range(5):
         c2w = torch.tensor(look_at([0.1 * i, 0, -3], [0, 0, 0], [0, -1, 0]), dtype=torch.float32)
-        out = stream(View(torch.rand(1, 4, 16, 16), torch.full((1, 1, 16, 16), 3.0), K, c2w[None]))
+        out = stream(View(torch.rand(1, 4, 16, 16), torch.full((1, 1, 16, 16), 3.0),
+                          Cameras(K, c2w[None], 16, 16)))
         assert out.shape == (1, 4, 16, 16) and len(stream.history) == min(i + 1, 2)
         assert not out.requires_grad

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from npcr.camera_paths import focus_point
-from npcr.data import CameraImageDataset, read_cam_poses
+from npcr.data import CameraImageDataset, item_cameras, read_cam_poses
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.formats import load_scene_from
 from npcr.engine.trained import load_trained
@@ -68,8 +68,7 @@ def test_train_then_resume(trained):
     trained_model = load_trained(out, "best")
     view = CameraImageDataset(trained_model.data.scene, [3], 0)[0]
     with torch.no_grad():
-        out3 = trained_model.model(trained_model.clouds, [0], view["K"][None],
-                                   view["cam_to_world"][None], 32, 32)
+        out3 = trained_model.model(trained_model.clouds, [0], item_cameras(view))
     assert psnr(out3["rgb"].clamp(0, 1), view["image"][None]) == pytest.approx(best["psnr"], abs=1e-3)
     assert np.isfinite(metrics["point_colour_splat_psnr"])
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from npcr.geometry import Cameras
 from npcr.testing import camera, intrinsics
 from npcr.config import load_config
 from npcr.engine.losses import ImageLoss
@@ -30,9 +31,9 @@ def test_inactive_layers_are_empty():
     model = build_model(cfg_with(), 300, depth_range=(0.5, 10.0))
     pts = torch.randn(300, 3) * 0.3
     K, c2w = intrinsics(f=12.0, cx=7.5, cy=7.5)[None], camera((0, 0, -3.0))[None]
-    full_d, full_i = model.depth_layers(pts, K, c2w, 16, 16)
+    full_d, full_i = model.depth_layers(pts, Cameras(K, c2w, 16, 16))
     model.active_layers = 2
-    d, i = model.depth_layers(pts, K, c2w, 16, 16)
+    d, i = model.depth_layers(pts, Cameras(K, c2w, 16, 16))
     assert i.shape == full_i.shape == (1, 4, 16, 16)
     assert torch.equal(i[:, :2], full_i[:, :2]) and (i[:, 2:] == -1).all() and (d[:, 2:] == 0).all()
     assert (full_i[:, 2:] >= 0).any()
@@ -40,8 +41,8 @@ def test_inactive_layers_are_empty():
 
 def _step(cfg, model):
     opt = build_optimizer(cfg, model)
-    out = model.render_cloud(torch.randn(300, 3) * 0.3, intrinsics(f=12.0, cx=7.5, cy=7.5)[None],
-                             camera((0, 0, -3.0))[None], 16, 16)
+    out = model.render_cloud(torch.randn(300, 3) * 0.3, Cameras(
+        intrinsics(f=12.0, cx=7.5, cy=7.5)[None], camera((0, 0, -3.0))[None], 16, 16))
     (out["rgb"].mean() + out["alpha"].mean()).backward()
     opt.step()
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from npcr.config import get_cfg_defaults
-from npcr.geometry import look_at, pinhole
+from npcr.geometry import Cameras, look_at, pinhole
 from npcr.temporal.warp import unproject, warp_previous, warping_error
 
 H = W = 48
@@ -21,7 +21,7 @@ K = torch.tensor(pinhole(H, W, 50.0), dtype=torch.float64)[None]
 
 def rays(c2w):
     """World ray directions (3, H, W), scaled so that camera z = 1."""
-    world = unproject(torch.ones(1, 1, H, W, dtype=torch.float64), K, c2w)[0].permute(2, 0, 1)
+    world = unproject(torch.ones(1, 1, H, W, dtype=torch.float64), Cameras(K, c2w, H, W))[0].permute(2, 0, 1)
     return world - c2w[0, :3, 3, None, None]
 
 
@@ -53,7 +53,8 @@ def near_edge(img):
 def check_against_truth(cur_cam, prev_cam, atol):
     depth, truth = render(cur_cam)
     prev_depth, prev = render(prev_cam)
-    warped, valid = warp_previous(prev, prev_depth, depth, K, cur_cam, K, prev_cam, TOLERANCE)
+    warped, valid = warp_previous(prev, prev_depth, depth, Cameras(K, cur_cam, H, W), Cameras(K, prev_cam, H, W),
+                                  TOLERANCE)
     assert valid.mean() > 0.6  # most of the view is seen by both cameras
     err = ((warped - truth).abs() * valid).max()
     assert err < atol, float(err)
@@ -63,7 +64,7 @@ def check_against_truth(cur_cam, prev_cam, atol):
 def test_identity_warp_returns_the_frame():
     c = cam((0.0, 0.0, 0.0))
     depth, img = render(c)
-    warped, valid = warp_previous(img, depth, depth, K, c, K, c, TOLERANCE)
+    warped, valid = warp_previous(img, depth, depth, Cameras(K, c, H, W), Cameras(K, c, H, W), TOLERANCE)
     assert valid.all() and torch.allclose(warped, img, atol=1e-9)
     assert warping_error(img, warped, valid) < 1e-18
 
@@ -86,10 +87,11 @@ def test_occluded_pixels_are_masked():
     cur_cam, prev_cam = cam((0.0, 0.0, 0.0)), cam((0.8, 0.0, 0.0))
     depth, truth = render(cur_cam, occluder=0.6)
     prev_depth, prev = render(prev_cam, occluder=0.6)
-    warped, valid = warp_previous(prev, prev_depth, depth, K, cur_cam, K, prev_cam, TOLERANCE)
+    warped, valid = warp_previous(prev, prev_depth, depth, Cameras(K, cur_cam, H, W), Cameras(K, prev_cam, H, W),
+                                  TOLERANCE)
     # Truth: a background pixel was hidden before when the segment from the previous camera's
     # centre to its surface point crosses the occluder square at z = 3.
-    X = unproject(depth, K, cur_cam)[0].permute(2, 0, 1)
+    X = unproject(depth, Cameras(K, cur_cam, H, W))[0].permute(2, 0, 1)
     o = prev_cam[0, :3, 3, None, None]
     s = (3.0 - o[2]) / (X[2] - o[2])
     p = o + s * (X - o)
@@ -118,10 +120,11 @@ def test_inside_check_on_a_wide_image():
     c = cam((0.0, 0.0, 0.0))
     depth = torch.full((1, 1, h, w), 6.0, dtype=torch.float64)
     prev = torch.arange(h * w, dtype=torch.float64).reshape(1, 1, h, w)
-    warped, valid = warp_previous(prev, depth, depth, Kw, c, Kw, c, TOLERANCE)
+    warped, valid = warp_previous(prev, depth, depth, Cameras(Kw, c, h, w), Cameras(Kw, c, h, w), TOLERANCE)
     assert valid.all() and torch.allclose(warped, prev)
     moved = cam((1.0, 0.0, 0.0), target=(1.0, 0.0, 6.0))  # the previous camera slid right
-    warped, valid = warp_previous(prev, depth, depth, Kw, c, Kw, moved, TOLERANCE)
+    warped, valid = warp_previous(prev, depth, depth, Cameras(Kw, c, h, w), Cameras(Kw, moved, h, w),
+                                  TOLERANCE)
     cols = valid[0, 0].any(0)
     # a slide of 1 at depth 6 shifts by fx / 6 pixels: the left columns fall off the old image
     shift = float(Kw[0, 0, 0]) / 6.0

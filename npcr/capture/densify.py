@@ -31,8 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.images import scale_intrinsics
-from ..geometry import camera_rays, depth_ranges, project_points
+from ..geometry import Cameras
 
 
 @dataclass
@@ -60,11 +59,6 @@ def _box(x: torch.Tensor, window: int) -> torch.Tensor:
     return F.avg_pool2d(x[:, None], window, 1, window // 2, count_include_pad=False)[:, 0]
 
 
-def _rays(K: torch.Tensor, c2w: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(H, W, 3) world direction of each pixel with unit camera depth."""
-    return camera_rays(K[None], h, w)[0] @ c2w[:3, :3].T
-
-
 def _sample(image: torch.Tensor, uv: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """``image`` (C, H, W) at pixel coordinates ``uv`` (N, h, w, 2) -> (N, C, h, w); outside is
     NaN."""
@@ -89,34 +83,35 @@ def choose_sources(cam_to_world: np.ndarray, count: int) -> list[list[int]]:
     return out
 
 
-def plane_count(K: torch.Tensor, c2w: torch.Tensor, source_c2w: list[torch.Tensor], near: float,
-                far: float, most: int) -> int:
+def plane_count(camera: Cameras, sources: list[Cameras], near: float, far: float,
+                most: int) -> int:
     """Planes evenly spaced in inverse depth so that the next plane moves a pixel by about one
     pixel in the farthest source (focal length x baseline x inverse-depth step), 16 to ``most``."""
-    baseline = max((float(torch.linalg.norm(c[:3, 3] - c2w[:3, 3])) for c in source_c2w),
+    centre = camera.cam_to_world[0, :3, 3]
+    baseline = max((float(torch.linalg.norm(c.cam_to_world[0, :3, 3] - centre)) for c in sources),
                    default=0.0)
-    count = math.ceil(float(K[0, 0]) * baseline * (1 / near - 1 / far)) + 1
+    count = math.ceil(float(camera.K[0, 0, 0]) * baseline * (1 / near - 1 / far)) + 1
     return int(min(max(count, 16), most))
 
 
-def plane_sweep(ref: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor,
-                sources: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+def plane_sweep(ref: torch.Tensor, camera: Cameras, sources: list[tuple[torch.Tensor, Cameras]],
                 near: float, far: float, opts: DensifyOptions) -> tuple[torch.Tensor, torch.Tensor]:
-    """Depth (H, W) and score (H, W) of the grey reference ``ref`` (H, W) from ``sources``, each
-    (grey (h, w), K, camera-to-world); depth 0 where no plane scores."""
+    """Depth (H, W) and score (H, W) of the grey reference ``ref`` (H, W) seen by ``camera``
+    from ``sources``, each (grey (h, w), its camera); depth 0 where no plane scores."""
     h, w = ref.shape
-    num_depths = plane_count(K, c2w, [s[2] for s in sources], near, far, opts.max_depths)
+    num_depths = plane_count(camera, [c for _, c in sources], near, far, opts.max_depths)
     inv = torch.linspace(1 / near, 1 / far, num_depths, dtype=torch.float64)
     depths = 1 / inv
-    rays = _rays(K, c2w, h, w)
+    rays = camera.rays()[0]
+    centre = camera.cam_to_world[0, :3, 3]
     mu_r = _box(ref[None], opts.window)[0]
     var_r = (_box(ref[None] ** 2, opts.window)[0] - mu_r ** 2).clamp_min(0)
     scores = []
-    for grey, Ks, c2ws in sources:
+    for grey, source in sources:
         ncc = torch.empty(num_depths, h, w)
         for chunk in torch.split(torch.arange(num_depths), 16):
-            points = c2w[:3, 3] + depths[chunk, None, None, None] * rays  # (d, H, W, 3)
-            uv, z = project_points(points, Ks, c2ws, min_depth=1e-9)
+            points = centre + depths[chunk, None, None, None] * rays  # (d, H, W, 3)
+            uv, z = source.project(points, min_depth=1e-9)
             s = _sample(grey[None], uv.float())[:, 0]  # (d, H, W)
             s = torch.where(z > 0, s, torch.full_like(s, math.nan))
             bad = torch.isnan(s)
@@ -143,26 +138,27 @@ def plane_sweep(ref: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor,
     return torch.where(keep, depth, torch.zeros_like(depth)).float(), score
 
 
-def consistent_views(i: int, depths: list[torch.Tensor], Ks: torch.Tensor, c2ws: torch.Tensor,
-                     others: list[int], opts: DensifyOptions) -> torch.Tensor:
-    """(H, W) count of the ``others`` whose depth maps agree with camera ``i``'s."""
+def consistent_views(i: int, depths: list[torch.Tensor], cameras: Cameras, others: list[int],
+                     opts: DensifyOptions) -> torch.Tensor:
+    """(H, W) count of the ``others`` whose depth maps agree with camera ``i``'s (``cameras``
+    at the depth maps' size)."""
     d = depths[i].double()
     h, w = d.shape
-    rays = _rays(Ks[i], c2ws[i], h, w)
-    points = c2ws[i][:3, 3] + d[..., None] * rays
+    rays = cameras[i].rays()[0]
+    points = cameras.cam_to_world[i, :3, 3] + d[..., None] * rays
     v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
                           indexing="ij")
     count = torch.zeros(h, w, dtype=torch.int64)
     for j in others:
-        uv, _ = project_points(points, Ks[j], c2ws[j], min_depth=1e-9)
+        uv, _ = cameras[j].project(points, min_depth=1e-9)
         dj = _sample(depths[j][None], uv[None].float(), mode="nearest")[0, 0].double()
         ok = torch.nan_to_num(dj) > 0
-        rays_j = _rays(Ks[j], c2ws[j], *depths[j].shape)
+        rays_j = cameras[j].rays()[0]
         # back from camera j at its depth: the ray through the sampled pixel (rounded as sampled)
         ui = uv[..., 0].round().clamp(0, depths[j].shape[1] - 1).long()
         vi = uv[..., 1].round().clamp(0, depths[j].shape[0] - 1).long()
-        back = c2ws[j][:3, 3] + torch.nan_to_num(dj)[..., None] * rays_j[vi, ui]
-        uv_back, z_back = project_points(back, Ks[i], c2ws[i], min_depth=1e-9)
+        back = cameras.cam_to_world[j, :3, 3] + torch.nan_to_num(dj)[..., None] * rays_j[vi, ui]
+        uv_back, z_back = cameras[i].project(back, min_depth=1e-9)
         err = torch.hypot(uv_back[..., 0] - u, uv_back[..., 1] - v)
         agree = ok & (d > 0) & (err <= opts.reprojection_px + 0.71) & \
             ((z_back - d).abs() <= opts.depth_tolerance * d)
@@ -182,17 +178,21 @@ def merge_on_voxels(xyz: np.ndarray, colors: np.ndarray, voxel: float) -> tuple[
 
 @dataclass
 class Level:
-    """The photos at one stereo resolution: grey images, valid masks and cameras."""
+    """The photos at one stereo resolution: grey images, valid masks and cameras (float64)."""
 
-    hw: tuple[int, int]
     greys: list[torch.Tensor]
     masks: list[np.ndarray]
-    Ks: torch.Tensor  # (M, 3, 3)
+    cameras: Cameras
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.cameras.size
 
 
-def make_level(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndarray,
+def make_level(images: list[np.ndarray], valid: list[np.ndarray | None], cameras: Cameras,
                longest: int) -> tuple[Level, list[np.ndarray]]:
-    """``images`` scaled to ``longest`` px (never enlarged) as a Level, and their RGB at that size."""
+    """``images`` of ``cameras`` scaled to ``longest`` px (never enlarged) as a Level, and their
+    RGB at that size."""
     h0, w0 = images[0].shape[:2]
     scale = min(1.0, longest / max(h0, w0))
     hw = (max(1, round(h0 * scale)), max(1, round(w0 * scale)))
@@ -200,11 +200,11 @@ def make_level(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.n
     masks = [np.ones(hw, bool) if m is None else
              cv2.resize(m.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
              for m in valid]
-    Ks = torch.as_tensor(np.stack([scale_intrinsics(k, (h0, w0), hw) for k in K]))
-    return Level(hw, [_grey(torch.from_numpy(im)) for im in small], masks, Ks), small
+    return Level([_grey(torch.from_numpy(im)) for im in small], masks,
+                 cameras.resized(*hw).to(dtype=torch.float64)), small
 
 
-def consistent_depths(level: Level, c2ws: torch.Tensor, ranges: np.ndarray,
+def consistent_depths(level: Level, ranges: np.ndarray,
                       sources: list[list[int]], opts: DensifyOptions,
                       progress: Callable[[str], None], name: str) -> list[torch.Tensor]:
     """Each photo's depth map at ``level`` (0 where none) kept where enough others agree."""
@@ -212,18 +212,18 @@ def consistent_depths(level: Level, c2ws: torch.Tensor, ranges: np.ndarray,
     depths = []
     for i in range(len(level.greys)):
         near, far = ranges[i] if np.isfinite(ranges[i]).all() else fallback
-        srcs = [(level.greys[j], level.Ks[j], c2ws[j]) for j in sources[i]]
+        srcs = [(level.greys[j], level.cameras[j]) for j in sources[i]]
         if not srcs:
             depths.append(torch.zeros(level.hw))
             continue
-        depth, _ = plane_sweep(level.greys[i], level.Ks[i], c2ws[i], srcs, float(near), float(far),
+        depth, _ = plane_sweep(level.greys[i], level.cameras[i], srcs, float(near), float(far),
                                opts)
         depths.append(torch.where(torch.from_numpy(level.masks[i]), depth, torch.zeros_like(depth)))
         progress(f"stereo {name} {i + 1}/{len(level.greys)}: {int((depth > 0).sum())} of "
                  f"{level.hw[0] * level.hw[1]} pixels scored")
     kept = []
     for i in range(len(depths)):
-        agree = consistent_views(i, depths, level.Ks, c2ws, sources[i], opts)
+        agree = consistent_views(i, depths, level.cameras, sources[i], opts)
         keep = (agree >= min(opts.min_consistent, len(sources[i]))) & (depths[i] > 0)
         kept.append(torch.where(keep, depths[i], torch.zeros_like(depths[i])))
     return kept
@@ -271,22 +271,22 @@ def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndar
     """Dense coloured points (N, 3), (N, 3) in [0, 1] from pinhole photos ``images`` ((H, W, 3)
     uint8, one size), their ``valid`` masks (None: all valid), K (M, 3, 3) in npcr's convention,
     camera-to-world (M, 4, 4) and the ``sparse`` points (depth ranges); and counts and seconds."""
-    c2ws = torch.as_tensor(cam_to_world, dtype=torch.float64)
-    fine, small = make_level(images, valid, K, opts.max_size)
+    cameras = Cameras(np.asarray(K, dtype=np.float64), np.asarray(cam_to_world, dtype=np.float64),
+                      *images[0].shape[:2])
+    fine, small = make_level(images, valid, cameras, opts.max_size)
     # the sweep's range: the sparse points inside each photo, 1st-99th percentile, widened 20%
-    ranges = depth_ranges(sparse, fine.Ks.numpy(), cam_to_world, fine.hw, (1, 99), (1 / 1.2, 1.2),
-                          min_points=10)
+    ranges = fine.cameras.depth_ranges(sparse, (1, 99), (1 / 1.2, 1.2), min_points=10)
     if np.isnan(ranges).all():
         raise ValueError("no camera sees 10 or more sparse points: no depth range to search")
     sources = choose_sources(cam_to_world, opts.num_sources)
     clock = time.perf_counter()
-    depths = consistent_depths(fine, c2ws, ranges, sources, opts, progress, f"{fine.hw[1]}x{fine.hw[0]}")
+    depths = consistent_depths(fine, ranges, sources, opts, progress, f"{fine.hw[1]}x{fine.hw[0]}")
     from_level = [int(sum(int((d > 0).sum()) for d in depths))]
     for level in range(1, opts.coarse_levels + 1):
-        coarse, _ = make_level(images, valid, K, max(8, opts.max_size >> level))
+        coarse, _ = make_level(images, valid, cameras, max(8, opts.max_size >> level))
         # depths agree as far as a pixel's size allows: relative tolerance x 2 per level
         level_opts = replace(opts, depth_tolerance=opts.depth_tolerance * 2 ** level)
-        found = consistent_depths(coarse, c2ws, ranges, sources, level_opts, progress,
+        found = consistent_depths(coarse, ranges, sources, level_opts, progress,
                                   f"{coarse.hw[1]}x{coarse.hw[0]}")
         added = 0
         for i, d in enumerate(found):
@@ -298,14 +298,14 @@ def densify(images: list[np.ndarray], valid: list[np.ndarray | None], K: np.ndar
     xyz, colors = [], []
     for i, d in enumerate(depths):
         keep = d > 0
-        rays = _rays(fine.Ks[i], c2ws[i], *fine.hw)[keep]
-        xyz.append((c2ws[i][:3, 3] + d[keep].double()[:, None] * rays).numpy())
+        rays = fine.cameras[i].rays()[0][keep]
+        xyz.append((fine.cameras.cam_to_world[i, :3, 3] + d[keep].double()[:, None] * rays).numpy())
         colors.append(small[i][keep.numpy()] / 255.0)
     xyz, colors = np.concatenate(xyz), np.concatenate(colors)
     if len(xyz) == 0:
         raise ValueError("no depth agreed between photos: the poses or the photos do not match")
     footprint = float(np.median(np.concatenate([d[d > 0].numpy() for d in depths]))) / \
-        float(fine.Ks[:, 0, 0].mean())
+        float(fine.cameras.K[:, 0, 0].mean())
     voxel = footprint
     merged = merge_on_voxels(xyz, colors, voxel)
     while len(merged[0]) > opts.max_points:

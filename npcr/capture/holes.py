@@ -20,8 +20,7 @@ import torch
 
 import pcpr_ext
 
-from ..data.images import scale_intrinsics
-from ..geometry import camera_rays, points_to_world
+from ..geometry import Cameras
 from .densify import merge_on_voxels
 
 
@@ -33,21 +32,20 @@ class HoleOptions:
     behind: float = 1.05  # hole depth = this x the farthest covered depth around the hole
 
 
-def zbuffer(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
-            hw: tuple[int, int]) -> np.ndarray:
-    """(H, W) depth of the nearest of ``points`` (N, 3) float32 at each pixel, 0 where none (the
-    projector, one pixel per point, no depth range)."""
-    depth, _ = pcpr_ext.project(points, torch.as_tensor(K, dtype=torch.float32)[None],
-                                torch.as_tensor(cam_to_world, dtype=torch.float32)[None], *hw,
-                                near=1e-6, far=1e30)
+def zbuffer(points: torch.Tensor, camera: Cameras) -> np.ndarray:
+    """(H, W) depth of the nearest of ``points`` (N, 3) float32 at each pixel of one ``camera``,
+    0 where none (the projector, one pixel per point, no depth range)."""
+    camera = camera.to()
+    depth, _ = pcpr_ext.project(points, camera.K, camera.cam_to_world, *camera.size, near=1e-6,
+                                far=1e30)
     return depth[0, 0].numpy().astype(np.float64)
 
 
-def covered_pixels(points: torch.Tensor, K: np.ndarray, cam_to_world: np.ndarray,
-                   hw: tuple[int, int], close: int = HoleOptions.close) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels (H, W) bool that ``points`` cover, gaps between projected points up to about
-    ``close`` pixels closed, and the z-buffer (``zbuffer``)."""
-    depth = zbuffer(points, K, cam_to_world, hw)
+def covered_pixels(points: torch.Tensor, camera: Cameras,
+                   close: int = HoleOptions.close) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (H, W) bool of one ``camera`` that ``points`` cover, gaps between projected
+    points up to about ``close`` pixels closed, and the z-buffer (``zbuffer``)."""
+    depth = zbuffer(points, camera)
     covered = cv2.morphologyEx((depth > 0).astype(np.uint8), cv2.MORPH_CLOSE,
                                np.ones((close, close), np.uint8)) > 0
     return covered, depth
@@ -91,11 +89,12 @@ def hole_points(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], K: np.nd
         h0, w0 = rgb.shape[:2]
         scale = min(1.0, opts.max_size / max(h0, w0))
         hw = (max(1, round(h0 * scale)), max(1, round(w0 * scale)))
-        Ks = scale_intrinsics(Ki, (h0, w0), hw)
+        camera = Cameras(np.asarray(Ki, dtype=np.float64)[None],
+                         np.asarray(c2w, dtype=np.float64)[None], h0, w0).resized(*hw)
         small = cv2.resize(rgb, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
         inside = np.ones(hw, bool) if mask is None else \
             cv2.resize(mask.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) > 0
-        covered, depth = covered_pixels(cloud, Ks, c2w, hw, opts.close)
+        covered, depth = covered_pixels(cloud, camera, opts.close)
         holes = enclosed(~covered & inside, ~inside)
         filled = farthest_around(depth, holes)
         pick = np.zeros(hw, bool)
@@ -103,11 +102,10 @@ def hole_points(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], K: np.nd
         pick &= holes & (filled > 0)
         if not pick.any():
             continue
-        rays = camera_rays(torch.as_tensor(Ks)[None], *hw)[0].numpy()[pick]
-        cam = rays * (opts.behind * filled[pick, None])
-        out_xyz.append(points_to_world(cam, c2w))
+        rays = camera.to(dtype=torch.float64).rays()[0].numpy()[pick]
+        out_xyz.append(c2w[:3, 3] + rays * (opts.behind * filled[pick, None]))
         out_rgb.append(small[pick] / 255.0)
-        footprints.append(opts.behind * np.median(filled[pick]) / Ks[0, 0])
+        footprints.append(opts.behind * np.median(filled[pick]) / camera.K[0, 0, 0])
     if not out_xyz:
         return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
     return merge_on_voxels(np.concatenate(out_xyz), np.concatenate(out_rgb),

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..data.images import scale_intrinsics
+from ..geometry import intrinsics_for_size
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # cv2.ROTATE_90_CLOCKWISE as a change of camera axes: new x = -old y, new y = old x
@@ -64,6 +64,6 @@ def fit_photo(image: np.ndarray, size: tuple[int, int], K: np.ndarray | None = N
         image, K, cam_to_world = turn_clockwise(image, K, cam_to_world)
     if image.shape[:2] != tuple(size):
         if K is not None:
-            K = scale_intrinsics(K, image.shape[:2], size)
+            K = intrinsics_for_size(K, image.shape[:2], size)
         image = cv2.resize(image, (size[1], size[0]), interpolation=interpolation)
     return image, K, cam_to_world

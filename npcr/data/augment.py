@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import torch
 
-from .images import scale_intrinsics
+from ..geometry import intrinsics_for_size
 
 
 def zoom_and_crop(img: np.ndarray, alpha: np.ndarray, K: np.ndarray,
@@ -28,7 +28,7 @@ def zoom_and_crop(img: np.ndarray, alpha: np.ndarray, K: np.ndarray,
         interp = cv2.INTER_AREA if nh * nw < h * w else cv2.INTER_LINEAR
         img = cv2.resize(img, (nw, nh), interpolation=interp)
         alpha = cv2.resize(alpha, (nw, nh), interpolation=interp)
-        K = scale_intrinsics(K, (h, w), (nh, nw))
+        K = intrinsics_for_size(K, (h, w), (nh, nw))
         h, w = nh, nw
     ch, cw = crop
     if ch <= 0 or cw <= 0:

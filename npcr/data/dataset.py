@@ -7,8 +7,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataFormatError
+from ..geometry import Cameras, intrinsics_for_size
 from .augment import zoom_and_crop
-from .images import read_image, scale_intrinsics
+from .images import read_image
 from .photo_cache import PhotoCache
 from .scene import Scene
 
@@ -66,7 +67,7 @@ class CameraImageDataset(Dataset):
             dsize = (self.size[1], self.size[0])
             img = cv2.resize(img, dsize, interpolation=cv2.INTER_AREA)
             masks = cv2.resize(masks, dsize, interpolation=cv2.INTER_AREA)
-            K = scale_intrinsics(K, self.native_hw, self.size)
+            K = intrinsics_for_size(K, self.native_hw, self.size)
         alpha = masks if masks.ndim == 2 else masks[..., 0]
         valid = np.ones(alpha.shape, np.float32) if masks.ndim == 2 else \
             (masks[..., 1] == 255).astype(np.float32)
@@ -79,6 +80,14 @@ class CameraImageDataset(Dataset):
             "camera_id": cam,
             "frame": self.frame,
         }
+
+
+def item_cameras(item: dict, cam_to_world: torch.Tensor | None = None) -> Cameras:
+    """The cameras of a dataset item or a batch of items, at their images' size (a single item
+    gives a batch of one); ``cam_to_world`` replaces the item's poses (refined ones)."""
+    K, c2w = item["K"], item["cam_to_world"] if cam_to_world is None else cam_to_world
+    return Cameras(K[None] if K.ndim == 2 else K, c2w[None] if c2w.ndim == 2 else c2w,
+                   *item["image"].shape[-2:])
 
 
 def check_principal_points(scene: Scene, camera_ids: list[int], hw: tuple[int, int],

@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 
 from ..errors import DataFormatError
-from ..geometry import resize_intrinsics
 
 
 def _decode(path: Path, flags: int) -> np.ndarray:
@@ -55,9 +54,3 @@ def image_has_alpha(path: Path) -> bool:
         head = f.read(26)
     return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[25] in (4, 6)
 
-
-def scale_intrinsics(K: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
-    """Intrinsics for an image resized from ``src_hw`` to ``dst_hw`` (pixel centres at integers)."""
-    K = np.array(K, dtype=np.float64)
-    K[2] = (0, 0, 1)
-    return resize_intrinsics(K, dst_hw[1] / src_hw[1], dst_hw[0] / src_hw[0])

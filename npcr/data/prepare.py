@@ -8,8 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NpcrError
-from ..geometry import project_points
-from .images import read_image_and_alpha
 from .scene import Scene
 
 
@@ -24,11 +22,12 @@ class PrepareOptions:
 
 def points_in_views(scene: Scene, xyz: np.ndarray, frame: int) -> np.ndarray:
     """(N,) count of cameras whose image each point projects into (in front of the camera)."""
-    h, w = read_image_and_alpha(scene.image_path(frame, 0), scene.alpha_path(frame, 0))[0].shape[:2]
+    cameras = scene.cameras(frame)
+    h, w = cameras.size
     counts = np.zeros(len(xyz), dtype=np.int64)
-    for c2w, K in zip(scene.cam_to_world, scene.K):
+    for i in range(len(cameras)):
         with np.errstate(divide="ignore", invalid="ignore"):
-            uv, z = project_points(xyz, K, c2w)
+            uv, z = cameras[i].project(xyz)
         u, v = uv[:, 0], uv[:, 1]
         counts += (z > 0) & (u > -0.5) & (u < w - 0.5) & (v > -0.5) & (v < h - 0.5)
     return counts

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError
+from ..geometry import Cameras
 from .distortion import Distortion, undistort, undistortion_maps
 from .images import image_has_alpha, read_image, read_image_and_alpha
 
@@ -58,6 +59,12 @@ class Scene:
     @property
     def num_cameras(self) -> int:
         return self.cam_to_world.shape[0]
+
+    def cameras(self, frame: int = 0) -> Cameras:
+        """Every camera at the size of the photos of ``frame`` (camera 0's photo is read; the
+        photos of a frame share their size)."""
+        height, width = read_image(self.image_path(frame, 0)).shape[:2]
+        return Cameras(self.K, self.cam_to_world, height, width)
 
     def image_path(self, frame: int, camera: int) -> Path:
         try:

@@ -11,7 +11,8 @@ from torch.utils.data import ConcatDataset
 
 import pcpr_ext
 
-from ..geometry import resize_intrinsics
+from ..data import item_cameras
+from ..geometry import Cameras
 from ..metrics import psnr
 
 
@@ -43,13 +44,13 @@ class PointColourSplat:
         self.near, self.far, self.max_splat = near, far, max_splat
         self.supersample, self.opaque = supersample, opaque
 
-    def index(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
-              width: int) -> torch.Tensor:
+    def index(self, cameras: Cameras) -> torch.Tensor:
         """(B, s*H, s*W) index of the nearest point at each supersampled pixel, -1 where none."""
         s = self.supersample
-        _, index = pcpr_ext.project(self.points, resize_intrinsics(K.float(), s), cam_to_world.float(),
-                                    s * height, s * width, num_layers=1, near=self.near,
-                                    far=self.far, max_splat=self.max_splat)
+        fine = cameras.to(self.points.device).resized(s * cameras.height, s * cameras.width)
+        _, index = pcpr_ext.project(self.points, fine.K, fine.cam_to_world, fine.height,
+                                    fine.width, num_layers=1, near=self.near, far=self.far,
+                                    max_splat=self.max_splat)
         return index[:, 0]
 
     def shade(self, index: torch.Tensor, colors: torch.Tensor | None = None,
@@ -67,9 +68,8 @@ class PointColourSplat:
         s = self.supersample
         return F.avg_pool2d(rgb, s), F.avg_pool2d(alpha, s)
 
-    def render(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
-               width: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.shade(self.index(K, cam_to_world, height, width))
+    def render(self, cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.shade(self.index(cameras))
 
     def fit(self, views: Sequence[dict], epochs: int = 30, lr: float = 0.05) -> float:
         """Fit the colours (and the background when opaque) to ``views`` (dataset items) by Adam on
@@ -81,7 +81,7 @@ class PointColourSplat:
         optimizer = torch.optim.Adam([colors, background], lr=lr)
         for _ in range(epochs):
             for v in items(views):
-                index = self.index(v["K"][None], v["cam_to_world"][None], *v["image"].shape[-2:])
+                index = self.index(item_cameras(v))
                 rgb, _ = self.shade(index, colors, background)
                 loss = (((rgb[0] - v["image"]) ** 2) * v["valid"]).mean()
                 optimizer.zero_grad()
@@ -98,7 +98,7 @@ class PointColourSplat:
         """Mean PSNR of the splat on ``views`` (over each photo's valid pixels)."""
         total = 0.0
         for v in items(views):
-            rgb, _ = self.render(v["K"][None], v["cam_to_world"][None], *v["image"].shape[-2:])
+            rgb, _ = self.render(item_cameras(v))
             total += psnr(rgb[0].clamp(0, 1), v["image"], v["valid"])
         return total / len(views)
 

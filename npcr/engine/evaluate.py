@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import CameraImageDataset, measured_cameras
+from ..data import CameraImageDataset, item_cameras, measured_cameras
 from ..fileio import write_image, write_text
 from ..metrics import psnr, ssim
 from ..outputs import check_output, output_folder
@@ -40,9 +40,7 @@ def evaluate_views(output_dir: str | Path, epoch: int | str | None = None,
     for frame in t.data.frames:
         dataset = CameraImageDataset(t.data.scene, cams, frame, tuple(t.cfg.INPUT.SIZE))
         for item in dataset:
-            h, w = item["image"].shape[-2:]
-            o = t.model(t.clouds, [frame], item["K"][None].to(t.device),
-                        item["cam_to_world"][None].to(t.device), h, w)
+            o = t.model(t.clouds, [frame], item_cameras(item).to(t.device))
             pred, truth, valid = o["rgb"].clamp(0, 1).cpu(), item["image"][None], item["valid"][None]
             # over the pixels the photo covers (an undistorted photo may lack its corners)
             views.append({"frame": frame, "camera": item["camera_id"],

@@ -10,6 +10,7 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import TensorboardLogger
 
+from ..data import item_cameras
 from ..fileio import write_image
 from ..modeling import FrameClouds, PointRenderer
 
@@ -56,9 +57,7 @@ def preview_grid(model: PointRenderer, clouds: FrameClouds, item: dict,
     """(H, 4W, 3) uint8: prediction | ground truth | predicted alpha | layer-0 depth (near: bright)."""
     was_training = model.training
     model.eval()
-    h, w = item["image"].shape[-2:]
-    out = model(clouds, [item["frame"]], item["K"][None].to(device),
-                item["cam_to_world"][None].to(device), h, w)
+    out = model(clouds, [item["frame"]], item_cameras(item).to(device))
     model.train(was_training)
     shade = shade_depth(out["depth"][0, 0])
     panels = [out["rgb"][0].cpu(), item["image"], out["alpha"][0].cpu().expand(3, -1, -1),

@@ -14,8 +14,9 @@ from ignite.handlers import ProgressBar
 from ..data import (intrinsics_per_camera, measured_cameras, read_cam_poses, read_cameras,
                     write_cam_poses, write_intrinsics)
 from ..camera_paths import scene_orbit
-from ..data.images import read_image, scale_intrinsics
+from ..data.images import read_image
 from ..errors import NpcrError
+from ..geometry import Cameras
 from ..fileio import save_npy, write_image
 from ..outputs import check_output, output_folder
 from ..mp4_writer import open_video
@@ -39,16 +40,6 @@ def _cameras(scene, campose: Path | None, intrinsics: Path | None,
 
 
 @dataclass
-class CameraPath:
-    """Cameras to render at ``height`` x ``width``: ``cam_to_world`` (M, 4, 4), ``K`` (M, 3, 3)
-    already scaled to that size."""
-    cam_to_world: np.ndarray
-    K: np.ndarray
-    height: int
-    width: int
-
-
-@dataclass
 class Orbit:
     """An orbit around the object (npcr.camera_paths.scene_orbit): azimuth range in degrees from
     the first camera, fixed elevation, radius (None: the cameras' mean distance)."""
@@ -60,7 +51,7 @@ class Orbit:
 
 def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
                 intrinsics: str | Path | None = None, size: tuple[int, int] | None = None,
-                spiral: bool = False, orbit: Orbit | None = None) -> CameraPath:
+                spiral: bool = False, orbit: Orbit | None = None) -> Cameras:
     """The cameras ``tools/render.py``'s options name (default: the held-out ones) at the render
     size (default: the training size); ``spiral`` takes the dataset's CamPose_spiral.inf, ``orbit``
     circles the frame's point cloud with the first camera's intrinsics."""
@@ -92,8 +83,8 @@ def camera_path(trained: Trained, frame: int, campose: str | Path | None = None,
     height, width = size or train_hw
     if min(height, width) < 1:
         raise NpcrError(f"--size {height} {width}: need a height and width >= 1")
-    K = np.stack([scale_intrinsics(k, native_hw, (height, width)) for k in K])
-    return CameraPath(np.asarray(c2w), K, height, width)
+    return Cameras(np.asarray(K, dtype=np.float64), np.asarray(c2w, dtype=np.float64),
+                   *native_hw).resized(height, width)
 
 
 def pick_frame(trained: Trained, frame: int | None) -> int:
@@ -167,19 +158,17 @@ def render_views(output_dir: str | Path, epoch: int | str | None = None, campose
     return out
 
 
-def _render_into(folder: Path, trained: Trained, path: CameraPath, frames: list[int],
+def _render_into(folder: Path, trained: Trained, path: Cameras, frames: list[int],
                  photos: torch.Tensor | None, depth: bool, fps: int) -> None:
     """``render_views``' files, written into ``folder``."""
     write_cam_poses(folder / "CamPose.inf", path.cam_to_world)
     write_intrinsics(folder / "Intrinsic.inf", path.K)
-    K_t = torch.as_tensor(path.K, dtype=torch.float32, device=trained.device)
-    c2w_t = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=trained.device)
+    cameras = path.to(trained.device)
 
     with open_video(folder / "video.mp4", fps) as video:
         @torch.no_grad()
         def render_step(engine: Engine, i: int) -> None:
-            o = trained.render([frames[i]], K_t[i:i + 1], c2w_t[i:i + 1], path.height,
-                               path.width, photos)
+            o = trained.render([frames[i]], cameras[i], photos)
             rgba = to_rgba8(torch.cat([o["rgb"], o["alpha"]], 1))
             write_image(folder / f"frame_{i:04d}.png", rgba)
             if depth:

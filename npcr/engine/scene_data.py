@@ -16,7 +16,6 @@ from ..data.formats import load_scene_from
 from ..data.images import read_image
 from ..data.scene_check import depth_range as scene_depth_range
 from ..errors import NpcrError
-from ..geometry import project_points
 from ..modeling import FrameClouds, PointRenderer, build_model
 
 
@@ -143,10 +142,11 @@ def check_points_in_range(cfg: CfgNode, data: SceneData, train_ids: list[int],
     xyz = data.points.numpy()
     xyz = xyz[np.random.default_rng(0).choice(len(xyz), sample, replace=False)] \
         if len(xyz) > sample else xyz
-    h, w = read_image(data.scene.image_path(data.frames[0], train_ids[0])).shape[:2]
+    cameras = data.scene.cameras(data.frames[0])
+    h, w = cameras.size
     blind = []
     for cam in train_ids:
-        uv, z = project_points(xyz, data.scene.K[cam], data.scene.cam_to_world[cam], 1e-9)
+        uv, z = cameras[cam].project(xyz, 1e-9)
         seen = (z >= near) & (z <= far) & (uv[:, 0] > -0.5) & (uv[:, 0] < w - 0.5) \
             & (uv[:, 1] > -0.5) & (uv[:, 1] < h - 0.5)
         if not seen.any():

@@ -23,7 +23,7 @@ from yacs.config import CfgNode
 
 from ..config import save_config
 from ..data import (CameraImageDataset, PhotoCache, ResumableSampler, SeededItems,
-                    measured_cameras, split_cameras, write_cam_poses, write_intrinsics)
+                    item_cameras, measured_cameras, split_cameras, write_cam_poses, write_intrinsics)
 from ..errors import NpcrError
 from ..fileio import write_text
 from ..metrics import MaskedPSNR, MaskedSSIM
@@ -72,14 +72,12 @@ def create_trainer(cfg: CfgNode, model: torch.nn.Module, optimizer: torch.optim.
     def train_step(engine: Engine, batch: dict) -> dict:
         model.train()
         batch = _to(batch, device)
-        h, w = batch["image"].shape[-2:]
-        c2w = batch["cam_to_world"]
+        cameras = item_cameras(batch)
         refining = poses is not None and poses.delta.requires_grad
         if refining:
-            c2w = poses(batch["camera_id"], c2w)
+            cameras = cameras.with_poses(poses(batch["camera_id"], cameras.cam_to_world))
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model(clouds, batch["frame"].tolist(), batch["K"], c2w, h, w,
-                        photos=batch.get("camera_id"))
+            out = model(clouds, batch["frame"].tolist(), cameras, photos=batch.get("camera_id"))
         terms = criterion({k: v.float() for k, v in out.items()}, batch)
         optimizer.zero_grad(set_to_none=True)
         if refining:
@@ -106,9 +104,7 @@ def create_evaluator(model: PointRenderer, clouds: FrameClouds, device: torch.de
     def eval_step(engine: Engine, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         model.eval()
         batch = _to(batch, device)
-        h, w = batch["image"].shape[-2:]
-        out = model(clouds, batch["frame"].tolist(), batch["K"],
-                    batch["cam_to_world"], h, w)
+        out = model(clouds, batch["frame"].tolist(), item_cameras(batch))
         return out["rgb"].clamp(0, 1), batch["image"], batch["valid"]
 
     evaluator = Engine(eval_step)

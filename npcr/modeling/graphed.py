@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..geometry import Cameras
 from .renderer import FrameClouds, PointRenderer
 
 log = logging.getLogger(__name__)
@@ -18,14 +19,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Graph:
     graph: torch.cuda.CUDAGraph
-    K: torch.Tensor  # the inputs the graph reads, written before each replay
-    cam_to_world: torch.Tensor
+    cameras: Cameras  # the inputs the graph reads, written before each replay
     photos: torch.Tensor | None
     outputs: dict[str, torch.Tensor]  # what the graph writes
 
 
 class GraphedRenderer:
-    """``renderer(frames, K, cam_to_world, height, width, photos)`` is ``model(clouds, ...)``
+    """``renderer(frames, cameras, photos)`` is ``model(clouds, frames, cameras, photos)``
     (eval mode, no gradient), replayed from a CUDA graph from the second frame of a setting on.
 
     A setting is captured at its second use (a setting met once, such as a viewer's passing
@@ -43,44 +43,41 @@ class GraphedRenderer:
         self.seen: set[tuple] = set()
         self.failed: set[tuple] = set()
 
-    def __call__(self, frames: list[int], K: torch.Tensor, cam_to_world: torch.Tensor,
-                 height: int, width: int,
+    def __call__(self, frames: list[int], cameras: Cameras,
                  photos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if not K.is_cuda or self.model.training or torch.is_grad_enabled() or self.max_graphs < 1:
-            return self.model(self.clouds, frames, K, cam_to_world, height, width, photos)
-        scale = self.model.render_scale(K)  # read on the host here, not inside the graph
-        key = (tuple(frames), tuple(K.shape), tuple(cam_to_world.shape), height, width, scale,
+        if not cameras.K.is_cuda or self.model.training or torch.is_grad_enabled() \
+                or self.max_graphs < 1:
+            return self.model(self.clouds, frames, cameras, photos)
+        scale = self.model.render_scale(cameras)  # read on the host here, not inside the graph
+        key = (tuple(frames), len(cameras), cameras.size, scale,
                None if photos is None else tuple(photos.shape),
                torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda"))
         entry = self.graphs.get(key)
         if entry is None:
             if key in self.failed or key not in self.seen:
                 self.seen.add(key)
-                return self.model(self.clouds, frames, K, cam_to_world, height, width, photos,
-                                  scale=scale)
-            entry = self._capture(key, frames, K, cam_to_world, height, width, photos, scale)
+                return self.model(self.clouds, frames, cameras, photos, scale=scale)
+            entry = self._capture(key, frames, cameras, photos, scale)
             if entry is None:
-                return self.model(self.clouds, frames, K, cam_to_world, height, width, photos,
-                                  scale=scale)
+                return self.model(self.clouds, frames, cameras, photos, scale=scale)
         self.graphs.move_to_end(key)
-        entry.K.copy_(K)
-        entry.cam_to_world.copy_(cam_to_world)
+        entry.cameras.K.copy_(cameras.K)
+        entry.cameras.cam_to_world.copy_(cameras.cam_to_world)
         if photos is not None:
             entry.photos.copy_(photos)
         entry.graph.replay()
         return {name: t.clone() for name, t in entry.outputs.items()}
 
-    def _capture(self, key: tuple, frames: list[int], K: torch.Tensor,
-                 cam_to_world: torch.Tensor, height: int, width: int,
+    def _capture(self, key: tuple, frames: list[int], cameras: Cameras,
                  photos: torch.Tensor | None, scale: int) -> _Graph | None:
         """The graph of one setting, or None (remembered) when it cannot be captured."""
         while len(self.graphs) >= self.max_graphs:
             self.graphs.popitem(last=False)
-        inputs = [K.clone(), cam_to_world.clone(), None if photos is None else photos.clone()]
+        inputs = [Cameras(cameras.K.clone(), cameras.cam_to_world.clone(), *cameras.size),
+                  None if photos is None else photos.clone()]
 
         def frame() -> dict[str, torch.Tensor]:
-            return self.model(self.clouds, frames, inputs[0], inputs[1], height, width,
-                              inputs[2], scale=scale)
+            return self.model(self.clouds, frames, inputs[0], inputs[1], scale=scale)
 
         try:
             # warm-up on a side stream (cuDNN picks its algorithms, lazy buffers are made), as
@@ -95,8 +92,8 @@ class GraphedRenderer:
                 outputs = frame()
         except RuntimeError as exc:
             self.failed.add(key)
-            log.warning("rendering %dx%d without a CUDA graph: its capture failed (%s)", width,
-                        height, str(exc).splitlines()[0])
+            log.warning("rendering %dx%d without a CUDA graph: its capture failed (%s)",
+                        cameras.width, cameras.height, str(exc).splitlines()[0])
             return None
         self.graphs[key] = _Graph(graph, *inputs, outputs)
         return self.graphs[key]

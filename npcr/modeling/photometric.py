@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..geometry import camera_rays
+from ..geometry import Cameras, camera_rays
 
 
 class PhotometricCorrection(nn.Module):
-    """``forward(rgb (B, 3, H, W), camera_ids (B,), K (B, 3, 3))`` -> corrected RGB."""
+    """``forward(rgb (B, 3, H, W), camera_ids (B,), cameras (B) of the render)`` -> corrected RGB."""
 
     def __init__(self, num_cameras: int, train_cameras: list[int], exposure: bool = True,
                  white_balance: bool = True, vignetting: bool = False):
@@ -40,14 +40,15 @@ class PhotometricCorrection(nn.Module):
             log = log + log_gain - exposure
         return torch.exp(log[camera_ids])
 
-    def falloff(self, K: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    def falloff(self, cameras: Cameras) -> torch.Tensor:
         """(B, 1, H, W) vignetting factor 1 + a r^2 + b r^4, r the distance from the principal
         point in focal lengths (unchanged by resizing, zooming or cropping)."""
-        r2 = camera_rays(K, height, width)[..., :2].square().sum(-1)
+        r2 = camera_rays(cameras.K, cameras.height, cameras.width)[..., :2].square().sum(-1)
         return (1 + self.vignette[0] * r2 + self.vignette[1] * r2 * r2)[:, None]
 
-    def forward(self, rgb: torch.Tensor, camera_ids: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    def forward(self, rgb: torch.Tensor, camera_ids: torch.Tensor,
+                cameras: Cameras) -> torch.Tensor:
         out = rgb * self.gains(camera_ids.to(rgb.device))[:, :, None, None]
         if self.vignette is not None:
-            out = out * self.falloff(K, *rgb.shape[-2:])
+            out = out * self.falloff(cameras)
         return out

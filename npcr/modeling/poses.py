@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..geometry import project_points, rotation_exp
+from ..geometry import Cameras, rotation_exp
 
 
 class CameraPoses(nn.Module):
@@ -51,12 +51,12 @@ class CameraPoses(nn.Module):
         return self(torch.arange(len(self.delta), device=self.delta.device), cam_to_world)
 
 
-def flow_to_pose(image: torch.Tensor, X: torch.Tensor, valid: torch.Tensor, K: torch.Tensor,
-                 cam_to_world: torch.Tensor) -> torch.Tensor:
+def flow_to_pose(image: torch.Tensor, X: torch.Tensor, valid: torch.Tensor,
+                 cameras: Cameras) -> torch.Tensor:
     """``image`` (B, C, H, W) moved by the zero flow of the module docstring, so that its
-    gradient reaches ``cam_to_world`` (B, 4, 4). ``X`` (B, H, W, 3) is the world position of the
-    point each pixel shows (layer 0) where ``valid`` (B, H, W)."""
-    uv, _ = project_points(X, K, cam_to_world, min_depth=1e-6)
+    gradient reaches the ``cameras``' ``cam_to_world`` (B, 4, 4). ``X`` (B, H, W, 3) is the world
+    position of the point each pixel shows (layer 0) where ``valid`` (B, H, W)."""
+    uv, _ = cameras.project(X, min_depth=1e-6)
     flow = torch.where(valid[..., None], uv - uv.detach(), torch.zeros_like(uv)).to(image.dtype)
     gx, gy = image_gradient(image.detach())
     return image - (flow[..., 0][:, None] * gx + flow[..., 1][:, None] * gy)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import pcpr_ext
 
-from ..geometry import camera_rays, resize_intrinsics
+from ..geometry import Cameras
 from .photometric import PhotometricCorrection
 from .poses import flow_to_pose
 from .unet import AntialiasedUNet
@@ -78,11 +78,12 @@ class PointRenderer(nn.Module):
         self.features[:, :min(3, self.features.shape[1])] = \
             (colors[:, :self.features.shape[1]].to(self.features) * 2 - 1)
 
-    def depth_layers(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
-                     height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def depth_layers(self, points: torch.Tensor,
+                     cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
         """Depth (B, L, H, W) and point index (B, L, H, W) of ``points`` seen by the cameras; layers
         past ``active_layers`` are empty (depth 0, index -1)."""
-        depth, index = pcpr_ext.project(points, K, cam_to_world, height, width,
+        depth, index = pcpr_ext.project(points, cameras.K, cameras.cam_to_world, cameras.height,
+                                        cameras.width,
                                         num_layers=self.active_layers, near=self.near,
                                         far=self.far, max_splat=self.max_splat,
                                         backend=self.backend)
@@ -93,23 +94,18 @@ class PointRenderer(nn.Module):
                                                      -1)], 1)
         return depth, index
 
-    def level_cameras(self, K: torch.Tensor, height: int,
-                      width: int) -> list[tuple[torch.Tensor, int, int]]:
-        """(K, height, width) of each point rendering the U-Net takes: the input (``supersample``
-        times the U-Net's padded size), then each further point level at half the last."""
-        ph, pw = self.unet.padded_size(height, width)
-        s = self.supersample
-        cams = [(resize_intrinsics(K, float(s)) if s > 1 else K, s * ph, s * pw)]
-        for k in range(1, self.point_levels):
-            cams.append((resize_intrinsics(K, 0.5 ** k), ph >> k, pw >> k))
-        return cams
+    def level_cameras(self, cameras: Cameras) -> list[Cameras]:
+        """The cameras of each point rendering the U-Net takes: the input (``supersample`` times
+        the U-Net's padded size), then each further point level at half the last."""
+        padded = cameras.padded(*self.unet.padded_size(cameras.height, cameras.width))
+        ph, pw, s = padded.height, padded.width, self.supersample
+        return [padded.resized(s * ph, s * pw)] + \
+            [padded.resized(ph >> k, pw >> k) for k in range(1, self.point_levels)]
 
-    def rasterize(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
-                  cam_to_world: torch.Tensor, height: int,
-                  width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def rasterize(self, clouds: "FrameClouds", frames: list[int],
+                  cameras: Cameras) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Depth and feature-row index (B, L, h, w) at each of ``level_cameras``; camera b sees
         the cloud of ``frames[b]``."""
-        c2w = cam_to_world.detach()
         # runs of cameras seeing the same frame, taken as slices (indexing with a list of cameras
         # would copy it to the GPU, which waits for the GPU and cannot be held in a CUDA graph)
         runs, start = [], 0
@@ -117,22 +113,20 @@ class PointRenderer(nn.Module):
             runs.append((frame, start, start + len(list(run))))
             start = runs[-1][2]
         levels = []
-        for Kl, h, w in self.level_cameras(K, height, width):
-            parts = [self.depth_layers(clouds.points[f], Kl[a:b], c2w[a:b], h, w)
-                     for f, a, b in runs]
+        for level in self.level_cameras(cameras.detach()):
+            parts = [self.depth_layers(clouds.points[f], level[a:b]) for f, a, b in runs]
             index = [feature_rows(i, clouds.offsets[f]) for (_, i), (f, _, _) in zip(parts, runs)]
             levels.append((torch.cat([d for d, _ in parts]), torch.cat(index))
                           if len(runs) > 1 else (parts[0][0], index[0]))
         return levels
 
-    def environment_features(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
-                             width: int) -> torch.Tensor:
+    def environment_features(self, cameras: Cameras) -> torch.Tensor:
         """(B, C, H, W) background feature + environment map at each pixel's viewing direction."""
-        d = view_directions(K, cam_to_world, height, width)
+        d = cameras.directions()
         azimuth = torch.atan2(d[..., 0], d[..., 2]) / torch.pi  # [-1, 1]
         elevation = torch.asin(d[..., 1].clamp(-1, 1)) / (torch.pi / 2)
         grid = torch.stack([azimuth, elevation], -1)
-        env = F.grid_sample(self.environment[None].expand(len(K), -1, -1, -1), grid,
+        env = F.grid_sample(self.environment[None].expand(len(cameras), -1, -1, -1), grid,
                             mode="bilinear", padding_mode="border", align_corners=False)
         return env + self.background[None, :, None, None]
 
@@ -161,17 +155,18 @@ class PointRenderer(nn.Module):
                                 background.reshape(b, 1, -1, u * u * hu, wu).to(feats.dtype), feats)
         return feats.reshape(b, -1, hu, wu)
 
-    def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]], K: torch.Tensor,
-               cam_to_world: torch.Tensor, height: int, width: int) -> dict[str, torch.Tensor]:
+    def decode(self, levels: list[tuple[torch.Tensor, torch.Tensor]],
+               cameras: Cameras) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) and alpha (B, 1, H, W) in [0, 1], and layer-0 ``depth`` (B, L, H, W),
         from the point renderings ``rasterize`` made for these cameras."""
-        cams = self.level_cameras(K, height, width)
+        height, width = cameras.size
+        cams = self.level_cameras(cameras.detach())
         lookup = pcpr_ext.FeatureLookup(self.features, self.background)
-        feats = [self.gather(index, self.background_map(Kl, cam_to_world, h, w),
+        feats = [self.gather(index, self.background_map(level_cams),
                              self.supersample if level == 0 else 1, lookup)
-                 for level, ((_, index), (Kl, h, w)) in enumerate(zip(levels, cams))]
+                 for level, ((_, index), level_cams) in enumerate(zip(levels, cams))]
         if self.view_direction:
-            d = view_directions(K, cam_to_world.detach(), *feats[0].shape[-2:])
+            d = cameras.detach().padded(*feats[0].shape[-2:]).directions()
             feats[0] = torch.cat([feats[0], d.permute(0, 3, 1, 2).to(feats[0].dtype)], 1)
         logits = self.unet(feats[0], feats[1:], size=(height, width))
         if self.splat_skip:
@@ -193,59 +188,55 @@ class PointRenderer(nn.Module):
         colours = feats[:, :3 * n].reshape(feats.shape[0], 3, n, *feats.shape[-2:]).mean(2)
         return ((colours[..., :height, :width] + 1) / 2).clamp(margin, 1 - margin)
 
-    def render_cloud(self, points: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor,
-                     height: int, width: int) -> dict[str, torch.Tensor]:
+    def render_cloud(self, points: torch.Tensor, cameras: Cameras) -> dict[str, torch.Tensor]:
         """Render one cloud whose points are feature rows 0..N-1: ``rgb``, ``alpha``, ``depth``."""
-        return self(FrameClouds({0: points}), [0] * len(K), K, cam_to_world, height, width)
+        return self(FrameClouds({0: points}), [0] * len(cameras), cameras)
 
-    def background_map(self, K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
-                       width: int) -> torch.Tensor | None:
+    def background_map(self, cameras: Cameras) -> torch.Tensor | None:
         """The environment's features for these cameras, or None without an environment."""
         if self.environment is None:
             return None
-        return self.environment_features(K, cam_to_world.detach(), height, width)
+        return self.environment_features(cameras.detach())
 
-    def render_scale(self, K: torch.Tensor) -> int:
-        """By how much a render from cameras ``K`` is made coarser, then upsampled: 1 in training
+    def render_scale(self, cameras: Cameras) -> int:
+        """By how much a render from ``cameras`` is made coarser, then upsampled: 1 in training
         and up to ``max_render_scale`` times the training photos' focal length; beyond, the
         points are too sparse for the pixels (the network never saw them so) and the render is
         made at that scale instead."""
         if self.training or not (self.reference_focal > 0 and self.max_render_scale > 0):
             return 1
-        ratio = float(K[:, 0, 0].median()) / self.reference_focal
+        ratio = float(cameras.K[:, 0, 0].median()) / self.reference_focal
         return max(1, math.ceil(ratio / self.max_render_scale - 1e-6))
 
-    def forward(self, clouds: "FrameClouds", frames: list[int], K: torch.Tensor,
-                cam_to_world: torch.Tensor, height: int, width: int,
+    def forward(self, clouds: "FrameClouds", frames: list[int], cameras: Cameras,
                 photos: torch.Tensor | None = None,
                 scale: int | None = None) -> dict[str, torch.Tensor]:
-        """Render camera b with the cloud of ``frames[b]`` (its points own their feature rows):
-        ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth`` (B, L, H, W). When
-        ``cam_to_world`` requires grad (pose refinement), the outputs carry a gradient to it
-        (npcr.modeling.poses). ``photos`` (B,) camera ids apply those photos' photometric
-        correction (when the model has one). ``scale`` overrides ``render_scale(K)`` (which reads
-        K on the host)."""
-        q = self.render_scale(K) if scale is None else scale
+        """Render camera b of ``cameras`` (B) with the cloud of ``frames[b]`` (its points own
+        their feature rows): ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth``
+        (B, L, H, W). When the cameras' ``cam_to_world`` requires grad (pose refinement), the
+        outputs carry a gradient to it (npcr.modeling.poses). ``photos`` (B,) camera ids apply
+        those photos' photometric correction (when the model has one). ``scale`` overrides
+        ``render_scale`` (which reads K on the host)."""
+        height, width = cameras.size
+        q = self.render_scale(cameras) if scale is None else scale
         if q > 1:
-            hq, wq = -(-height // q), -(-width // q)
-            out = self(clouds, frames, resize_intrinsics(K, wq / width, hq / height),
-                       cam_to_world, hq, wq, photos, scale=1)
+            out = self(clouds, frames, cameras.resized(-(-height // q), -(-width // q)), photos,
+                       scale=1)
             for key in ("rgb", "alpha"):
                 out[key] = F.interpolate(out[key], size=(height, width), mode="bilinear",
                                          align_corners=False)
             out["depth"] = F.interpolate(out["depth"], size=(height, width), mode="nearest")
             return out
-        levels = self.rasterize(clouds, frames, K, cam_to_world, height, width)
-        out = self.decode(levels, K, cam_to_world, height, width)
-        if cam_to_world.requires_grad:
+        levels = self.rasterize(clouds, frames, cameras)
+        out = self.decode(levels, cameras)
+        if cameras.cam_to_world.requires_grad:
             s = self.supersample
             index = levels[0][1][:, 0, ::s, ::s][:, :height, :width]
             rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1),
-                                clouds.positions(frames, index), index >= 0, K,
-                                cam_to_world)
+                                clouds.positions(frames, index), index >= 0, cameras)
             out["rgb"], out["alpha"] = rgba[:, :3], rgba[:, 3:]
         if photos is not None and self.photometric is not None:
-            out["rgb"] = self.photometric(out["rgb"], photos, K)
+            out["rgb"] = self.photometric(out["rgb"], photos, cameras)
         return out
 
 
@@ -253,13 +244,6 @@ def feature_rows(index: torch.Tensor, offset: int) -> torch.Tensor:
     """Feature-table rows of a projection's point ``index`` into a cloud whose points start at row
     ``offset`` (-1 stays -1)."""
     return torch.where(index >= 0, index + offset, index) if offset else index
-
-
-def view_directions(K: torch.Tensor, cam_to_world: torch.Tensor, height: int,
-                    width: int) -> torch.Tensor:
-    """(B, H, W, 3) unit world-space direction of the ray through each pixel centre."""
-    d = torch.einsum("bij,bhwj->bhwi", cam_to_world[:, :3, :3], camera_rays(K, height, width))
-    return d / d.norm(dim=-1, keepdim=True)
 
 
 class FrameClouds:

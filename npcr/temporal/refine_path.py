@@ -19,10 +19,11 @@ from ..engine.checkpoints import TEMPORAL, load_checkpoint
 from ..engine.runtime import setup_logger
 from ..engine.monitor import peak_memory_mib, reset_peak_memory
 from ..engine.evaluate import EVALUATE_TOOL
-from ..engine.render import CameraPath, camera_path, pick_frame, to_rgba8
+from ..engine.render import camera_path, pick_frame, to_rgba8
 from ..engine.trained import Trained, load_trained
 from ..errors import NpcrError, one_line
 from ..fileio import save_npy, write_image, write_text
+from ..geometry import Cameras
 from ..outputs import check_output, output_folder
 from ..mp4_writer import open_video
 from .net import TemporalRefiner, build_refiner
@@ -80,9 +81,8 @@ class CachedRenders:
                             f"{depth.shape}")
         return depth
 
-    def path(self) -> CameraPath:
-        h, w = self.depth(0).shape
-        return CameraPath(self.cam_to_world, self.K, h, w)
+    def path(self) -> Cameras:
+        return Cameras(self.K, self.cam_to_world, *self.depth(0).shape)
 
     def load(self, i: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         rgb, alpha = read_image_and_alpha(self.folder / f"frame_{i:04d}.png", None)
@@ -127,13 +127,12 @@ def refine_path(output_dir: str | Path, campose: str | Path | None = None,
 
 
 def _refine_into(folder: Path, trained: Trained, refiner: TemporalRefiner, refine_cfg: CfgNode,
-                 path: CameraPath, frame: int, cached: CachedRenders | None, fps: int) -> dict:
+                 path: Cameras, frame: int, cached: CachedRenders | None, fps: int) -> dict:
     """``refine_path``'s files, written into ``folder``; returns the stats."""
     write_cam_poses(folder / "CamPose.inf", path.cam_to_world)
     write_intrinsics(folder / "Intrinsic.inf", path.K)
     device, tol = trained.device, refine_cfg.REFINE.DEPTH_TOLERANCE
-    K_t = torch.as_tensor(path.K, dtype=torch.float32, device=device)
-    c2w_t = torch.as_tensor(path.cam_to_world, dtype=torch.float32, device=device)
+    cameras = path.to(device)
     stream = StreamingRefiner(refiner, tol)
     raw_flicker, refined_flicker = FlickerMeter(tol), FlickerMeter(tol)
     start = time.perf_counter()
@@ -142,16 +141,16 @@ def _refine_into(folder: Path, trained: Trained, refiner: TemporalRefiner, refin
             open_video(folder / "side_by_side.mp4", fps) as side_by_side:
         @torch.no_grad()
         def refine_step(engine: Engine, i: int) -> None:
-            K, c2w = K_t[i:i + 1], c2w_t[i:i + 1]
+            camera = cameras[i]
             if cached:
                 rgba, depth = cached.load(i, device)
             else:
-                o = trained.render([frame], K, c2w, path.height, path.width)
+                o = trained.render([frame], camera)
                 rgba, depth = torch.cat([o["rgb"], o["alpha"]], 1), o["depth"][:, :1]
-            raw = View(rgba, depth, K, c2w)
+            raw = View(rgba, depth, camera)
             refined = stream(raw)
             raw_flicker.update(raw)
-            refined_flicker.update(View(refined, depth, K, c2w))
+            refined_flicker.update(View(refined, depth, camera))
             raw8, refined8 = to_rgba8(rgba), to_rgba8(refined)
             write_image(folder / f"frame_{i:04d}.png", refined8)
             save_npy(folder / f"depth_{i:04d}.npy", depth[0, 0].float().cpu().numpy())
@@ -184,11 +183,10 @@ def evaluate_temporal(folder: str | Path, tolerance: float, out: str | Path | No
     if out is not None:
         check_output(out, EVALUATE_TOOL, overwrite)
     meter = FlickerMeter(tolerance)
-    for i in range(len(cached.cam_to_world)):
+    cameras = cached.path().to()
+    for i in range(len(cameras)):
         rgba, depth = cached.load(i, torch.device("cpu"))
-        K = torch.as_tensor(cached.K[i:i + 1], dtype=torch.float32)
-        c2w = torch.as_tensor(cached.cam_to_world[i:i + 1], dtype=torch.float32)
-        meter.update(View(rgba, depth, K, c2w))
+        meter.update(View(rgba, depth, cameras[i]))
     report = {"folder": str(folder), "frames": len(cached.cam_to_world),
               "warping_error": meter.value, "depth_tolerance": tolerance}
     if out is not None:

@@ -7,24 +7,23 @@ from dataclasses import dataclass
 
 import torch
 
+from ..geometry import Cameras
 from .net import TemporalRefiner
 from .warp import warp_previous, warping_error
 
 
 @dataclass
 class View:
-    """One frame: RGBA (B, 4, H, W), layer-0 depth (B, 1, H, W) (0 = empty), and its camera
-    ``K`` (B, 3, 3), ``cam_to_world`` (B, 4, 4)."""
+    """One frame: RGBA (B, 4, H, W), layer-0 depth (B, 1, H, W) (0 = empty), and its
+    ``cameras`` (B, torch)."""
     rgba: torch.Tensor
     depth: torch.Tensor
-    K: torch.Tensor
-    cam_to_world: torch.Tensor
+    cameras: Cameras
 
 
 def warp_into(prev: View, cur: View, tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``prev.rgba`` reprojected into ``cur``'s camera with ``cur``'s depth, and its validity."""
-    return warp_previous(prev.rgba, prev.depth, cur.depth, cur.K, cur.cam_to_world, prev.K,
-                         prev.cam_to_world, tolerance)
+    return warp_previous(prev.rgba, prev.depth, cur.depth, cur.cameras, prev.cameras, tolerance)
 
 
 def refine_view(refiner: TemporalRefiner, cur: View, history: list[View],
@@ -54,7 +53,7 @@ class StreamingRefiner:
     @torch.no_grad()
     def __call__(self, raw: View) -> torch.Tensor:
         out = refine_view(self.refiner, raw, list(self.history), self.tolerance)
-        self.history.append(View(out, raw.depth, raw.K, raw.cam_to_world))
+        self.history.append(View(out, raw.depth, raw.cameras))
         return out
 
 

@@ -22,6 +22,7 @@ from ..engine.trained import Trained
 from ..engine.trainer import attach_resumable_epochs, run_engine
 from ..errors import NpcrError
 from ..fileio import write_text
+from ..geometry import Cameras
 from ..metrics import psnr
 from .net import TemporalRefiner, build_refiner
 from .sequences import ApproachSequences, nearest_cameras
@@ -38,10 +39,10 @@ def render_sequences(trained: Trained, batch: dict) -> list[View]:
     h, w = batch["image"].shape[-2:]
     frames = [int(f) for f in batch["frame"] for _ in range(t)]
     with torch.no_grad():
-        out = trained.model(trained.clouds, frames, K.flatten(0, 1), c2w.flatten(0, 1), h, w)
+        out = trained.model(trained.clouds, frames, Cameras(K.flatten(0, 1), c2w.flatten(0, 1), h, w))
     rgba = torch.cat([out["rgb"], out["alpha"]], 1).unflatten(0, (b, t))
     depth = out["depth"][:, :1].unflatten(0, (b, t))
-    return [View(rgba[:, i], depth[:, i], K[:, i], c2w[:, i]) for i in range(t)]
+    return [View(rgba[:, i], depth[:, i], Cameras(K[:, i], c2w[:, i], h, w)) for i in range(t)]
 
 
 def refine_sequence(refiner: TemporalRefiner, views: list[View], tolerance: float
@@ -55,11 +56,10 @@ def refine_sequence(refiner: TemporalRefiner, views: list[View], tolerance: floa
         out = refine_view(refiner, view, outs, tolerance)
         content.append(F.l1_loss(out, view.rgba))
         if outs:
-            warped, valid = warp_into(outs[-1], View(out, view.depth, view.K, view.cam_to_world),
-                                      tolerance)
+            warped, valid = warp_into(outs[-1], View(out, view.depth, view.cameras), tolerance)
             diff = ((out - warped).abs() * valid).sum()
             temporal.append(diff / (4 * valid.sum()).clamp_min(1.0))
-        outs.append(View(out, view.depth, view.K, view.cam_to_world))
+        outs.append(View(out, view.depth, view.cameras))
     zero = views[0].rgba.new_zeros(())
     return ([o.rgba for o in outs], torch.stack(content).mean(),
             torch.stack(temporal).mean() if temporal else zero)

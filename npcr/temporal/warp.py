@@ -8,22 +8,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..geometry import camera_rays, points_to_world, project_points
+from ..geometry import Cameras, camera_rays, points_to_world
 
 
-def unproject(depth: torch.Tensor, K: torch.Tensor, cam_to_world: torch.Tensor) -> torch.Tensor:
-    """World points (B, H, W, 3) of every pixel of ``depth`` (B, 1, H, W) seen by cameras ``K``
-    (B, 3, 3), ``cam_to_world`` (B, 4, 4)."""
-    rays = camera_rays(K.to(depth.dtype), *depth.shape[-2:])  # z = 1 per ray
-    return points_to_world(rays * depth[:, 0, ..., None], cam_to_world.to(depth.dtype))
+def unproject(depth: torch.Tensor, cameras: Cameras) -> torch.Tensor:
+    """World points (B, H, W, 3) of every pixel of ``depth`` (B, 1, H, W) seen by ``cameras``
+    (B, at the depth's size)."""
+    rays = camera_rays(cameras.K.to(depth.dtype), *depth.shape[-2:])  # z = 1 per ray
+    return points_to_world(rays * depth[:, 0, ..., None], cameras.cam_to_world.to(depth.dtype))
 
 
 def warp_previous(prev: torch.Tensor, prev_depth: torch.Tensor, depth: torch.Tensor,
-                  K: torch.Tensor, cam_to_world: torch.Tensor, prev_K: torch.Tensor,
-                  prev_cam_to_world: torch.Tensor,
+                  cameras: Cameras, prev_cameras: Cameras,
                   tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resample ``prev`` (B, C, H', W'), seen by the previous camera with depth ``prev_depth``
-    (B, 1, H', W'), into the current view whose depth is ``depth`` (B, 1, H, W).
+    """Resample ``prev`` (B, C, H', W'), seen by ``prev_cameras`` with depth ``prev_depth``
+    (B, 1, H', W'), into the current view of ``cameras`` whose depth is ``depth`` (B, 1, H, W).
 
     Each current pixel with depth is unprojected, projected into the previous camera and ``prev``
     sampled there (bilinear). ``valid`` (B, 1, H, W) is 1 where the pixel has depth, lands inside
@@ -33,8 +32,8 @@ def warp_previous(prev: torch.Tensor, prev_depth: torch.Tensor, depth: torch.Ten
     Returns ``(warped * valid, valid)``.
     """
     _, _, hp, wp = prev.shape
-    pix, z = project_points(unproject(depth, K, cam_to_world), prev_K.to(depth.dtype),
-                            prev_cam_to_world.to(depth.dtype), min_depth=1e-8)
+    pix, z = prev_cameras.to(depth.device, depth.dtype).project(unproject(depth, cameras),
+                                                                min_depth=1e-8)
     pix, z = pix.permute(0, 3, 1, 2), z[:, None]
     grid = torch.stack([2 * pix[:, 0] / max(wp - 1, 1) - 1, 2 * pix[:, 1] / max(hp - 1, 1) - 1], -1)
     warped = F.grid_sample(prev, grid.to(prev.dtype), mode="bilinear", padding_mode="border",
