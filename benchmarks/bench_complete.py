@@ -9,7 +9,7 @@ the *training* photos alone (every 6th photo held out), once with stereo at one 
 trained on each. Held-out PSNR over all pixels and over the pixels no point of the "before" cloud
 covers, for the renderer and for a point-colour splat of each cloud (no network); a picture of
 held-out photos beside both renders (stereo seconds and training minutes go to the JSON
-only: a quality benchmark, its runs not timed alone). Captures: "yard", generated (npcr.data.box_scene: a house
+only: a quality benchmark, its runs not timed alone). Captures: "yard", generated (tests/box_scene.py: a house
 front and a box on ground of weak texture, sky at infinity, 24 photos of 640x480), and the photos
 of --photos when given (docs/capture.md's: monstree).
 
@@ -35,14 +35,15 @@ from npcr.capture.densify import DensifyOptions, densify
 from npcr.capture.holes import covered_pixels
 from npcr.cli import results_folder
 from npcr.data import CameraImageDataset, item_cameras, split_cameras
-from npcr.data.box_scene import write_yard_capture
 from npcr.data.formats import load_scene_from
 from npcr.data.npcr_layout import write_points_txt
 from npcr.engine.trained import load_trained
 from npcr.metrics import psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_capture import capture_name, splat_psnr, tool  # noqa: E402
+from box_scene import write_yard_capture  # noqa: E402  (tests/box_scene.py)
 from bench_projection import machine  # noqa: E402
 
 VARIANTS = {"before": 0, "after": DensifyOptions.coarse_levels}  # name: coarse stereo levels

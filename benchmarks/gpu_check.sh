@@ -281,7 +281,8 @@ capture() {
     scene=$WORK/capture_scene; sfm=$WORK/capture_sparse/pointclouds/frame1.txt; budgets=4
     extra+=(--size 48 64)
     PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" -c "from pathlib import Path
-from npcr.data.box_scene import write_yard_capture
+import sys; sys.path.insert(0, 'tests')
+from box_scene import write_yard_capture
 write_yard_capture(Path('$WORK/capture_photos'), count=7, size=(120, 160))" || return 1
     PYTHONPATH=${PYTHONPATH#"$STUBS":} "$PY" tools/process_capture.py "$WORK/capture_photos" \
       "$WORK/capture_sparse" --points sparse || return 1

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import cv2
 
-from npcr.testing import browser_screenshot, free_port, wait_for_http
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import browser_screenshot, free_port, wait_for_http  # noqa: E402  (tests/helpers.py)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pcpr_ext
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,7 @@
 import torch
 
 from npcr.geometry import Cameras
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 from npcr.engine.baselines import PointColourSplat, best_fitted_splat, mean_colour_psnr
 from npcr.metrics import psnr
 

@@ -10,11 +10,11 @@ import pytest
 from npcr.capture.photos import fit_photo, output_size, turn_clockwise
 from npcr.capture.video_frames import extract_frames
 from npcr.data import read_cam_poses, read_intrinsics, read_points
-from npcr.data.box_scene import arc_cameras, box_rects, render_rects, surface_distance
+from box_scene import arc_cameras, box_rects, render_rects, surface_distance
 from npcr.data.distortion import Distortion
 from npcr.data.transforms import GL_TO_CV
 from npcr.mp4_writer import open_video
-from npcr.testing import run_tool
+from helpers import run_tool
 
 K_BOX = np.array([[150.0, 0, 79.5], [0, 150.0, 59.5], [0, 0, 1]])  # 160x120 photos
 FAST = ["--stereo-size", "80"]

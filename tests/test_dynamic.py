@@ -9,7 +9,7 @@ import torch
 from npcr.data import read_cam_poses, read_intrinsics, read_points, write_cam_poses, write_intrinsics
 from npcr.data.demo_scene import moving_pose
 from npcr.modeling import FrameClouds
-from npcr.testing import run_tool
+from helpers import run_tool
 
 
 run = run_tool

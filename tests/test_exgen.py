@@ -132,7 +132,7 @@ def test_exgen_cli_modes_and_preview(tmp_path):
 
 def test_focus_point_where_the_cameras_look():
     from npcr.camera_paths import focus_point
-    from npcr.data.box_scene import arc_cameras
+    from box_scene import arc_cameras
 
     cams = arc_cameras(6)  # all looking at (0, 0.3, 0)
     assert np.allclose(focus_point(cams), [0.0, 0.3, 0.0], atol=1e-6)

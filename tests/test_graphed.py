@@ -6,7 +6,7 @@ import torch
 from npcr.config import load_config
 from npcr.geometry import Cameras
 from npcr.modeling import FrameClouds, GraphedRenderer, build_model
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

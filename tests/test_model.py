@@ -7,7 +7,7 @@ import pcpr_ext
 from npcr.config import load_config
 from npcr.modeling import AntialiasedUNet, PointRenderer, build_model
 from npcr.geometry import Cameras
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 
 
 def test_unet_keeps_any_size():

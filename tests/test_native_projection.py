@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import pcpr_ext
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 
 NATIVE_SKIPPED = os.environ.get("NPCR_NO_EXT") == "1"
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from npcr.geometry import Cameras
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 from npcr.config import load_config
 from npcr.modeling import FrameClouds, PhotometricCorrection, build_model
 

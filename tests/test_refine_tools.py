@@ -7,7 +7,7 @@ import pytest
 
 from exparamgen import surround_path
 from npcr.data import read_cam_poses, read_intrinsics, write_cam_poses, write_intrinsics
-from npcr.testing import run_tool
+from helpers import run_tool
 
 pytestmark = pytest.mark.e2e
 

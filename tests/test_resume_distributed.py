@@ -6,7 +6,7 @@ import torch
 
 from npcr.data import ResumableSampler, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
-from npcr.testing import run_tool
+from helpers import run_tool
 
 OPTS = ["DATASETS.VAL_CAMERAS", "[1, 5]", "MODEL.UNET_CHANNELS", "[8, 16]", "MODEL.NEAR", "0.5",
         "MODEL.FAR", "10.0", "MODEL.MAX_SPLAT", "2", "MODEL.NUM_LAYERS", "2",

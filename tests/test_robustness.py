@@ -19,7 +19,7 @@ from npcr.data import write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.data.images import read_image
 from npcr.outputs import STAGING_PREFIX
-from npcr.testing import free_port, run_tool
+from helpers import free_port, run_tool
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from npcr.data.demo_scene import make_demo_scene
 from npcr.data.formats import load_scene_from
 from npcr.engine.trained import load_trained
 from npcr.metrics import psnr
-from npcr.testing import run_tool
+from helpers import run_tool
 
 pytestmark = pytest.mark.e2e
 

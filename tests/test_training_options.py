@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from npcr.geometry import Cameras
-from npcr.testing import camera, intrinsics
+from helpers import camera, intrinsics
 from npcr.config import load_config
 from npcr.engine.losses import ImageLoss
 from npcr.engine.optim import build_lr_scheduler, build_optimizer, layers_at_epoch, maybe_compile

@@ -10,7 +10,7 @@ import pytest
 from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine.trained import load_trained
-from npcr.testing import browser_screenshot, free_port, wait_for_http
+from helpers import browser_screenshot, free_port, wait_for_http
 from npcr.geometry import pinhole
 from npcr.viewer import Viewer
 

@@ -13,8 +13,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..geometry import look_at, pinhole
-from .distortion import Distortion
+from npcr.data.distortion import Distortion
+from npcr.data.transforms import GL_TO_CV
+from npcr.fileio import write_image, write_text
+from npcr.geometry import look_at, pinhole
 
 
 @dataclass
@@ -194,9 +196,6 @@ def write_yard_capture(root: Path, count: int = 24, size: tuple[int, int] = (480
     """``count`` photos (H, W = ``size``) of the yard on an arc around the box, 1.6 units above the
     ground, as a posed capture without points: ``root``/images/ and a transforms.json (pinhole, 60
     degrees across). Returns the rectangles, K (3, 3) and the cameras (count, 4, 4)."""
-    from ..fileio import write_image, write_text
-    from .transforms import GL_TO_CV
-
     h, w = size
     K = pinhole(h, w, 60.0)
     rects, cams = yard_rects(seed), arc_cameras(count, radius=5.0, spread_deg=70.0, height=-0.6)

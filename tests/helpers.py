@@ -1,5 +1,6 @@
-"""Helpers for npcr's tests (and anyone testing code built on npcr): small cameras, running the
-command-line tools in a subprocess, and screenshots of a web page (the viewer) in headless Chromium."""
+"""Helpers for npcr's tests (and the benchmark that photographs the viewer): small cameras,
+running the command-line tools in a subprocess, and screenshots of a web page (the viewer) in
+headless Chromium."""
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from .geometry import look_at
+from npcr.geometry import look_at
 
 
 def camera(eye=(0.0, 0.0, -5.0), target=(0.0, 0.0, 0.0), up=(0.0, -1.0, 0.0)) -> torch.Tensor:
