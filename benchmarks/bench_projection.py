@@ -27,6 +27,7 @@ import torch
 
 import pcpr_ext
 from npcr.cli import results_folder
+from npcr.geometry import pinhole
 
 NEAR, FAR = 0.5, 10.0
 
@@ -50,9 +51,7 @@ def scene(n: int, size: int, batch: int = 1, device: str = "cpu"):
     g = torch.Generator().manual_seed(0)
     pts = torch.randn(n, 3, generator=g)
     pts = pts / pts.norm(dim=1, keepdim=True) * torch.rand(n, 1, generator=g) ** (1 / 3)
-    f = 0.5 * size / np.tan(np.radians(25))
-    K = torch.tensor([[f, 0, (size - 1) / 2], [0, f, (size - 1) / 2], [0, 0, 1]],
-                     dtype=torch.float32).repeat(batch, 1, 1)
+    K = torch.tensor(pinhole(size, size, 50.0), dtype=torch.float32).repeat(batch, 1, 1)
     c2w = torch.eye(4).repeat(batch, 1, 1)
     c2w[:, 2, 3] = -3.0
     c2w[:, 0, 3] = torch.linspace(-0.2, 0.2, batch)

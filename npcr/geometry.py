@@ -151,16 +151,14 @@ def pinhole(height: int, width: int, fov_x_deg: float | None = None,
 
 def pixel_rays(K: np.ndarray, c2w: np.ndarray, height: int, width: int,
                offsets: list[tuple[float, float]]) -> np.ndarray:
-    """World rays (S, H, W, 6) = origin, direction, through pixel centres shifted by ``offsets``."""
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
-    rays = []
-    for du, dv in offsets:
-        d = np.stack([(cols + du - K[0, 2]) / K[0, 0], (rows + dv - K[1, 2]) / K[1, 1],
-                      np.ones_like(cols)], axis=-1)
-        d = d @ c2w[:3, :3].T
-        o = np.broadcast_to(c2w[:3, 3], d.shape)
-        rays.append(np.concatenate([o, d], axis=-1))
-    return np.stack(rays).astype(np.float32)
+    """World rays (S, H, W, 6) = origin, direction (unit depth), through pixel centres shifted by
+    ``offsets`` (a shift of the pixel is the opposite shift of the principal point)."""
+    shifted = np.repeat(np.asarray(K, dtype=np.float64)[None], len(offsets), 0)
+    shifted[:, :2, 2] -= np.asarray(offsets, dtype=np.float64)
+    c2w = np.repeat(np.asarray(c2w, dtype=np.float64)[None], len(offsets), 0)
+    d = Cameras(shifted, c2w, height, width).to(dtype=torch.float64).rays().numpy()
+    o = np.broadcast_to(c2w[:, None, None, :3, 3], d.shape)
+    return np.concatenate([o, d], axis=-1).astype(np.float32)
 
 
 def rotation_log(R: np.ndarray) -> np.ndarray:
