@@ -149,3 +149,19 @@ def test_pose_rate_decays_over_the_refining_steps_to_the_end_factor():
     assert rates[0] == 0.01 and all(a > b for a, b in zip(rates, rates[1:]))
     assert math.isclose(rates[20], 0.001, rel_tol=1e-9)  # half way: sqrt(0.01)
     assert math.isclose(opt.param_groups[0]["lr"], 1e-4, rel_tol=1e-9)  # after the last step
+
+
+def test_only_the_l1_terms_move_the_cameras():
+    """SSIM sees the render without the pose's gradient (through it the linearised alignment led
+    the cameras astray); the L1 terms carry it."""
+    from npcr.engine.losses import ImageLoss
+    model, clouds, K, c2w = _scene()
+    target = {"image": torch.rand(1, 3, 48, 48), "alpha": torch.rand(1, 1, 48, 48)}
+    for weights, moves in ((("1.0", "1.0", "0.0"), True), (("0.0", "0.0", "1.0"), False)):
+        cfg = load_config(None, ["SOLVER.RGB_WEIGHT", weights[0], "SOLVER.ALPHA_WEIGHT",
+                                 weights[1], "SOLVER.SSIM_WEIGHT", weights[2]])
+        c2w_g = c2w.clone().requires_grad_(True)
+        out = model(clouds, [0], Cameras(K, c2w_g, 48, 48))
+        assert torch.equal(out["rgb_fixed_pose"], out["rgb"])
+        ImageLoss(cfg)(out, target)["loss"].backward()
+        assert (c2w_g.grad is not None and c2w_g.grad.abs().sum() > 0) == moves, weights

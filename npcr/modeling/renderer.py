@@ -214,9 +214,10 @@ class PointRenderer(nn.Module):
         """Render camera b of ``cameras`` (B) with the cloud of ``frames[b]`` (its points own
         their feature rows): ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth``
         (B, L, H, W). When the cameras' ``cam_to_world`` requires grad (pose refinement), the
-        outputs carry a gradient to it (npcr.modeling.poses). ``photos`` (B,) camera ids apply
-        those photos' photometric correction (when the model has one). ``scale`` overrides
-        ``render_scale`` (which reads K on the host)."""
+        outputs carry a gradient to it (npcr.modeling.poses), and ``rgb_fixed_pose`` holds the
+        same RGB without that gradient (for loss terms that must not move the cameras).
+        ``photos`` (B,) camera ids apply those photos' photometric correction (when the model has
+        one). ``scale`` overrides ``render_scale`` (which reads K on the host)."""
         height, width = cameras.size
         q = self.render_scale(cameras) if scale is None else scale
         if q > 1:
@@ -234,9 +235,12 @@ class PointRenderer(nn.Module):
             index = levels[0][1][:, 0, ::s, ::s][:, :height, :width]
             rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1),
                                 clouds.positions(frames, index), index >= 0, cameras)
+            out["rgb_fixed_pose"] = out["rgb"]
             out["rgb"], out["alpha"] = rgba[:, :3], rgba[:, 3:]
         if photos is not None and self.photometric is not None:
-            out["rgb"] = self.photometric(out["rgb"], photos, cameras)
+            for key in ("rgb", "rgb_fixed_pose"):
+                if key in out:
+                    out[key] = self.photometric(out[key], photos, cameras)
         return out
 
 
