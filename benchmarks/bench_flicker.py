@@ -44,22 +44,24 @@ import torch
 from npcr.cli import results_folder
 from npcr.config import load_config, save_config
 from npcr.data import read_cam_poses, read_intrinsics, write_native_scene
-from npcr.data.demo_scene import demo_mesh, make_demo_scene, render_mesh
+from npcr.data.demo_scene import demo_mesh, make_demo_scene, mesh_depth, render_mesh
 from npcr.engine import run_training
 from npcr.engine.trained import load_trained
 from npcr.geometry import Cameras
 from npcr.metrics import ssim
 from npcr.temporal.refine_path import refine_path
+from npcr.temporal.warp import warp_previous
 from npcr.temporal.train import run_refine_training
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_refine import mean_psnr, orbit, read_rgb, strip, tool  # noqa: E402
+from bench_refine import blurred_to_psnr, mean_psnr, orbit, read_rgb, strip, tool  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 DEMO_PATHS = {"sparse_2x": "sparse", "dense_2x": "dense"}  # path: demo cloud
 FRAMES, SCALE = 120, 2
+WARP_TOLERANCE = 0.02  # relative depth difference beyond which a warped pixel is another surface
 
 
 def demo_run(cloud: str, points: int, work: Path) -> tuple[Path, Path]:
@@ -85,18 +87,39 @@ def train_refiner(run: Path, args: argparse.Namespace) -> dict:
     return run_refine_training(cfg, load_trained(run), overwrite=True)
 
 
-def against_truth(videos: dict[str, np.ndarray], truth: np.ndarray) -> dict:
-    """Temporal error, PSNR and SSIM against the truth frames (T, H, W, 3) of each video."""
+def motion_compensated_change(video: np.ndarray, depth: np.ndarray, cameras: Cameras
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(T-1, 3, H, W) each frame of ``video`` (T, H, W, 3) minus the one before warped into it by
+    the truth's ``depth`` (T, H, W) along ``cameras`` (T), and where that warp is valid (seen in
+    both frames, same surface)."""
+    x = torch.from_numpy(video).permute(0, 3, 1, 2).float()
+    z = torch.from_numpy(depth)[:, None]
+    warped, valid = warp_previous(x[:-1], z[:-1], z[1:], cameras[1:], cameras[:-1],
+                                  WARP_TOLERANCE)
+    return x[1:] - warped, valid
+
+
+def against_truth(videos: dict[str, np.ndarray], truth: np.ndarray, depth: np.ndarray,
+                  cameras: Cameras) -> dict:
+    """Per video, against the truth frames (T, H, W, 3): the temporal error, the flicker error
+    (the same after motion compensation: each frame's change from the previous one warped by
+    the truth's geometry, against the truth's own), PSNR and SSIM."""
     dg = np.diff(truth, axis=0)
     gt = torch.from_numpy(truth).permute(0, 3, 1, 2).float()
+    truth_change, valid = motion_compensated_change(truth, depth, cameras)
+    valid_mean = valid.expand_as(truth_change).sum().clamp_min(1)
     out = {}
     for name, x in videos.items():
         pred = torch.from_numpy(x).permute(0, 3, 1, 2).float()
+        change, _ = motion_compensated_change(x, depth, cameras)
         out[name] = {"temporal_error": float(np.abs(np.diff(x, axis=0) - dg).mean()),
+                     "flicker_error": float(((change - truth_change).abs() * valid).sum()
+                                            / valid_mean),
                      "psnr": mean_psnr(x, truth),
                      "ssim": float(np.mean([ssim(pred[i:i + 1], gt[i:i + 1])
                                             for i in range(len(x))]))}
     out["truth_change"] = float(np.abs(dg).mean())
+    out["truth_compensated_change"] = float((truth_change.abs() * valid).sum() / valid_mean)
     return out
 
 
@@ -104,21 +127,28 @@ def bench_demo_path(name: str, args: argparse.Namespace) -> dict:
     cloud = DEMO_PATHS[name]
     work = Path(args.work)
     scene, run = demo_run(cloud, args.sparse_points if cloud == "sparse" else 60000, work)
-    heldout = train_refiner(run, args)
-    cams, intr = orbit(str(scene), work / name, FRAMES)
     base = 128  # the demo's photos
     size = SCALE * base
     raw, refined = work / name / "raw", work / name / "refined"
-    for folder in (raw, refined):
-        shutil.rmtree(folder, ignore_errors=True)
-    tool("tools/render.py", "--output-dir", str(run), "--cameras", str(cams), "--intrinsics",
-         str(intr), "--size", str(size), str(size), "--out", str(raw))
-    stats = refine_path(run, cams, intr, out=refined, size=(size, size))
+    cams, intr = orbit(str(scene), work / name, FRAMES)
+    if args.measure_only:
+        heldout = json.loads((run / "refine" / "metrics.json").read_text())
+        stats = json.loads((refined / "stats.json").read_text())
+    else:
+        heldout = train_refiner(run, args)
+        for folder in (raw, refined):
+            shutil.rmtree(folder, ignore_errors=True)
+        tool("tools/render.py", "--output-dir", str(run), "--cameras", str(cams), "--intrinsics",
+             str(intr), "--size", str(size), str(size), "--out", str(raw))
+        stats = refine_path(run, cams, intr, out=refined, size=(size, size))
     poses = read_cam_poses(cams)
     K = Cameras(read_intrinsics(intr)[:1], poses[:1], base, base).resized(size, size).K[0]
     truth = np.stack(render_mesh(demo_mesh(0), poses, K, size)[0]).astype(np.float64) / 255
     videos = {"raw": read_rgb(raw, FRAMES), "refined": read_rgb(refined, FRAMES)}
-    return {"path": name, "truth": against_truth(videos, truth), "stats": stats,
+    videos["reference"], sigma = blurred_to_psnr(truth, mean_psnr(videos["raw"], truth))
+    cameras = Cameras(np.repeat(K[None], len(poses), 0), poses, size, size).to()
+    measured = against_truth(videos, truth, mesh_depth(demo_mesh(0), poses, K, size), cameras)
+    return {"path": name, "truth": {**measured, "reference_sigma": sigma}, "stats": stats,
             "heldout": heldout, "size": size, "side_by_side": refined / "side_by_side.mp4"}
 
 
@@ -178,27 +208,42 @@ def report(rows: list[dict], args: argparse.Namespace) -> list[str]:
              "(configs/demo.yml), rendered at 256x256; dense_2x: the same with the demo's 60000 "
              "points; capture: a real capture's trained run at its training size.\n",
              "Against the truth (the demo generator ray-traces the orbit): temporal error = mean "
-             "|(x_t - x_{t-1}) - (g_t - g_{t-1})| over frames and RGB pixels; PSNR and SSIM "
-             "against the truth frames. Warping error: the previous frame warped into each frame "
-             "by the rendered depth, mean squared RGB difference over valid pixels (the refine "
-             "net's own training measure; the only one where there is no truth).\n",
-             "| path | size | temporal error vs truth: raw | refined | change | PSNR raw | "
-             "refined | change | SSIM raw | refined | warping error raw | refined | change |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|(x_t - x_{t-1}) - (g_t - g_{t-1})| over frames and RGB pixels (it counts the "
+             "detail a render lacks as it moves); flicker error = the same after motion "
+             "compensation, mean |(x_t - W x_{t-1}) - (g_t - W g_{t-1})| where W warps the "
+             "previous frame by the truth's geometry, over the pixels seen in both frames "
+             f"(depth within {WARP_TOLERANCE:.0%}): what changes from frame to frame that the "
+             "truth does not. Reference: the truth blurred (Gaussian) to the raw render's PSNR, "
+             "as sharp as the raw render and free of flicker. PSNR and SSIM against the truth "
+             "frames. Warping error: the previous frame warped into each frame by the rendered "
+             "depth, mean squared RGB difference over valid pixels (the refine net's own "
+             "training measure; the only one where there is no truth).\n",
+             "| path | size | flicker error vs truth: raw | refined | change | reference | "
+             "temporal error vs truth: raw | refined | change | reference |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t = r["truth"]
+        if t is None:
+            lines.append(f"| {r['path']} | {r['size']} | no truth | | | | | | | |")
+            continue
+        cells = []
+        for key in ("flicker_error", "temporal_error"):
+            raw, ref, blur = (t[v][key] for v in ("raw", "refined", "reference"))
+            cells.append(f"{raw:.4f} | {ref:.4f} | {100 * (ref / raw - 1):+.0f}% | {blur:.4f}")
+        lines.append(f"| {r['path']} | {r['size']} | {' | '.join(cells)} |")
+    lines += ["", "| path | PSNR raw | refined | change | SSIM raw | refined | warping error raw "
+              "| refined | change |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s, t = r["stats"], r["truth"]
         warp = (f"{s['warping_error_raw']:.3g} | {s['warping_error_refined']:.3g} | "
                 f"{100 * (s['warping_error_refined'] / s['warping_error_raw'] - 1):+.0f}%")
         if t is None:
-            lines.append(f"| {r['path']} | {r['size']} | no truth | | | | | | | | {warp} |")
+            lines.append(f"| {r['path']} | no truth | | | | | {warp} |")
             continue
         raw, ref = t["raw"], t["refined"]
-        lines.append(
-            f"| {r['path']} | {r['size']} | {raw['temporal_error']:.4f} | "
-            f"{ref['temporal_error']:.4f} | "
-            f"{100 * (ref['temporal_error'] / raw['temporal_error'] - 1):+.0f}% | "
-            f"{raw['psnr']:.2f} | {ref['psnr']:.2f} | {ref['psnr'] - raw['psnr']:+.2f} dB | "
-            f"{raw['ssim']:.4f} | {ref['ssim']:.4f} | {warp} |")
+        lines.append(f"| {r['path']} | {raw['psnr']:.2f} | {ref['psnr']:.2f} | "
+                     f"{ref['psnr'] - raw['psnr']:+.2f} dB | {raw['ssim']:.4f} | "
+                     f"{ref['ssim']:.4f} | {warp} |")
     lines += ["", "| path | refine net held-out PSNR raw | refined |", "|---|---|---|"]
     lines += [f"| {r['path']} | {r['heldout']['heldout_psnr_raw']:.2f} | "
               f"{r['heldout']['heldout_psnr_refined']:.2f} |" for r in rows]
@@ -217,6 +262,8 @@ def main() -> None:
     parser.add_argument("--refine-epochs", type=int, default=10)
     parser.add_argument("--capture-run", default="output/bench_complete/monstree/run_after")
     parser.add_argument("--work", default="output/bench_flicker")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure the videos already in --work again (no training, no render)")
     parser.add_argument("--out", type=results_folder, default="benchmarks/results")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="REFINE.* overrides")
     args = parser.parse_args()

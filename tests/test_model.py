@@ -326,3 +326,17 @@ def test_npcrs_blur_pool_is_antialiased_cnns_bit_for_bit():
     image = torch.rand(1, 5, 40, 52)
     with torch.no_grad():
         assert torch.equal(a(image), b(image))
+
+
+def test_filled_depth_takes_the_nearest_sample_then_the_coarser_levels():
+    """A pixel's depth is its nearest supersample's point; where no supersample hit a point, the
+    next coarser point level's; where none, 0 (a sparse cloud rendered large stays covered)."""
+    from npcr.modeling.renderer import filled_depth
+
+    fine = torch.zeros(1, 1, 4, 4)  # supersample 2: 2 x 2 pixels
+    fine[0, 0, 1, 1], fine[0, 0, 0, 3], fine[0, 0, 1, 2] = 3.0, 2.5, 2.0
+    half = torch.tensor([[[[0.0]]]])
+    coarse = torch.tensor([[[[4.0, 0.0], [5.0, 0.0]]]])  # level 1; level 2 (half) is empty
+    levels = [(fine, fine.long()), (coarse, coarse.long()), (half, half.long())]
+    depth = filled_depth(levels, 2)
+    assert depth.tolist() == [[[[3.0, 2.0], [5.0, 0.0]]]]

@@ -106,9 +106,7 @@ def render_mesh(mesh: o3d.geometry.TriangleMesh, poses: np.ndarray, K: np.ndarra
                 size: int) -> tuple[list, list]:
     """Ray-traced premultiplied RGB and alpha (uint8) of ``mesh`` from each camera (``size``²,
     one K for all): the ground truth of any camera path around a demo scene (``demo_mesh``)."""
-    mesh.compute_triangle_normals()
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
+    scene = _ray_caster(mesh)
     images, alphas = [], []
     for c2w in poses:
         rays = pixel_rays(K, c2w, size, size, SUBPIXEL_OFFSETS)
@@ -116,6 +114,23 @@ def render_mesh(mesh: o3d.geometry.TriangleMesh, poses: np.ndarray, K: np.ndarra
         images.append(np.round(rgb.mean(0) * 255).clip(0, 255).astype(np.uint8))
         alphas.append(np.round(cover.mean(0) * 255).astype(np.uint8))
     return images, alphas
+
+
+def mesh_depth(mesh: o3d.geometry.TriangleMesh, poses: np.ndarray, K: np.ndarray,
+               size: int) -> np.ndarray:
+    """Depth (T, ``size``, ``size``) of ``mesh`` at each camera's pixel centres (0 where no
+    surface): the truth's geometry along a camera path, for warping its frames."""
+    scene = _ray_caster(mesh)
+    depth = [scene.cast_rays(o3d.core.Tensor(pixel_rays(K, c2w, size, size, [(0.0, 0.0)])))
+             ["t_hit"].numpy()[0] for c2w in poses]  # unit-depth rays: the hit distance is depth
+    return np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+
+
+def _ray_caster(mesh: o3d.geometry.TriangleMesh) -> o3d.t.geometry.RaycastingScene:
+    mesh.compute_triangle_normals()
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
+    return scene
 
 
 def _fur_ball(rng: np.random.Generator, strands: int) -> o3d.geometry.TriangleMesh:

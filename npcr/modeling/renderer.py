@@ -174,8 +174,7 @@ class PointRenderer(nn.Module):
             logits = torch.cat([logits[:, :3] + splat.to(logits.dtype), logits[:, 3:]], 1)
         out = torch.sigmoid(logits)
         alpha = torch.ones_like(out[:, 3:]) if self.opaque else out[:, 3:]
-        s = self.supersample
-        depth = levels[0][0][..., ::s, ::s][..., :height, :width]
+        depth = filled_depth(levels, self.supersample)[..., :height, :width]
         return {"rgb": out[:, :3], "alpha": alpha, "depth": depth}
 
     def splat_colours(self, feats: torch.Tensor, height: int, width: int,
@@ -242,6 +241,23 @@ class PointRenderer(nn.Module):
                 if key in out:
                     out[key] = self.photometric(out[key], photos, cameras)
         return out
+
+
+def filled_depth(levels: list[tuple[torch.Tensor, torch.Tensor]], supersample: int
+                 ) -> torch.Tensor:
+    """(B, L, H, W) depth of each layer at the U-Net's (padded) pixels from ``rasterize``'s
+    ``levels``: the nearest point among the pixel's ``supersample``² samples, else, where none of
+    them hit one, the first coarser point level's (nearest-upsampled), else 0. A sparse cloud
+    rendered larger than its points leaves most samples empty; the filled depth still covers
+    the surface there (as temporal reprojection needs)."""
+    fine = levels[0][0]
+    depth = torch.where(fine > 0, fine, torch.full_like(fine, torch.inf))
+    if supersample > 1:
+        depth = -F.max_pool2d(-depth, supersample)
+    for coarse, _ in levels[1:]:
+        up = F.interpolate(coarse, size=depth.shape[-2:], mode="nearest")
+        depth = torch.where(torch.isinf(depth) & (up > 0), up, depth)
+    return torch.where(torch.isinf(depth), torch.zeros_like(depth), depth)
 
 
 def feature_rows(index: torch.Tensor, offset: int) -> torch.Tensor:
