@@ -147,6 +147,8 @@ def main() -> None:
                         help="the training config (a capture's own run's config.yml)")
     parser.add_argument("--name", default=None,
                         help="results file name (default: poses, poses_props)")
+    parser.add_argument("--refine-opts", nargs="*", default=[],
+                        help="config options of the refined run (e.g. SOLVER.POSE_ALIGN_PERIOD 5)")
     parser.add_argument("--work", default=None, help="default: output/bench_<name>")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the report from the runs already in --work")
@@ -176,7 +178,8 @@ def main() -> None:
         shutil.copytree(data, bent)
         write_cam_poses(bent / "CamPose.inf", wrong)
 
-    refine = ["SOLVER.POSE_LR", str(args.pose_lr), "SOLVER.POSE_START_EPOCH", str(args.pose_start)]
+    refine = ["SOLVER.POSE_LR", str(args.pose_lr), "SOLVER.POSE_START_EPOCH", str(args.pose_start),
+              *args.refine_opts]
     runs = {"true poses": (data, []), "wrong poses, frozen": (bent, []),
             "wrong poses, refined": (bent, refine)}
     rows = {}

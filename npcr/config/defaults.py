@@ -151,6 +151,14 @@ _C.SOLVER.POSE_START_EPOCH = 5
 # The pose rate decays exponentially from POSE_LR (at POSE_START_EPOCH) to POSE_LR_END_FACTOR x
 # POSE_LR at the last iteration; 1 keeps it constant.
 _C.SOLVER.POSE_LR_END_FACTOR = 0.1
+# Every POSE_ALIGN_PERIOD epochs (0 = off) from epoch POSE_ALIGN_START_EPOCH on, each training
+# camera is aligned to its photo by the current model: POSE_ALIGN_ITERATIONS Gauss-Newton steps at
+# each of the image scales POSE_ALIGN_SCALES (npcr.modeling.poses.align_poses). On its own
+# (POSE_LR 0) or beside the gradient steps.
+_C.SOLVER.POSE_ALIGN_PERIOD = 0
+_C.SOLVER.POSE_ALIGN_START_EPOCH = 10
+_C.SOLVER.POSE_ALIGN_ITERATIONS = 2
+_C.SOLVER.POSE_ALIGN_SCALES = (1,)
 # Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
 # "fp16" (CUDA only) or "bf16".
 _C.SOLVER.AMP = "auto"

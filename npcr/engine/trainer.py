@@ -18,7 +18,7 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import EMAHandler, ProgressBar, TensorboardLogger
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 from yacs.config import CfgNode
 
 from ..config import save_config
@@ -28,7 +28,7 @@ from ..errors import NpcrError
 from ..fileio import write_text
 from ..metrics import MaskedPSNR, MaskedSSIM
 from ..modeling import FrameClouds, PointRenderer
-from ..modeling.poses import CameraPoses
+from ..modeling.poses import CameraPoses, align_poses
 from .averaging import attach_weight_average, build_weight_average
 from .baselines import baseline_psnrs
 from .checkpoints import (RENDERER, BestModel, CheckpointFiles, attach_checkpoints,
@@ -124,6 +124,37 @@ def write_refined_poses(poses: CameraPoses, scene, out_dir: Path) -> dict:
     shifts = torch.as_tensor(refined[:, :3, 3] - scene.cam_to_world[:, :3, 3]).norm(dim=1)
     return {"mean_degrees": float(degrees.mean()), "max_degrees": float(degrees.max()),
             "mean_translation": float(shifts.mean()), "max_translation": float(shifts.max())}
+
+
+def align_training_cameras(cfg: CfgNode, state: "TrainingState", flow: "Dataflow",
+                           clouds: FrameClouds, device: torch.device, batch: int = 8
+                           ) -> torch.Tensor:
+    """Move every training camera's pose correction to where the renderer's image of the first
+    trained frame best matches its photo (SOLVER.POSE_ALIGN_*; ``align_poses``); returns how far
+    each turned (degrees)."""
+    model, poses, s = state.renderer, state.poses, cfg.SOLVER
+    views = flow.views(flow.train_ids, False)[0]
+    weights = (s.RGB_WEIGHT,) * 3 + (s.ALPHA_WEIGHT,)
+    was_training = model.training
+    model.eval()
+    turns = []
+    for start in range(0, len(views), batch):
+        items = _to(default_collate([views[i] for i in range(start, min(start + batch,
+                                                                          len(views)))]), device)
+        ids = items["camera_id"]
+        base = item_cameras(items)
+        cameras = base.with_poses(poses(ids, base.cam_to_world).detach())
+        frames = items["frame"].tolist()
+        moved = align_poses(
+            lambda c: model(clouds, frames, c, photos=ids, surface=True),
+            torch.cat([items["image"], items["alpha"]], 1), items["valid"], cameras,
+            tuple(s.POSE_ALIGN_SCALES), s.POSE_ALIGN_ITERATIONS, weights)
+        poses.set_poses(ids.tolist(), base.cam_to_world, moved)
+        turn = (cameras.cam_to_world[:, :3, :3].transpose(1, 2) @ moved[:, :3, :3])
+        turns.append(torch.rad2deg(torch.arccos(((turn.diagonal(dim1=1, dim2=2).sum(1) - 1) / 2)
+                                                .clamp(-1, 1))))
+    model.train(was_training)
+    return torch.cat(turns)
 
 
 def model_digest(model: torch.nn.Module) -> str:
@@ -326,7 +357,9 @@ class TrainingState:
         if self.average is not None:
             objects["trained_model"] = self.model
         if self.poses is not None:
-            objects.update(camera_poses=self.poses, pose_optimizer=self.pose_optimizer,
+            objects["camera_poses"] = self.poses
+        if self.pose_optimizer is not None:
+            objects.update(pose_optimizer=self.pose_optimizer,
                            pose_lr_scheduler=self.pose_lr_scheduler)
         if self.scaler.is_enabled():
             objects["scaler"] = self.scaler
@@ -359,8 +392,9 @@ def build_training_state(cfg: CfgNode, data: SceneData, device: torch.device, lo
         build_lr_scheduler(cfg, optimizer, cfg.SOLVER.MAX_EPOCHS * epoch_length),
         torch.amp.GradScaler(device.type, enabled=amp_dtype(cfg, device) is torch.float16),
         average=average)
-    if cfg.SOLVER.POSE_LR > 0:
+    if cfg.SOLVER.POSE_LR > 0 or cfg.SOLVER.POSE_ALIGN_PERIOD > 0:
         state.poses = CameraPoses(data.scene.num_cameras).to(device)
+    if cfg.SOLVER.POSE_LR > 0:
         state.pose_optimizer = build_pose_optimizer(cfg, state.poses)
         state.pose_lr_scheduler = build_pose_lr_scheduler(cfg, state.pose_optimizer, epoch_length)
     return state
@@ -383,7 +417,7 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
         attach_weight_average(trainer, state.average, cfg.SOLVER.EMA_MOMENTUM)
     if state.lr_scheduler is not None:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: state.lr_scheduler.step())
-    if poses is not None:
+    if state.pose_lr_scheduler is not None:
         @trainer.on(Events.ITERATION_COMPLETED)
         def decay_pose_rate(_: Engine) -> None:
             if poses.delta.requires_grad:
@@ -401,7 +435,17 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
             logger.info("epoch %d: %d depth-peeling layers", engine.state.epoch, layers)
         model.active_layers = state.model.active_layers = layers
         if poses is not None:
-            poses.delta.requires_grad_(engine.state.epoch - 1 >= cfg.SOLVER.POSE_START_EPOCH)
+            poses.delta.requires_grad_(cfg.SOLVER.POSE_LR > 0 and
+                                       engine.state.epoch - 1 >= cfg.SOLVER.POSE_START_EPOCH)
+
+    if poses is not None and cfg.SOLVER.POSE_ALIGN_PERIOD > 0:
+        @trainer.on(Events.EPOCH_COMPLETED(every=cfg.SOLVER.POSE_ALIGN_PERIOD))
+        def align_cameras(engine: Engine) -> None:
+            if engine.state.epoch >= cfg.SOLVER.POSE_ALIGN_START_EPOCH:
+                turns = align_training_cameras(cfg, state, flow, clouds, device)
+                logger.info("epoch %d: aligned the training cameras: %d moved, turned by "
+                            "%.3f degrees on average (%.3f at most)", engine.state.epoch,
+                            int((turns > 0).sum()), float(turns.mean()), float(turns.max()))
 
     tb = None
     if idist.get_rank() == 0:

@@ -208,18 +208,20 @@ class PointRenderer(nn.Module):
         return max(1, math.ceil(ratio / self.max_render_scale - 1e-6))
 
     def forward(self, clouds: "FrameClouds", frames: list[int], cameras: Cameras,
-                photos: torch.Tensor | None = None,
-                scale: int | None = None) -> dict[str, torch.Tensor]:
+                photos: torch.Tensor | None = None, scale: int | None = None,
+                surface: bool = False) -> dict[str, torch.Tensor]:
         """Render camera b of ``cameras`` (B) with the cloud of ``frames[b]`` (its points own
         their feature rows): ``rgb`` (B, 3, H, W), ``alpha`` (B, 1, H, W), ``depth``
         (B, L, H, W). When the cameras' ``cam_to_world`` requires grad (pose refinement), the
         outputs carry a gradient to it (npcr.modeling.poses), and ``rgb_fixed_pose`` holds the
         same RGB without that gradient (for loss terms that must not move the cameras).
         ``photos`` (B,) camera ids apply those photos' photometric correction (when the model has
-        one). ``scale`` overrides ``render_scale`` (which reads K on the host)."""
+        one). ``scale`` overrides ``render_scale`` (which reads K on the host). With ``surface``
+        (training scale only) also ``surface`` (B, H, W, 3), the world position of the point each
+        pixel shows (layer 0), where ``covered`` (B, H, W)."""
         height, width = cameras.size
         q = self.render_scale(cameras) if scale is None else scale
-        if q > 1:
+        if q > 1 and not surface:
             out = self(clouds, frames, cameras.resized(-(-height // q), -(-width // q)), photos,
                        scale=1)
             for key in ("rgb", "alpha"):
@@ -229,11 +231,15 @@ class PointRenderer(nn.Module):
             return out
         levels = self.rasterize(clouds, frames, cameras)
         out = self.decode(levels, cameras)
-        if cameras.cam_to_world.requires_grad:
+        if surface or cameras.cam_to_world.requires_grad:
             s = self.supersample
             index = levels[0][1][:, 0, ::s, ::s][:, :height, :width]
-            rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1),
-                                clouds.positions(frames, index), index >= 0, cameras)
+            points, covered = clouds.positions(frames, index), index >= 0
+            if surface:
+                out["surface"], out["covered"] = points, covered
+        if cameras.cam_to_world.requires_grad:
+            rgba = flow_to_pose(torch.cat([out["rgb"], out["alpha"]], 1), points, covered,
+                                cameras)
             out["rgb_fixed_pose"] = out["rgb"]
             out["rgb"], out["alpha"] = rgba[:, :3], rgba[:, 3:]
         if photos is not None and self.photometric is not None:
