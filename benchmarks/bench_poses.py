@@ -185,7 +185,9 @@ def main() -> None:
     rows = {}
     for run_name, (root, opts) in runs.items():
         out = Path(args.work) / run_name.replace(" ", "_").replace(",", "")
-        cfg = load_config(args.config, ["OUTPUT_DIR", str(out), "DATASETS.ROOT", str(root),
+        # DATASETS.ROOT absolute, as the run saves it: else a finished run never matches
+        cfg = load_config(args.config, ["OUTPUT_DIR", str(out),
+                                        "DATASETS.ROOT", str(Path(root).resolve()),
                                         "SOLVER.MAX_EPOCHS", str(args.epochs),
                                         "DATASETS.VAL_CAMERAS", str(val),
                                         "TEST.IMAGE_PERIOD", "100000", *opts])
@@ -212,7 +214,8 @@ def main() -> None:
              f"training cameras perturbed by {args.degrees:g} degrees and {100 * args.shift:g}% of "
              f"the scene radius ({radius:.2f}), {len(val)} held-out cameras exact; {args.config}, "
              f"{args.epochs} epochs each; refinement: SOLVER.POSE_LR {args.pose_lr} from epoch "
-             f"{args.pose_start}, decaying to {cfg.SOLVER.POSE_LR_END_FACTOR}x by the end.\n",
+             f"{args.pose_start}, decaying to {cfg.SOLVER.POSE_LR_END_FACTOR}x by the end"
+             f"{', ' + ' '.join(args.refine_opts) if args.refine_opts else ''}.\n",
              "| pose error over training cameras | rotation mean (deg) | cut | rotation max | "
              "translation mean (% radius) | cut | translation max | reprojection mean (px) | max |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -158,7 +158,7 @@ _C.SOLVER.POSE_LR_END_FACTOR = 0.1
 _C.SOLVER.POSE_ALIGN_PERIOD = 0
 _C.SOLVER.POSE_ALIGN_START_EPOCH = 10
 _C.SOLVER.POSE_ALIGN_ITERATIONS = 2
-_C.SOLVER.POSE_ALIGN_SCALES = (1,)
+_C.SOLVER.POSE_ALIGN_SCALES = [1]
 # Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
 # "fp16" (CUDA only) or "bf16".
 _C.SOLVER.AMP = "auto"

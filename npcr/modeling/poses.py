@@ -1,4 +1,4 @@
-"""Camera-pose refinement by gradient.
+"""Camera-pose refinement: by gradient during training, and by Gauss-Newton alignment passes.
 
 Each training camera gets a learnable correction ``delta = (w, v)`` in se(3), applied in the
 camera's own frame: ``R' = R Exp(w)``, ``t' = t + R v`` (``w`` in radians, ``v`` in scene units),
@@ -17,8 +17,13 @@ alpha loss) and texture both pull. Pixels without a point (background) give no p
 What the images pin down slowly: turning a camera about its x or y axis by ``w`` and sliding it
 sideways by ``d w`` (``d`` the scene's depth) move the image almost alike; only parallax between
 near and far points tells them apart, so the error left after training lies along that direction
-and shrinks over many epochs (``benchmarks/bench_poses.py``). The pose rate therefore decays
-slowly (SOLVER.POSE_LR_END_FACTOR, ``npcr.engine.optim.build_pose_lr_scheduler``).
+and shrinks slowly under Adam's per-coordinate steps (``benchmarks/bench_poses.py``). The pose
+rate therefore decays slowly (SOLVER.POSE_LR_END_FACTOR,
+``npcr.engine.optim.build_pose_lr_scheduler``), and every few epochs an alignment pass
+(``align_poses``, SOLVER.POSE_ALIGN_*) solves each camera's 6 x 6 Gauss-Newton system of the same
+flow model against the current model's render, which takes the weak direction in one step with
+the strong ones. It starts once the model renders the scene (an untrained model leads the cameras
+astray).
 """
 from __future__ import annotations
 
@@ -143,7 +148,7 @@ def align_poses(render: Callable[[Cameras], dict], photos: torch.Tensor, valid: 
         cost, residual, w, rgba, out = evaluate(pose, scale)
         for _ in range(iterations):
             du = flow_jacobian(out["surface"].float(), cameras.with_poses(pose))
-            du = du * out["covered"][..., None, None]
+            du = torch.where(out["covered"][..., None, None], du, torch.zeros_like(du))
             b, h, wd = du.shape[:3]
             du = _pool(du.reshape(b, h, wd, 12).permute(0, 3, 1, 2), scale) / scale
             du = du.reshape(b, 2, 6, *du.shape[-2:])
