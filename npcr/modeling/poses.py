@@ -86,10 +86,9 @@ def flow_jacobian(points: torch.Tensor, cameras: Cameras) -> torch.Tensor:
         return cameras.with_poses(corrected(cameras.cam_to_world, delta)).project(
             points, min_depth=1e-6)[0]
 
-    columns = [torch.func.jvp(pixels, (zero,), (torch.eye(6, dtype=zero.dtype,
-                                                          device=zero.device)[k].expand_as(zero),))[1]
-               for k in range(6)]
-    return torch.stack(columns, -1)
+    basis = torch.eye(6, dtype=zero.dtype, device=zero.device)
+    return torch.stack([torch.func.jvp(pixels, (zero,), (basis[k].expand_as(zero),))[1]
+                        for k in range(6)], -1)
 
 
 def flow_to_pose(image: torch.Tensor, X: torch.Tensor, valid: torch.Tensor,
