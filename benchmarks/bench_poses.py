@@ -9,7 +9,9 @@ The training cameras of the demo scene (not the held-out ones) are turned by --d
 a random axis and moved by --shift (2%) of the scene radius (the cameras' mean distance to the
 cloud centre) in a random direction. Three trainings of the same length: true poses, the wrong
 poses frozen, and the wrong poses refined (SOLVER.POSE_LR). Reports the remaining pose errors of
-the refined run and the held-out PSNR of all three (held-out cameras keep their true poses). Writes
+the refined run, the part of them common to all cameras (one motion of the whole rig), and the
+held-out PSNR of all three, with the held-out cameras at their true poses and aligned to each
+model (what the model's frame having drifted costs). Writes
 ``benchmarks/results/poses.md`` (``poses_props.md`` with props) and the convergence plot. A run
 whose OUTPUT_DIR already holds a finished training of the same config is reused.
 
@@ -27,15 +29,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import default_collate
 
 from npcr.cli import results_folder
 from npcr.config import load_config, save_config
-from npcr.data import (intrinsics_per_camera, read_cam_poses, read_intrinsics, read_points,
-                       write_cam_poses, write_native_scene)
+from npcr.data import (CameraImageDataset, intrinsics_per_camera, item_cameras, measured_cameras,
+                       read_cam_poses, read_intrinsics, read_points, write_cam_poses,
+                       write_native_scene)
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
 from npcr.geometry import project_points, rotation_exp, rotation_log
-from npcr.modeling.poses import CameraPoses
+from npcr.engine.trained import load_trained
+from npcr.metrics import psnr
+from npcr.modeling.poses import CameraPoses, align_poses
 
 VAL = [3, 15, 27, 39]
 
@@ -56,6 +62,21 @@ def camera_frame_error(c2w: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, n
     true camera's frame."""
     return (rotation_log(true[:3, :3].T @ c2w[:3, :3]),
             true[:3, :3].T @ (c2w[:3, 3] - true[:3, 3]))
+
+
+def rig_motion(c2w: np.ndarray, true: np.ndarray, ids: list[int], centre: np.ndarray,
+               radius: float) -> tuple[float, float]:
+    """The error common to all cameras ``ids``: the mean over cameras of the world-frame motion
+    taking each true pose to ``c2w`` (about ``centre``; small-angle mean of rotation vectors and
+    translations), as degrees and % of ``radius``. One rigid motion of the whole rig moves every
+    image alike, which a convolutional renderer can absorb as a shift of its output."""
+    rotations, shifts = [], []
+    for i in ids:
+        R = c2w[i, :3, :3] @ true[i, :3, :3].T
+        rotations.append(rotation_log(R))
+        shifts.append(c2w[i, :3, 3] - centre - R @ (true[i, :3, 3] - centre))
+    return (float(np.degrees(np.linalg.norm(np.mean(rotations, 0)))),
+            100 * float(np.linalg.norm(np.mean(shifts, 0))) / radius)
 
 
 def trade_off_correlation(refined: np.ndarray, true: np.ndarray, ids: list[int],
@@ -130,6 +151,32 @@ def pose_errors(c2w: np.ndarray, true: np.ndarray, ids: list[int], radius: float
                       reprojection_px(points, K[i], c2w[i], true[i])) for i in ids])
 
 
+def aligned_heldout_psnr(run: Path, iterations: int = 5) -> float:
+    """Mean held-out PSNR of the trained ``run`` (its last epoch, as its metrics.json) after
+    moving each held-out camera to where the model's image best matches its photo
+    (``align_poses``, coarse to fine), as pose-refinement papers report it: what this gains over
+    the cameras as given is the model's frame having drifted, not the model's quality."""
+    t = load_trained(run)
+    cfg = t.cfg
+    ids = measured_cameras(t.data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
+                           list(cfg.DATASETS.SELECT_CAMERAS))
+    frame = t.data.frames[0]
+    aligned = []
+    for item in CameraImageDataset(t.data.scene, ids, frame, tuple(cfg.INPUT.SIZE)):
+        batch = default_collate([item])
+        cameras = item_cameras(batch).to(t.device)
+        image, valid = batch["image"].to(t.device), batch["valid"].to(t.device)
+        moved = align_poses(lambda c: t.model(t.clouds, [frame], c, surface=True),
+                            torch.cat([image, batch["alpha"].to(t.device)], 1), valid, cameras,
+                            iterations=iterations,
+                            channel_weights=(cfg.SOLVER.RGB_WEIGHT,) * 3
+                            + (cfg.SOLVER.ALPHA_WEIGHT,))
+        with torch.no_grad():
+            rgb = t.model(t.clouds, [frame], cameras.with_poses(moved))["rgb"]
+        aligned.append(psnr(rgb.clamp(0, 1), image, valid))
+    return float(np.mean(aligned))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -182,9 +229,11 @@ def main() -> None:
               *args.refine_opts]
     runs = {"true poses": (data, []), "wrong poses, frozen": (bent, []),
             "wrong poses, refined": (bent, refine)}
+    folders = {run_name: Path(args.work) / run_name.replace(" ", "_").replace(",", "")
+               for run_name in runs}
     rows = {}
     for run_name, (root, opts) in runs.items():
-        out = Path(args.work) / run_name.replace(" ", "_").replace(",", "")
+        out = folders[run_name]
         # DATASETS.ROOT absolute, as the run saves it: else a finished run never matches
         cfg = load_config(args.config, ["OUTPUT_DIR", str(out),
                                         "DATASETS.ROOT", str(Path(root).resolve()),
@@ -203,7 +252,7 @@ def main() -> None:
     scene_name = f"Scene {data}" if args.scene else \
         f"Demo scene 128x128{f' with {args.props} props' if args.props else ''}"
     before = pose_errors(wrong, true, train_ids, radius, points, K)
-    run = Path(args.work) / "wrong_poses_refined"
+    run = folders["wrong poses, refined"]
     refined = read_cam_poses(run / "refined_poses" / "CamPose.inf")
     errors = {"perturbed": before,
               "refined": pose_errors(refined, true, train_ids, radius, points, K)}
@@ -225,6 +274,11 @@ def main() -> None:
         lines.append(f"| {label} | {e[:, 0].mean():.3f} | {cut[0]} | {e[:, 0].max():.3f} | "
                      f"{e[:, 1].mean():.3f} | {cut[1]} | {e[:, 1].max():.3f} | "
                      f"{e[:, 2].mean():.2f} | {e[:, 2].max():.2f} |")
+    common = {label: rig_motion(c, true, train_ids, centre, radius)
+              for label, c in (("perturbed", wrong), ("refined", refined))}
+    lines += ["", "| common to all training cameras (one motion of the whole rig) | rotation (deg) "
+              "| translation (% radius) |", "|---|---|---|"]
+    lines += [f"| {label} | {r:.3f} | {t:.3f} |" for label, (r, t) in common.items()]
     lines += ["\nReprojection: mean distance in pixels (the photos' own) between where the cloud's "
               "points land with the pose and with the true pose. What is left is the turn/slide "
               "trade (a turn about the camera's x or y axis with the sideways move that cancels "
@@ -236,11 +290,19 @@ def main() -> None:
               "| translation mean (% radius) | " + " | ".join(f"{t:.3f}" for _, _, t in trace)
               + " |"]
     lines += ["", "| training run | held-out PSNR (dB) | point-colour splat, same poses (dB) | "
-              "margin | against true poses |", "|---|---|---|---|---|"]
+              "margin | against true poses | held-out cameras aligned to the model (dB) | "
+              "against true poses |", "|---|---|---|---|---|---|---|"]
     best = rows["true poses"]["heldout_psnr"]
+    aligned = {run_name: aligned_heldout_psnr(folders[run_name]) for run_name in rows}
     lines += [f"| {run_name} | {r['heldout_psnr']:.2f} | {r['point_colour_splat_psnr']:.2f} | "
               f"{r['heldout_psnr'] - r['point_colour_splat_psnr']:+.2f} | "
-              f"{r['heldout_psnr'] - best:+.2f} |" for run_name, r in rows.items()]
+              f"{r['heldout_psnr'] - best:+.2f} | {aligned[run_name]:.2f} | "
+              f"{aligned[run_name] - aligned['true poses']:+.2f} |" for run_name, r in rows.items()]
+    lines.append("\nAligned: each held-out camera moved to where the model's image best matches "
+                 "its photo (the alignment passes' Levenberg-Marquardt, 4 -> 2 -> 1 image scales) "
+                 "before measuring, as pose-refinement papers report held-out views: a model "
+                 "trained through wrong poses may settle in a frame slightly off the points' own, "
+                 "which the held-out cameras, exact in that frame, then pay for.")
     lines.append("\nTargets: rotation and translation error each cut by >= 60%, held-out PSNR "
                  "after refinement within 0.3 dB of training on the true poses.")
     Path(args.out).mkdir(parents=True, exist_ok=True)
