@@ -38,10 +38,10 @@ from npcr.data import (CameraImageDataset, intrinsics_per_camera, item_cameras, 
                        write_native_scene)
 from npcr.data.demo_scene import make_demo_scene
 from npcr.engine import run_training
-from npcr.geometry import project_points, rotation_exp, rotation_log
 from npcr.engine.trained import load_trained
+from npcr.geometry import project_points, rotation_exp, rotation_log
 from npcr.metrics import psnr
-from npcr.modeling.poses import CameraPoses, align_poses
+from npcr.modeling.poses import CameraPoses, align_poses, rig_motion, without_rig_motion
 
 VAL = [3, 15, 27, 39]
 
@@ -64,19 +64,13 @@ def camera_frame_error(c2w: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, n
             true[:3, :3].T @ (c2w[:3, 3] - true[:3, 3]))
 
 
-def rig_motion(c2w: np.ndarray, true: np.ndarray, ids: list[int], centre: np.ndarray,
-               radius: float) -> tuple[float, float]:
-    """The error common to all cameras ``ids``: the mean over cameras of the world-frame motion
-    taking each true pose to ``c2w`` (about ``centre``; small-angle mean of rotation vectors and
-    translations), as degrees and % of ``radius``. One rigid motion of the whole rig moves every
-    image alike, which a convolutional renderer can absorb as a shift of its output."""
-    rotations, shifts = [], []
-    for i in ids:
-        R = c2w[i, :3, :3] @ true[i, :3, :3].T
-        rotations.append(rotation_log(R))
-        shifts.append(c2w[i, :3, 3] - centre - R @ (true[i, :3, 3] - centre))
-    return (float(np.degrees(np.linalg.norm(np.mean(rotations, 0)))),
-            100 * float(np.linalg.norm(np.mean(shifts, 0))) / radius)
+def rig_motion_size(c2w: np.ndarray, true: np.ndarray, ids: list[int], centre: np.ndarray,
+                    radius: float) -> tuple[float, float]:
+    """The motion common to all cameras ``ids`` against the true poses (``rig_motion``) as degrees
+    and % of ``radius``. One rigid motion of the whole rig moves every image alike, which a
+    convolutional renderer can absorb as a shift of its output."""
+    w, t = rig_motion(c2w, true, ids, centre)
+    return float(np.degrees(np.linalg.norm(w))), 100 * float(np.linalg.norm(t)) / radius
 
 
 def trade_off_correlation(refined: np.ndarray, true: np.ndarray, ids: list[int],
@@ -186,6 +180,9 @@ def main() -> None:
     parser.add_argument("--degrees", type=float, default=2.0, help="rotation of each perturbation")
     parser.add_argument("--shift", type=float, default=0.02,
                         help="translation of each perturbation, a fraction of the scene radius")
+    parser.add_argument("--per-camera", action="store_true",
+                        help="undo the perturbations' motion common to the whole rig (as SfM's "
+                             "joint solution leaves: each camera errs on its own)")
     parser.add_argument("--props", type=int, default=0,
                         help="checkered balls around the fur ball (make_demo_scene(props=...))")
     parser.add_argument("--scene", default=None,
@@ -218,6 +215,8 @@ def main() -> None:
     train_ids = [i for i in range(len(true)) if i not in val]
     wrong = true.copy()
     wrong[train_ids] = perturb(true[train_ids], args.degrees, args.shift * radius, seed=0)
+    if args.per_camera:
+        wrong = without_rig_motion(wrong, true, train_ids, centre)
     bent = Path(args.work) / "scene_perturbed"
     if not args.report_only:
         if bent.exists():
@@ -261,7 +260,9 @@ def main() -> None:
              f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU. "
              f"{scene_name}, {len(train_ids)} "
              f"training cameras perturbed by {args.degrees:g} degrees and {100 * args.shift:g}% of "
-             f"the scene radius ({radius:.2f}), {len(val)} held-out cameras exact; {args.config}, "
+             f"the scene radius ({radius:.2f})"
+             f"{', their motion common to the whole rig undone' if args.per_camera else ''}, "
+             f"{len(val)} held-out cameras exact; {args.config}, "
              f"{args.epochs} epochs each; refinement: SOLVER.POSE_LR {args.pose_lr} from epoch "
              f"{args.pose_start}, decaying to {cfg.SOLVER.POSE_LR_END_FACTOR}x by the end"
              f"{', ' + ' '.join(args.refine_opts) if args.refine_opts else ''}.\n",
@@ -274,7 +275,7 @@ def main() -> None:
         lines.append(f"| {label} | {e[:, 0].mean():.3f} | {cut[0]} | {e[:, 0].max():.3f} | "
                      f"{e[:, 1].mean():.3f} | {cut[1]} | {e[:, 1].max():.3f} | "
                      f"{e[:, 2].mean():.2f} | {e[:, 2].max():.2f} |")
-    common = {label: rig_motion(c, true, train_ids, centre, radius)
+    common = {label: rig_motion_size(c, true, train_ids, centre, radius)
               for label, c in (("perturbed", wrong), ("refined", refined))}
     lines += ["", "| common to all training cameras (one motion of the whole rig) | rotation (deg) "
               "| translation (% radius) |", "|---|---|---|"]

@@ -9,7 +9,7 @@ import torch
 from npcr.config import load_config
 from npcr.geometry import Cameras, look_at, rotation_exp, rotation_log
 from npcr.modeling import FrameClouds, build_model
-from npcr.modeling.poses import CameraPoses, flow_to_pose
+from npcr.modeling.poses import CameraPoses, corrected, flow_to_pose, rig_motion
 
 
 def test_rotation_exp_matches_opencvs_rodrigues_and_is_smooth_at_zero():
@@ -109,8 +109,11 @@ def test_gradient_descent_on_the_pose_realigns_the_view():
 @pytest.mark.e2e
 @pytest.mark.parametrize("refine", [["SOLVER.POSE_LR", "0.01"],
                                     ["SOLVER.POSE_ALIGN_PERIOD", "1",  # one pass, at the end
-                                     "SOLVER.POSE_ALIGN_START_EPOCH", "2"]],
-                         ids=["gradient", "alignment"])
+                                     "SOLVER.POSE_ALIGN_START_EPOCH", "2"],
+                                    ["SOLVER.POSE_LR", "0.01", "SOLVER.POSE_KEEP_RIG", "True",
+                                     "SOLVER.POSE_START_EPOCH", "0",
+                                     "SOLVER.CHECKPOINT_PERIOD", "1"]],
+                         ids=["gradient", "alignment", "gradient-rig-kept"])
 def test_training_refines_and_writes_the_training_poses(tmp_path, refine):
     import os
     import subprocess
@@ -138,6 +141,22 @@ def test_training_refines_and_writes_the_training_poses(tmp_path, refine):
     assert 0 <= correction["max_degrees"] < 5
     state = torch.load(out / "nr_optimizer_2.pth", weights_only=True)
     assert state["camera_poses"]["delta"].shape == (6, 6)  # resumable
+    saved = corrected(torch.as_tensor(s.cam_to_world), state["camera_poses"]["delta"].double())
+    assert np.allclose(saved.numpy(), refined, atol=1e-5)
+
+    def common_turn(c2w: np.ndarray) -> float:
+        return np.degrees(np.linalg.norm(rig_motion(c2w, s.cam_to_world, [0, 1, 3, 4, 5],
+                                                    s.points.mean(0))[0]))
+
+    if "SOLVER.POSE_KEEP_RIG" in refine:  # the rig as a whole stays where it was given ...
+        assert common_turn(refined) < 1e-4
+        # ... in the resume points too (moved before an epoch's checkpoint is saved)
+        first = torch.load(out / "nr_optimizer_1.pth", weights_only=True)["camera_poses"]["delta"]
+        assert first.abs().max() > 1e-5
+        assert common_turn(corrected(torch.as_tensor(s.cam_to_world), first.double()).numpy()) \
+            < 1e-4
+    elif "SOLVER.POSE_LR" in refine:  # six random steps have a common part
+        assert common_turn(refined) > 1e-3
 
 
 def test_pose_rate_decays_over_the_refining_steps_to_the_end_factor():

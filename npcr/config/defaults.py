@@ -159,6 +159,12 @@ _C.SOLVER.POSE_ALIGN_PERIOD = 0
 _C.SOLVER.POSE_ALIGN_START_EPOCH = 10
 _C.SOLVER.POSE_ALIGN_ITERATIONS = 2
 _C.SOLVER.POSE_ALIGN_SCALES = [1]
+# Keep the training cameras where they were given as a whole: after every epoch the motion common
+# to all their corrections (one rigid motion of the whole rig about the cloud's centre) is undone,
+# and each camera is corrected only against the others. SfM's points and cameras agree as a whole,
+# while a learned renderer absorbs a whole-rig motion as a shift of its images and refinement
+# drifts along it; leave it off where the rig as a whole may be off the points.
+_C.SOLVER.POSE_KEEP_RIG = False
 # Mixed precision with torch.amp: "auto" (float16 + GradScaler on CUDA, off on the CPU), "off",
 # "fp16" (CUDA only) or "bf16".
 _C.SOLVER.AMP = "auto"

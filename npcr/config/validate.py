@@ -125,6 +125,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "SOLVER.POSE_ALIGN_PERIOD": (at_least(0), "a number of epochs >= 0 (0: off)"),
     "SOLVER.POSE_ALIGN_START_EPOCH": (at_least(1), "an epoch >= 1"),
     "SOLVER.POSE_ALIGN_ITERATIONS": (at_least(1), "a number of steps >= 1"),
+    "SOLVER.POSE_KEEP_RIG": (lambda v: isinstance(v, bool), "true or false"),
     "SOLVER.POSE_ALIGN_SCALES": (ints_at_least(1, non_empty=True),
                                  "a non-empty list of image scales >= 1 (1: full size)"),
     "SOLVER.AMP": (one_of(*AMP_MODES), ", ".join(AMP_MODES)),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import ignite.distributed as idist
+import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import EMAHandler, ProgressBar, TensorboardLogger
@@ -28,7 +29,7 @@ from ..errors import NpcrError
 from ..fileio import write_text
 from ..metrics import MaskedPSNR, MaskedSSIM
 from ..modeling import FrameClouds, PointRenderer
-from ..modeling.poses import CameraPoses, align_poses
+from ..modeling.poses import CameraPoses, align_poses, without_rig_motion
 from .averaging import attach_weight_average, build_weight_average
 from .baselines import baseline_psnrs
 from .checkpoints import (RENDERER, BestModel, CheckpointFiles, attach_checkpoints,
@@ -155,6 +156,17 @@ def align_training_cameras(cfg: CfgNode, state: "TrainingState", flow: "Dataflow
                                                 .clamp(-1, 1))))
     model.train(was_training)
     return torch.cat(turns)
+
+
+def keep_training_rig(poses: CameraPoses, ids: list[int], cam_to_world: np.ndarray,
+                      centre: np.ndarray) -> None:
+    """Undo the motion common to the corrections of the training cameras ``ids`` (one rigid
+    motion of the whole rig about the cloud's ``centre``; SOLVER.POSE_KEEP_RIG), given their
+    poses ``cam_to_world`` (M, 4, 4)."""
+    given = torch.as_tensor(cam_to_world, dtype=poses.delta.dtype, device=poses.delta.device)
+    kept = without_rig_motion(poses.apply(given).double().cpu().numpy(), cam_to_world, ids,
+                              centre)
+    poses.set_poses(ids, given[ids], torch.as_tensor(kept[ids]))
 
 
 def model_digest(model: torch.nn.Module) -> str:
@@ -424,6 +436,22 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
             if poses.delta.requires_grad:
                 state.pose_lr_scheduler.step()
 
+    # the poses' end-of-epoch moves, too, before a resume point saves them
+    if poses is not None and cfg.SOLVER.POSE_ALIGN_PERIOD > 0:
+        @trainer.on(Events.EPOCH_COMPLETED(every=cfg.SOLVER.POSE_ALIGN_PERIOD))
+        def align_cameras(engine: Engine) -> None:
+            if engine.state.epoch >= cfg.SOLVER.POSE_ALIGN_START_EPOCH:
+                turns = align_training_cameras(cfg, state, flow, clouds, device)
+                logger.info("epoch %d: aligned the training cameras: %d moved, turned by "
+                            "%.3f degrees on average (%.3f at most)", engine.state.epoch,
+                            int((turns > 0).sum()), float(turns.mean()), float(turns.max()))
+    if poses is not None and cfg.SOLVER.POSE_KEEP_RIG:
+        given = flow.views(flow.train_ids, False)[0].scene.cam_to_world
+        first = clouds.points[next(iter(clouds.points))]
+        centre = ((first.min(0).values + first.max(0).values) / 2).double().cpu().numpy()
+        trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda _: keep_training_rig(
+            poses, flow.train_ids, given, centre))
+
     attach_checkpoints(out_dir, model, state.to_save(trainer), trainer,
                        cfg.SOLVER.CHECKPOINT_PERIOD, cfg.SOLVER.KEEP_CHECKPOINTS,
                        cfg.SOLVER.CHECKPOINT_ITERS)
@@ -438,15 +466,6 @@ def attach_handlers(cfg: CfgNode, trainer: Engine, evaluator: Engine, state: Tra
         if poses is not None:
             poses.delta.requires_grad_(cfg.SOLVER.POSE_LR > 0 and
                                        engine.state.epoch - 1 >= cfg.SOLVER.POSE_START_EPOCH)
-
-    if poses is not None and cfg.SOLVER.POSE_ALIGN_PERIOD > 0:
-        @trainer.on(Events.EPOCH_COMPLETED(every=cfg.SOLVER.POSE_ALIGN_PERIOD))
-        def align_cameras(engine: Engine) -> None:
-            if engine.state.epoch >= cfg.SOLVER.POSE_ALIGN_START_EPOCH:
-                turns = align_training_cameras(cfg, state, flow, clouds, device)
-                logger.info("epoch %d: aligned the training cameras: %d moved, turned by "
-                            "%.3f degrees on average (%.3f at most)", engine.state.epoch,
-                            int((turns > 0).sum()), float(turns.mean()), float(turns.max()))
 
     tb = None
     if idist.get_rank() == 0:

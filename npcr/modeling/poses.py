@@ -66,6 +66,34 @@ class CameraPoses(nn.Module):
         return self(torch.arange(len(self.delta), device=self.delta.device), cam_to_world)
 
 
+def rig_motion(cam_to_world: np.ndarray, reference: np.ndarray, ids: list[int],
+               centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The motion common to cameras ``ids`` of ``cam_to_world`` (M, 4, 4) against ``reference``
+    (M, 4, 4): the mean over them of the world-frame motion taking each reference pose to its
+    pose, about ``centre`` (3,), as a rotation vector (radians) and a translation (small-angle
+    mean)."""
+    rotations, shifts = [], []
+    for i in ids:
+        R = cam_to_world[i, :3, :3] @ reference[i, :3, :3].T
+        rotations.append(rotation_log(R))
+        shifts.append(cam_to_world[i, :3, 3] - centre - R @ (reference[i, :3, 3] - centre))
+    return np.mean(rotations, 0), np.mean(shifts, 0)
+
+
+def without_rig_motion(cam_to_world: np.ndarray, reference: np.ndarray, ids: list[int],
+                       centre: np.ndarray) -> np.ndarray:
+    """``cam_to_world`` with the motion common to cameras ``ids`` (``rig_motion``) undone: what
+    is left of each camera's difference from ``reference`` is its own, and the rig as a whole
+    stays where ``reference`` has it."""
+    w, t = rig_motion(cam_to_world, reference, ids, centre)
+    back = rotation_exp(-w)
+    out = cam_to_world.copy()
+    for i in ids:
+        out[i, :3, :3] = back @ cam_to_world[i, :3, :3]
+        out[i, :3, 3] = back @ (cam_to_world[i, :3, 3] - centre - t) + centre
+    return out
+
+
 def corrected(cam_to_world: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """Camera-to-world (B, 4, 4) ``cam_to_world`` corrected by ``delta`` (B, 6), in the camera's
     own frame: ``R' = R Exp(w)``, ``t' = t + R v``."""
