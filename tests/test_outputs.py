@@ -161,7 +161,7 @@ def current_umask() -> int:
 
 
 def test_an_empty_path_a_file_or_a_broken_link_is_refused(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # an empty path that slipped through would write here, not in the repo
+    monkeypatch.chdir(tmp_path)  # an empty path let through would write here, not in the repo
     (tmp_path / "file").write_text("x")
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     for folder, words in (("", "an empty path"), (tmp_path / "file", "exists and is not a folder"),
