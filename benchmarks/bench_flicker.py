@@ -20,9 +20,10 @@ clouds at the training size). Here the paths are chosen to flicker without it:
   the work folder for looking at; a strip of it goes to the results.
 
 Beside the refine net on the generated paths, a non-learned baseline: temporal antialiasing (a
-fixed blend of each render with the previous output warped into it), warped once by the rendered
-depth the net also sees and once by the truth's depth, which shows how much of the flicker a
-perfect depth would let a warp remove.
+fixed blend of each render with the previous output warped into it), warped by the rendered depth
+the net also sees, by a plane sweep (each pixel's depth chosen among the rendered one and
+SWEEP_PLANES others by how well the warped previous output matches the render) and by the truth's
+depth, which shows how much of the flicker a perfect depth would let a warp remove.
 
 Per path: the renderer is trained once (kept in --work), the refine net trained for
 --refine-epochs (REFINE.* overrides after the options), then the raw and refined videos are
@@ -45,6 +46,7 @@ import cv2
 import matplotlib
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from npcr.cli import results_folder
 from npcr.config import load_config, save_config
@@ -54,7 +56,7 @@ from npcr.engine import run_training
 from npcr.engine.trained import load_trained
 from npcr.geometry import Cameras
 from npcr.metrics import ssim
-from npcr.temporal.refine_path import refine_path
+from npcr.temporal.refine_path import CachedRenders, refine_path
 from npcr.temporal.warp import warp_previous
 from npcr.temporal.train import run_refine_training
 
@@ -68,6 +70,7 @@ DEMO_PATHS = {"sparse_2x": "sparse", "dense_2x": "dense"}  # path: demo cloud
 FRAMES, SCALE = 120, 2
 WARP_TOLERANCE = 0.02  # relative depth difference beyond which a warped pixel is another surface
 TAA_CURRENT_WEIGHT = 0.25  # the non-learned baseline's share of each new render (history 0.75)
+SWEEP_PLANES = 32  # depths the plane-sweep baseline tries per pixel beside the rendered one
 
 
 def demo_run(cloud: str, points: int, work: Path) -> tuple[Path, Path]:
@@ -122,20 +125,46 @@ def motion_compensated_change(video: np.ndarray, depth: np.ndarray, cameras: Cam
 
 
 def temporal_antialiasing(video: np.ndarray, depth: np.ndarray, cameras: Cameras,
-                          tolerance: float) -> np.ndarray:
+                          tolerance: float, planes: int = 0) -> np.ndarray:
     """The non-learned baseline to the refine net (temporal antialiasing without a network): each
     output frame is TAA_CURRENT_WEIGHT x the render + the rest x the previous output warped into
     it by ``depth`` (T, H, W), where that warp is valid (``warp_previous``, ``tolerance``); the
-    render alone elsewhere."""
+    render alone elsewhere. With ``planes``, each pixel's depth is instead the one of
+    ``sweep_candidates`` whose warp of the previous output best matches the render (a plane
+    sweep between consecutive frames)."""
     x = torch.from_numpy(video).permute(0, 3, 1, 2).float()
     z = torch.from_numpy(depth).float()[:, None]
-    out = [x[0]]
+    out, previous_depth = [x[0]], z[0]
     for t in range(1, len(x)):
-        warped, valid = warp_previous(out[-1][None], z[t - 1:t], z[t:t + 1], cameras[t:t + 1],
-                                      cameras[t - 1:t], tolerance)
-        blend = TAA_CURRENT_WEIGHT * x[t] + (1 - TAA_CURRENT_WEIGHT) * warped[0]
-        out.append(torch.where(valid[0] > 0, blend, x[t]))
+        candidates = sweep_candidates(z[t], planes) if planes else z[t:t + 1]
+        best = None
+        for candidate in candidates:
+            warped, valid = warp_previous(out[-1][None], previous_depth[None], candidate[None],
+                                          cameras[t:t + 1], cameras[t - 1:t], tolerance)
+            mismatch = F.avg_pool2d((warped[0] - x[t]).abs().sum(0, keepdim=True), 3, 1, 1)
+            mismatch = torch.where(valid[0] > 0, mismatch, torch.full_like(mismatch, torch.inf))
+            if best is None:
+                best = [mismatch, warped[0], valid[0], candidate]
+            else:
+                better = mismatch < best[0]
+                best = [torch.where(better, new, old)
+                        for new, old in zip((mismatch, warped[0], valid[0], candidate), best)]
+        _, warped, valid, chosen = best
+        blend = TAA_CURRENT_WEIGHT * x[t] + (1 - TAA_CURRENT_WEIGHT) * warped
+        out.append(torch.where(valid > 0, blend, x[t]))
+        previous_depth = torch.where(valid > 0, chosen, z[t])
     return torch.stack(out).permute(0, 2, 3, 1).double().numpy()
+
+
+def sweep_candidates(depth: torch.Tensor, planes: int) -> torch.Tensor:
+    """(1 + planes, 1, H, W): ``depth`` (1, H, W) itself, then ``planes`` constant depths spanning
+    its 2nd to 98th percentile, each where ``depth`` has one (0 elsewhere)."""
+    seen = depth > 0
+    if not seen.any():
+        return depth[None]
+    low, high = torch.quantile(depth[seen], torch.tensor([0.02, 0.98]))
+    levels = torch.linspace(float(low), float(high), planes)[:, None, None, None]
+    return torch.cat([depth[None], torch.where(seen, levels, 0.0)])
 
 
 def against_truth(videos: dict[str, np.ndarray], truth: np.ndarray, depth: np.ndarray,
@@ -187,6 +216,8 @@ def bench_demo_path(name: str, args: argparse.Namespace) -> dict:
                                                          tolerance)
     videos["taa_true_depth"] = temporal_antialiasing(videos["raw"], true_depth, cameras,
                                                      tolerance)
+    videos["taa_plane_sweep"] = temporal_antialiasing(videos["raw"], rendered_depth, cameras,
+                                                      tolerance, SWEEP_PLANES)
     measured = against_truth(videos, truth, true_depth, cameras)
     return {"path": name, "truth": {**measured, "reference_sigma": sigma}, "stats": stats,
             "heldout": heldout, "size": size, "side_by_side": refined / "side_by_side.mp4"}
@@ -215,14 +246,41 @@ def bench_capture(args: argparse.Namespace) -> dict | None:
                                      ["--orbit", "0:360", "--frames", str(FRAMES), "--depth"],
                                      cache=raw)
     return {"path": "capture", "truth": None, "stats": stats, "heldout": heldout,
-            "size": stats["size"][0], "side_by_side": refined / "side_by_side.mp4"}
+            "size": stats["size"][0], "side_by_side": refined / "side_by_side.mp4",
+            "videos": (raw, refined)}
+
+
+def warped_differences(raw: Path, refined: Path, picks: list[int]) -> np.ndarray:
+    """Per frame of ``picks`` (a row each): the raw frame, then of the raw and of the refined
+    video |frame - the previous frame warped into it by the rendered depth| (x4, black where the
+    warp is not valid): the change the warping error measures, as BGR."""
+    rows = []
+    for t in picks:
+        row = []
+        for folder in (raw, refined):
+            video = CachedRenders(folder)
+            cameras = video.path().to()
+            (before, before_depth), (now, depth) = (video.load(i, torch.device("cpu"))
+                                                    for i in (t - 1, t))
+            warped, valid = warp_previous(before[:, :3], before_depth, depth, cameras[t:t + 1],
+                                          cameras[t - 1:t], WARP_TOLERANCE)
+            if folder == raw:
+                row.append(now[0, :3])
+            row.append((4 * (now[0, :3] - warped[0]).abs() * valid[0]).clamp(0, 1))
+        rows.append(torch.cat(row, 2))
+    rgb = torch.cat(rows, 1).permute(1, 2, 0).numpy()
+    return (255 * rgb[..., ::-1]).round().astype(np.uint8)
 
 
 def pictures(row: dict, results: Path) -> None:
-    """A raw | refined strip of four frames and the per-frame warping error."""
+    """A raw | refined strip of four frames and the per-frame warping error; where there is no
+    truth, also ``warped_differences`` of two frames."""
     name = row["path"]
     cv2.imwrite(str(results / f"flicker_{name}_raw_vs_refined.png"),
                 strip(row["side_by_side"], [10, 40, 70, 100]))
+    if row["truth"] is None:
+        cv2.imwrite(str(results / f"flicker_{name}_warped_differences.png"),
+                    warped_differences(*row["videos"], [41, 81]))
     by_frame = row["stats"]["warping_error_by_frame"]
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.plot(range(1, FRAMES), by_frame["raw"], label="raw render")
@@ -284,8 +342,10 @@ def report(rows: list[dict], args: argparse.Namespace) -> list[str]:
     lines += ["", f"Non-learned baseline beside the refine net: temporal antialiasing, each frame "
               f"{TAA_CURRENT_WEIGHT:.0%} the render + {1 - TAA_CURRENT_WEIGHT:.0%} the previous "
               "output warped into it (the render alone where the warp is not valid), warped by "
-              "the rendered depth (what the refine net sees) or by the truth's depth (what a "
-              "perfect depth would give).", "",
+              "the rendered depth (what the refine net sees), by a plane sweep (per pixel the "
+              f"rendered depth or one of {SWEEP_PLANES} depths across its range, whichever warps "
+              "the previous output closest to the render, 3x3 mean RGB difference) or by the "
+              "truth's depth (what a perfect depth would give).", "",
               "| path | warped by | flicker error vs truth | change | PSNR | change | SSIM |",
               "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -295,6 +355,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> list[str]:
         raw = t["raw"]
         for key, words in (("refined", "refine net (rendered depth)"),
                            ("taa_rendered_depth", "rendered depth"),
+                           ("taa_plane_sweep", f"plane sweep ({SWEEP_PLANES} depths)"),
                            ("taa_true_depth", "the truth's depth")):
             v = t[key]
             lines.append(f"| {r['path']} | {words} | {v['flicker_error']:.4f} | "
