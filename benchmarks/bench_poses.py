@@ -12,7 +12,8 @@ poses frozen, and the wrong poses refined (SOLVER.POSE_LR). Reports the remainin
 the refined run, the part of them common to all cameras (one motion of the whole rig), and the
 held-out PSNR of all three, with the held-out cameras at their true poses and aligned to each
 model (what the model's frame having drifted costs). Writes
-``benchmarks/results/poses.md`` (``poses_props.md`` with props) and the convergence plot. A run
+``benchmarks/results/poses.md`` (``poses_props.md`` with props), the convergence plot and one
+held-out view of each run. A run
 whose OUTPUT_DIR already holds a finished training of the same config is reused.
 
     python benchmarks/bench_poses.py [--props 10] [--epochs 150] [--pose-lr 0.003]
@@ -27,6 +28,7 @@ import platform
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import default_collate
@@ -145,17 +147,18 @@ def pose_errors(c2w: np.ndarray, true: np.ndarray, ids: list[int], radius: float
                       reprojection_px(points, K[i], c2w[i], true[i])) for i in ids])
 
 
-def aligned_heldout_psnr(run: Path, iterations: int = 5) -> float:
+def aligned_heldout_psnr(run: Path, iterations: int = 5) -> tuple[float, list[np.ndarray]]:
     """Mean held-out PSNR of the trained ``run`` (its last epoch, as its metrics.json) after
     moving each held-out camera to where the model's image best matches its photo
     (``align_poses``, coarse to fine), as pose-refinement papers report it: what this gains over
-    the cameras as given is the model's frame having drifted, not the model's quality."""
+    the cameras as given is the model's frame having drifted, not the model's quality. Also the
+    first held-out camera's photo, render as given and render aligned ((H, W, 3) in [0, 1])."""
     t = load_trained(run)
     cfg = t.cfg
     ids = measured_cameras(t.data.scene.num_cameras, list(cfg.DATASETS.VAL_CAMERAS),
                            list(cfg.DATASETS.SELECT_CAMERAS))
     frame = t.data.frames[0]
-    aligned = []
+    aligned, views = [], []
     for item in CameraImageDataset(t.data.scene, ids, frame, tuple(cfg.INPUT.SIZE)):
         batch = default_collate([item])
         cameras = item_cameras(batch).to(t.device)
@@ -166,9 +169,30 @@ def aligned_heldout_psnr(run: Path, iterations: int = 5) -> float:
                             channel_weights=(cfg.SOLVER.RGB_WEIGHT,) * 3
                             + (cfg.SOLVER.ALPHA_WEIGHT,))
         with torch.no_grad():
-            rgb = t.model(t.clouds, [frame], cameras.with_poses(moved))["rgb"]
-        aligned.append(psnr(rgb.clamp(0, 1), image, valid))
-    return float(np.mean(aligned))
+            rgb = t.model(t.clouds, [frame], cameras.with_poses(moved))["rgb"].clamp(0, 1)
+            if not views:
+                given = t.model(t.clouds, [frame], cameras)["rgb"].clamp(0, 1)
+                views = [v[0].permute(1, 2, 0).cpu().numpy() for v in (image, given, rgb)]
+        aligned.append(psnr(rgb, image, valid))
+    return float(np.mean(aligned)), views
+
+
+def save_heldout_views(views: dict[str, list[np.ndarray]], path: Path) -> None:
+    """One held-out camera side by side: its photo, each run's render with the camera as given,
+    and the refined run's with it aligned (a label above each)."""
+    photo, true_given, _ = views["true poses"]
+    panels = [("photo", photo), ("true poses", true_given),
+              ("wrong, frozen", views["wrong poses, frozen"][1]),
+              ("wrong, refined", views["wrong poses, refined"][1]),
+              ("refined, aligned", views["wrong poses, refined"][2])]
+    out = []
+    for label, image in panels:
+        bgr = np.ascontiguousarray((255 * image[..., ::-1]).round().astype(np.uint8))
+        band = np.full((22, bgr.shape[1], 3), 255, np.uint8)
+        cv2.putText(band, label, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        out.append(np.concatenate([band, bgr], 0))
+    cv2.imwrite(str(path), np.concatenate(out, 1), [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
 def main() -> None:
@@ -275,12 +299,24 @@ def main() -> None:
         lines.append(f"| {label} | {e[:, 0].mean():.3f} | {cut[0]} | {e[:, 0].max():.3f} | "
                      f"{e[:, 1].mean():.3f} | {cut[1]} | {e[:, 1].max():.3f} | "
                      f"{e[:, 2].mean():.2f} | {e[:, 2].max():.2f} |")
+    poses = {"perturbed": wrong, "refined": refined}
     common = {label: rig_motion_size(c, true, train_ids, centre, radius)
-              for label, c in (("perturbed", wrong), ("refined", refined))}
+              for label, c in poses.items()}
+    own = {label: pose_errors(without_rig_motion(c, true, train_ids, centre), true, train_ids,
+                              radius, points, K).mean(0) for label, c in poses.items()}
     lines += ["", "| common to all training cameras (one motion of the whole rig) | rotation (deg) "
-              "| translation (% radius) |", "|---|---|---|"]
-    lines += [f"| {label} | {r:.3f} | {t:.3f} |" for label, (r, t) in common.items()]
-    lines += ["\nReprojection: mean distance in pixels (the photos' own) between where the cloud's "
+              "| translation (% radius) | with it undone: rotation mean (deg) | cut | "
+              "translation mean (% radius) | cut |", "|---|---|---|---|---|---|---|"]
+    for label, (r, t) in common.items():
+        cut = [f"{100 * (1 - own[label][k] / own['perturbed'][k]):.0f}%" if label != "perturbed"
+               else "" for k in (0, 1)]
+        lines.append(f"| {label} | {r:.3f} | {t:.3f} | {own[label][0]:.3f} | {cut[0]} | "
+                     f"{own[label][1]:.3f} | {cut[1]} |")
+    lines += ["\nWith it undone: each set of poses compared with the true ones after its own common "
+              "motion is taken away (as trajectory errors are usually reported, after aligning "
+              "the whole trajectory to the truth); a turn of the whole rig about the scene's "
+              "centre changes the views only by parallax, which the renderer barely tells apart.",
+              "\nReprojection: mean distance in pixels (the photos' own) between where the cloud's "
               "points land with the pose and with the true pose. What is left is the turn/slide "
               "trade (a turn about the camera's x or y axis with the sideways move that cancels "
               "it at the scene's depth): correlation "
@@ -294,7 +330,8 @@ def main() -> None:
               "margin | against true poses | held-out cameras aligned to the model (dB) | "
               "against true poses |", "|---|---|---|---|---|---|---|"]
     best = rows["true poses"]["heldout_psnr"]
-    aligned = {run_name: aligned_heldout_psnr(folders[run_name]) for run_name in rows}
+    measured = {run_name: aligned_heldout_psnr(folders[run_name]) for run_name in rows}
+    aligned = {run_name: value for run_name, (value, _) in measured.items()}
     lines += [f"| {run_name} | {r['heldout_psnr']:.2f} | {r['point_colour_splat_psnr']:.2f} | "
               f"{r['heldout_psnr'] - r['point_colour_splat_psnr']:+.2f} | "
               f"{r['heldout_psnr'] - best:+.2f} | {aligned[run_name]:.2f} | "
@@ -308,6 +345,8 @@ def main() -> None:
                  "after refinement within 0.3 dB of training on the true poses.")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / f"{name}.md").write_text("\n".join(lines) + "\n")
+    save_heldout_views({run_name: views for run_name, (_, views) in measured.items()},
+                       Path(args.out) / f"{name}_heldout.jpg")
     plot_convergence(trace, args.degrees, 100 * args.shift,
                      f"pose refinement, {scene_name} ({platform.machine()} CPU)",
                      Path(args.out) / f"{name}_convergence.png")
