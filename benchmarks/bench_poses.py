@@ -13,8 +13,8 @@ the refined run, the part of them common to all cameras (one motion of the whole
 held-out PSNR of all three, with the held-out cameras at their true poses and aligned to each
 model (what the model's frame having drifted costs). Writes
 ``benchmarks/results/poses.md`` (``poses_props.md`` with props), the convergence plot and one
-held-out view of each run. A run
-whose OUTPUT_DIR already holds a finished training of the same config is reused.
+held-out view of each run. A run whose OUTPUT_DIR already holds a finished training of the same
+config is reused.
 
     python benchmarks/bench_poses.py [--props 10] [--epochs 150] [--pose-lr 0.003]
     python benchmarks/bench_poses.py --scene SCENE --config RUN/config.yml --name poses_NAME
