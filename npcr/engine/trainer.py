@@ -344,9 +344,9 @@ def build_dataflow(cfg: CfgNode, data: SceneData) -> Dataflow:
 @dataclass
 class TrainingState:
     """The model and what trains it: optimizer and LR schedule, the camera-pose corrections and
-    theirs (SOLVER.POSE_LR > 0; the corrections alone for SOLVER.POSE_ALIGN_PERIOD > 0), the float16
-    gradient scaler; ``net`` is the model or its DDP
-    wrapper; ``average`` the moving average of its weights (SOLVER.EMA_MOMENTUM > 0)."""
+    theirs (SOLVER.POSE_LR > 0; the corrections alone for SOLVER.POSE_ALIGN_PERIOD > 0), the
+    float16 gradient scaler; ``net`` is the model or its DDP wrapper; ``average`` the moving
+    average of its weights (SOLVER.EMA_MOMENTUM > 0)."""
     model: PointRenderer
     net: torch.nn.Module
     optimizer: torch.optim.Optimizer
